@@ -1,0 +1,170 @@
+//! A JSON body extractor whose errors name the field: `{"email": 5}` answers 422 with
+//! `errors: [{field: "email", …}]`, a syntax error answers 400.
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError};
+
+/// Largest JSON body accepted (uploads use multipart, not JSON).
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.contains("json"));
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(AppError::BadRequest(
+                    "the body must be JSON (Content-Type: application/json)".into(),
+                ));
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.to_string().contains("overflow") {
+                    AppError::PayloadTooLarge(format!(
+                        "the JSON body is larger than {MAX_JSON_BYTES} bytes"
+                    ))
+                } else {
+                    AppError::BadRequest(format!("the body could not be read: {e}"))
+                }
+            })?;
+            parse(&bytes).map(Json)
+        })
+    }
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    use serde_json::error::Category;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::BadRequest(
+            "the request body is empty; JSON expected".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Data => data_error(&path, &inner),
+            _ => AppError::BadRequest(format!("malformed JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn data_error(path: &str, inner: &serde_json::Error) -> AppError {
+    let message = inner.to_string();
+    // serde's own wording, without the position that means nothing to a client.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    let named = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let base = if path == "." { "" } else { path };
+    let join = |name: String| {
+        if base.is_empty() {
+            name
+        } else {
+            format!("{base}.{name}")
+        }
+    };
+    let field = if let Some(name) = named("missing field `") {
+        join(name)
+    } else if let Some(name) = named("unknown field `") {
+        // serde_path_to_error already appends an unknown key to the path.
+        if base.ends_with(&name) {
+            base.to_owned()
+        } else {
+            join(name)
+        }
+    } else if base.is_empty() {
+        "body".to_owned()
+    } else {
+        base.to_owned()
+    };
+    AppError::Validation(vec![FieldError::new(field, message)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        email: String,
+        password: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: i64,
+    }
+
+    fn field_of(body: &str) -> String {
+        match parse::<Login>(body.as_bytes()) {
+            Err(AppError::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        assert_eq!(field_of(r#"{"email": 5, "password": "x"}"#), "email");
+        assert_eq!(
+            field_of(r#"{"email": "a", "password": "x", "inner": {"n": "x"}}"#),
+            "inner.n"
+        );
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_named() {
+        assert_eq!(field_of(r#"{"email": "a"}"#), "password");
+        assert_eq!(field_of(r#"{"email": "a", "password": "b", "x": 1}"#), "x");
+        assert_eq!(
+            field_of(r#"{"email": "a", "password": "b", "inner": {"n": 1, "m": 2}}"#),
+            "inner.m"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        for body in [
+            "{",
+            "not json",
+            "",
+            r#"{"email": "a", "password": "b"} trailing"#,
+        ] {
+            assert!(
+                matches!(
+                    parse::<Login>(body.as_bytes()),
+                    Err(AppError::BadRequest(_))
+                ),
+                "{body}"
+            );
+        }
+    }
+}

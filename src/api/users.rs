@@ -1,0 +1,420 @@
+//! User accounts: admins, coordinators, ministry and prefecture viewers.
+
+use actix_web::{delete, get, http::header, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::json::Json;
+use super::orgs::account_scope;
+use super::{with_etag, IfMatch, Page, PageQuery};
+use crate::app::AppState;
+use crate::auth::{password, Actor};
+use crate::db::{self, utc, DbConnection};
+use crate::domain::access::Role;
+use crate::domain::orgs::{self as rules, OrgKind};
+use crate::domain::{prefectures, validate};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// For PATCH bodies: tells "absent" (`None`) from "set to null" (`Some(None)`).
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub display_name: String,
+    #[schema(value_type = Role)]
+    pub role: String,
+    /// JIS code of the prefecture a prefecture viewer sees.
+    pub prefecture_code: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl From<db::users::UserRow> for UserOut {
+    fn from(u: db::users::UserRow) -> Self {
+        Self {
+            id: u.id,
+            organization_id: u.organization_id,
+            email: u.email,
+            display_name: u.display_name,
+            role: u.role,
+            prefecture_code: u.prefecture_code,
+            active: u.active,
+            created_at: utc(u.created_at),
+            updated_at: utc(u.updated_at),
+            version: u.version,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub organization_id: String,
+    pub role: Role,
+    /// Required for `prefecture_viewer`: the JIS code (`13`) or name (`東京都`).
+    pub prefecture_code: Option<String>,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub organization_id: Option<String>,
+    pub role: Option<Role>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub prefecture_code: Option<Option<String>>,
+    pub password: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    pub organization_id: Option<String>,
+    pub role: Option<Role>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A prefecture given as code or name, stored as its code.
+fn prefecture(input: Option<&str>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let raw = input?;
+    match prefectures::find(raw) {
+        Some(p) => Some(p.code.clone()),
+        None => {
+            errors.push(FieldError::new(
+                "prefecture_code",
+                "must be a JIS prefecture code 01–47 or a prefecture name",
+            ));
+            None
+        }
+    }
+}
+
+/// Checks the role against the organisation it would belong to.
+fn check_membership(
+    conn: &mut DbConnection,
+    org_id: &str,
+    role: Role,
+    prefecture_code: Option<&str>,
+) -> AppResult<()> {
+    let org = db::orgs::get(conn, org_id)?
+        .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
+    let kind = OrgKind::parse(&org.kind)
+        .ok_or_else(|| anyhow::anyhow!("stored kind {} unknown", org.kind))?;
+    rules::check_role(kind, role, prefecture_code).map_err(|m| AppError::field("role", m))
+}
+
+/// Validated input for a new user, with the password already hashed.
+pub struct UserDraft {
+    pub email: String,
+    pub display_name: String,
+    pub organization_id: String,
+    pub role: Role,
+    pub prefecture_code: Option<String>,
+    pub password_hash: String,
+}
+
+impl UserDraft {
+    /// Checks the fields and hashes the password (slow: call off the async executor).
+    pub fn new(input: NewUser) -> AppResult<Self> {
+        let mut errors = Vec::new();
+        let email = validate::normalize_email(&input.email);
+        validate::email("email", &email, &mut errors);
+        validate::non_blank("display_name", &input.display_name, 200, &mut errors);
+        validate::password("password", &input.password, &mut errors);
+        let prefecture_code = prefecture(input.prefecture_code.as_deref(), &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        Ok(Self {
+            email,
+            display_name: input.display_name.trim().to_owned(),
+            organization_id: input.organization_id,
+            role: input.role,
+            prefecture_code,
+            password_hash: password::hash(&input.password)?,
+        })
+    }
+
+    /// Writes the user after checking the role fits the organisation. Used by API and CLI.
+    pub fn insert(self, conn: &mut DbConnection) -> AppResult<db::users::UserRow> {
+        check_membership(
+            conn,
+            &self.organization_id,
+            self.role,
+            self.prefecture_code.as_deref(),
+        )?;
+        if db::users::by_email(conn, &self.email)?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "a user with the email {} already exists",
+                self.email
+            )));
+        }
+        let now = db::now();
+        let id = db::new_id();
+        Ok(db::users::insert(
+            conn,
+            &db::users::NewUser {
+                id: &id,
+                organization_id: &self.organization_id,
+                email: &self.email,
+                display_name: &self.display_name,
+                role: self.role.as_str(),
+                prefecture_code: self.prefecture_code.as_deref(),
+                password_hash: &self.password_hash,
+                active: true,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            },
+        )?)
+    }
+}
+
+/// List users (admin: all; coordinator: those of its own organisation and below).
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(UserQuery), responses(
+    (status = 200, body = Page<UserOut>),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<UserQuery>,
+) -> AppResult<web::Json<Page<UserOut>>> {
+    let q = query.into_inner();
+    let limit = PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let rows = state
+        .db
+        .read(move |conn| {
+            let scope = account_scope(conn, &actor)?;
+            let filter = db::users::UserFilter {
+                organization_id: q.organization_id,
+                role: q.role.map(|r| r.as_str().to_owned()),
+            };
+            Ok(db::users::list(
+                conn,
+                &scope,
+                &filter,
+                q.cursor.as_deref(),
+                limit + 1,
+            )?)
+        })
+        .await?;
+    Ok(web::Json(Page::from_rows(
+        rows,
+        limit,
+        |r| r.id.clone(),
+        UserOut::from,
+    )))
+}
+
+/// Create a user (admin).
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = NewUser, responses(
+    (status = 201, body = UserOut),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: Json<NewUser>,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "create users")?;
+    let input = body.0;
+    let draft = web::block(move || UserDraft::new(input)).await??;
+    let row = state.db.write(move |conn| draft.insert(conn)).await?;
+    let location = format!("/api/v1/users/{}", row.id);
+    let version = row.version;
+    Ok(with_etag(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .json(UserOut::from(row)),
+        version,
+    ))
+}
+
+/// One user.
+#[utoipa::path(tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = UserOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let row = state
+        .db
+        .read(move |conn| {
+            let scope = account_scope(conn, &actor)?;
+            match db::users::get(conn, &id)? {
+                Some(u) if scope.allows(&u.organization_id) => Ok(u),
+                _ => Err(AppError::NotFound(format!("no user {id}"))),
+            }
+        })
+        .await?;
+    let version = row.version;
+    Ok(with_etag(
+        HttpResponse::Ok().json(UserOut::from(row)),
+        version,
+    ))
+}
+
+/// Refuses a change that would leave no active admin: nobody could manage accounts any more.
+fn keep_an_admin(
+    conn: &mut DbConnection,
+    current: &db::users::UserRow,
+    new_role: Role,
+    new_active: bool,
+) -> AppResult<()> {
+    let was_admin = current.active && current.role == Role::Admin.as_str();
+    let stays_admin = new_active && new_role == Role::Admin;
+    if was_admin && !stays_admin && db::users::count_active_admins(conn)? <= 1 {
+        return Err(AppError::Conflict(
+            "this is the last active admin; create another admin first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Change a user (admin). A new password or deactivation revokes the user's API tokens.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UserPatch,
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 200, body = UserOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<UserPatch>,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "change users")?;
+    let id = path.into_inner();
+    let patch = body.0;
+    let mut errors = Vec::new();
+    if let Some(name) = &patch.display_name {
+        validate::non_blank("display_name", name, 200, &mut errors);
+    }
+    if let Some(pw) = &patch.password {
+        validate::password("password", pw, &mut errors);
+    }
+    let prefecture_code = patch
+        .prefecture_code
+        .as_ref()
+        .map(|p| prefecture(p.as_deref(), &mut errors));
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let new_hash = match patch.password.clone() {
+        Some(pw) => Some(web::block(move || password::hash(&pw)).await??),
+        None => None,
+    };
+    let row = state
+        .db
+        .write(move |conn| {
+            let current = db::users::get(conn, &id)?
+                .ok_or_else(|| AppError::NotFound(format!("no user {id}")))?;
+            let version = if_match.check(current.version)?;
+            let role = patch
+                .role
+                .or_else(|| Role::parse(&current.role))
+                .ok_or_else(|| anyhow::anyhow!("stored role {} unknown", current.role))?;
+            let org = patch
+                .organization_id
+                .clone()
+                .unwrap_or_else(|| current.organization_id.clone());
+            let pref = prefecture_code
+                .clone()
+                .unwrap_or_else(|| current.prefecture_code.clone());
+            let active = patch.active.unwrap_or(current.active);
+            check_membership(conn, &org, role, pref.as_deref())?;
+            keep_an_admin(conn, &current, role, active)?;
+            if !active || new_hash.is_some() {
+                db::tokens::revoke_all_for_user(conn, &id, db::now())?;
+            }
+            let changes = db::users::UserChanges {
+                organization_id: patch.organization_id,
+                display_name: patch.display_name.map(|n| n.trim().to_owned()),
+                role: patch.role.map(|r| r.as_str().to_owned()),
+                prefecture_code,
+                password_hash: new_hash,
+                active: patch.active,
+            };
+            db::users::update(conn, &id, version, &changes, db::now())?
+                .ok_or_else(|| AppError::PreconditionFailed("changed meanwhile; reload".into()))
+        })
+        .await?;
+    let version = row.version;
+    Ok(with_etag(
+        HttpResponse::Ok().json(UserOut::from(row)),
+        version,
+    ))
+}
+
+/// Deactivate a user (admin). The account stays for the audit trail; its tokens stop working.
+#[utoipa::path(tag = "users", security(("bearer" = [])), responses(
+    (status = 204),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[delete("/users/{id}")]
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "deactivate users")?;
+    let id = path.into_inner();
+    state
+        .db
+        .write(move |conn| {
+            let current = db::users::get(conn, &id)?
+                .ok_or_else(|| AppError::NotFound(format!("no user {id}")))?;
+            let role = Role::parse(&current.role).unwrap_or(Role::Viewer);
+            keep_an_admin(conn, &current, role, false)?;
+            db::tokens::revoke_all_for_user(conn, &id, db::now())?;
+            let changes = db::users::UserChanges {
+                active: Some(false),
+                ..Default::default()
+            };
+            db::users::update(conn, &id, current.version, &changes, db::now())?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

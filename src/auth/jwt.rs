@@ -1,0 +1,87 @@
+//! Short-lived access tokens for coordinators, signed with HS256.
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+const ISSUER: &str = "engagement-tracker";
+const AUDIENCE: &str = "engagement-tracker/api";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    pub ttl_secs: i64,
+}
+
+impl Keys {
+    pub fn new(secret: &[u8], ttl_secs: i64) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl_secs,
+        }
+    }
+
+    pub fn issue(&self, user_id: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            exp: now + self.ttl_secs,
+            jti: uuid::Uuid::now_v7().to_string(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[AUDIENCE]);
+        v.leeway = 5;
+        Ok(decode::<Claims>(token, &self.decoding, &v)?.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn issued_tokens_verify() {
+        let keys = Keys::new(SECRET, 900);
+        let t = keys.issue("user-1").unwrap();
+        assert_eq!(keys.verify(&t).unwrap().sub, "user-1");
+    }
+
+    #[test]
+    fn other_key_and_tampering_fail() {
+        let keys = Keys::new(SECRET, 900);
+        let other = Keys::new(b"another-secret-another-secret-xx", 900);
+        let t = keys.issue("user-1").unwrap();
+        assert!(other.verify(&t).is_err());
+        let mut tampered = t.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(keys.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn expired_tokens_fail() {
+        let keys = Keys::new(SECRET, -3600);
+        let t = keys.issue("user-1").unwrap();
+        assert!(keys.verify(&t).is_err());
+    }
+}

@@ -1,0 +1,139 @@
+//! What the command-line subcommands do; `main.rs` only parses arguments.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::TcpListener;
+
+use anyhow::{bail, Context};
+
+use crate::api::orgs::create_org;
+use crate::api::users::{NewUser, UserDraft};
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::domain::access::Role;
+use crate::domain::orgs::OrgKind;
+use crate::error::AppError;
+use crate::telemetry;
+
+pub async fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<()> {
+    telemetry::init(&config.log_format);
+    let bind = config.bind;
+    let backend = config.backend_name();
+    let state = tokio::task::spawn_blocking(move || AppState::new(config)).await??;
+    let admins = {
+        let db = state.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.pool.get()?;
+            anyhow::Ok(db::users::count_active_admins(&mut conn)?)
+        })
+        .await??
+    };
+    if admins == 0 {
+        eprintln!(
+            "\nNo admin user exists yet. Create the first one (you will be asked for a password):\n\n    \
+             cargo run -- user create --email you@example.com --org \"Prime Contractor Ltd.\" --role admin\n\n\
+             (or `engagement-tracker user create …` with the installed binary; same DATABASE_URL/DATA_DIR)\n"
+        );
+    }
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind} (BIND)"))?;
+    tracing::info!(%bind, backend, "serving; API docs at /docs");
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    app::server(state, listener, workers)?.await?;
+    Ok(())
+}
+
+pub fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url, 1)?;
+    let applied = db.migrate()?;
+    if applied.is_empty() {
+        println!("database is up to date ({})", config.backend_name());
+    }
+    for m in applied {
+        println!("applied {m}");
+    }
+    Ok(())
+}
+
+pub fn openapi(output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let json = app::openapi().to_pretty_json()?;
+    match output {
+        Some(path) => std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+/// Reads a password: asked twice at a terminal, else the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password (at least 12 characters): ")?;
+        let second = rpassword::prompt_password("Same password again: ")?;
+        if first != second {
+            bail!("the two passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+pub struct UserArgs {
+    pub email: String,
+    pub org: String,
+    pub role: Role,
+    pub name: Option<String>,
+    pub prefecture: Option<String>,
+}
+
+/// Creates a user. The organisation is found by id or name; on a database with no
+/// organisations at all, the first admin's organisation is created as the prime contractor.
+pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url, 2)?;
+    db.migrate()?;
+    let password = read_password()?;
+    let draft = UserDraft::new(NewUser {
+        display_name: args.name.clone().unwrap_or_else(|| args.email.clone()),
+        email: args.email,
+        organization_id: String::new(),
+        role: args.role,
+        prefecture_code: args.prefecture,
+        password,
+    })
+    .map_err(explain)?;
+    let org_key = args.org;
+    let user = db
+        .write_blocking(|conn| {
+            let org = match db::orgs::find_by_id_or_name(conn, &org_key)? {
+                Some(org) => org,
+                None if db::orgs::count(conn)? == 0 && args.role == Role::Admin => {
+                    create_org(conn, org_key.trim(), OrgKind::Prime, None)?
+                }
+                None => {
+                    return Err(AppError::field(
+                        "org",
+                        format!("no organisation is named `{org_key}`; create it first with POST /api/v1/organizations"),
+                    ))
+                }
+            };
+            UserDraft {
+                organization_id: org.id,
+                ..draft
+            }
+            .insert(conn)
+        })
+        .map_err(explain)?;
+    println!(
+        "created {} ({}) in organisation {}; id {}",
+        user.email, user.role, user.organization_id, user.id
+    );
+    Ok(())
+}
+
+fn explain(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.problem().detail)
+}

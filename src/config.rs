@@ -1,0 +1,259 @@
+//! Settings from the environment (and an optional `.env`), checked once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+/// Minimum length of an HMAC secret for access tokens.
+pub const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_base_url: String,
+    pub jwt_secret: Vec<u8>,
+    pub access_token_ttl_secs: i64,
+    pub smtp_url: Option<String>,
+    pub log_format: LogFormat,
+    pub db_pool_size: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print secrets or passwords in URLs.
+        f.debug_struct("Config")
+            .field("database", &self.backend_name())
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("public_base_url", &self.public_base_url)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("smtp", &self.smtp_url.is_some())
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Where the raw values come from; a map in tests, the process environment otherwise.
+pub trait Source {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<const N: usize> Source for [(&str, &str); N] {
+    fn get(&self, key: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let _ = dotenvy::dotenv();
+        Self::load(&Env)
+    }
+
+    pub fn load(src: &impl Source) -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(src.get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let bind: SocketAddr = src
+            .get("BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("BIND must be an address with port, e.g. 127.0.0.1:8080")?;
+        let database_url = match src.get("DATABASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("postgres://")
+                    || url.starts_with("postgresql://")
+                    || url.starts_with("sqlite://")
+                    || url.ends_with(".db")
+                    || url.ends_with(".sqlite3"))
+                {
+                    bail!("DATABASE_URL must start with postgres:// or sqlite:// (got a value of another kind)");
+                }
+                url
+            }
+            None => format!(
+                "sqlite://{}",
+                data_dir.join("engagement-tracker.sqlite3").display()
+            ),
+        };
+        let public_base_url = src
+            .get("PUBLIC_BASE_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_base_url.starts_with("http://") || public_base_url.starts_with("https://")) {
+            bail!("PUBLIC_BASE_URL must start with http:// or https://");
+        }
+        let jwt_secret = match (src.get("JWT_SECRET"), src.get("JWT_SECRET_FILE")) {
+            (Some(s), _) => s.into_bytes(),
+            (None, Some(path)) => std::fs::read(&path)
+                .with_context(|| format!("JWT_SECRET_FILE {path} cannot be read"))?
+                .trim_ascii()
+                .to_vec(),
+            (None, None) => load_or_create_secret(&data_dir)?,
+        };
+        if jwt_secret.len() < MIN_SECRET_LEN {
+            bail!(
+                "JWT_SECRET is {} bytes; it must be at least {MIN_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)",
+                jwt_secret.len()
+            );
+        }
+        let access_token_ttl_secs = parse_num(src, "ACCESS_TOKEN_TTL_SECS", 900)?;
+        if !(60..=86_400).contains(&access_token_ttl_secs) {
+            bail!("ACCESS_TOKEN_TTL_SECS must be between 60 and 86400");
+        }
+        let smtp_url = src.get("SMTP_URL");
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("SMTP_URL must start with smtp:// or smtps://");
+            }
+        }
+        let log_format = match src.get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("LOG_FORMAT must be `text` or `json`, not `{other}`"),
+        };
+        let db_pool_size = parse_num(src, "DB_POOL_SIZE", 10)?;
+        if !(1..=200).contains(&db_pool_size) {
+            bail!("DB_POOL_SIZE must be between 1 and 200");
+        }
+        Ok(Config {
+            database_url,
+            bind,
+            data_dir,
+            public_base_url,
+            jwt_secret,
+            access_token_ttl_secs,
+            smtp_url,
+            log_format,
+            db_pool_size: db_pool_size as u32,
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        if self.is_postgres() {
+            "postgresql"
+        } else {
+            "sqlite"
+        }
+    }
+}
+
+fn parse_num(src: &impl Source, key: &str, default: i64) -> anyhow::Result<i64> {
+    match src.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("{key} must be a whole number, not `{v}`")),
+    }
+}
+
+/// With no secret configured, one is generated on first start and kept (owner-only) so that
+/// tokens survive a restart.
+fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use rand::RngCore;
+    let path = data_dir.join("jwt-secret");
+    if path.exists() {
+        return Ok(std::fs::read(&path)
+            .with_context(|| format!("{} cannot be read", path.display()))?
+            .trim_ascii()
+            .to_vec());
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("DATA_DIR {} cannot be created", data_dir.display()))?;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = hex::encode(raw);
+    write_private(&path, secret.as_bytes())?;
+    Ok(secret.into_bytes())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("{} cannot be written", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_are_sqlite_under_data() {
+        let c = Config::load(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert!(c.database_url.starts_with("sqlite://./data/"));
+        assert_eq!(c.public_base_url, "http://127.0.0.1:8080");
+        assert!(!c.is_postgres());
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let err = Config::load(&[("JWT_SECRET", "short")]).unwrap_err();
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::load(&[("JWT_SECRET", SECRET), ("BIND", "nowhere")]).unwrap_err();
+        assert!(err.to_string().contains("BIND"));
+        let err = Config::load(&[("JWT_SECRET", SECRET), ("LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(err.to_string().contains("LOG_FORMAT"));
+        let err =
+            Config::load(&[("JWT_SECRET", SECRET), ("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"));
+    }
+
+    #[test]
+    fn generated_secret_is_kept_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let a = Config::load(&[("DATA_DIR", d)]).unwrap();
+        let b = Config::load(&[("DATA_DIR", d)]).unwrap();
+        assert_eq!(a.jwt_secret, b.jwt_secret);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Queries on organisations.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{organizations, users};
+use super::{DbConnection, Scope};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = organizations)]
+pub struct NewOrg<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub parent_id: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> QueryResult<OrgRow> {
+    diesel::insert_into(organizations::table)
+        .values(new)
+        .execute(conn)?;
+    organizations::table
+        .find(new.id)
+        .select(OrgRow::as_select())
+        .first(conn)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OrgRow>> {
+    organizations::table
+        .find(id)
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> QueryResult<Option<OrgRow>> {
+    organizations::table
+        .filter(organizations::id.eq(key).or(organizations::name.eq(key)))
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// (id, parent_id) for every organisation: the tree is small, so it is walked in memory.
+pub fn edges(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
+    organizations::table
+        .select((organizations::id, organizations::parent_id))
+        .load(conn)
+}
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    organizations::table.count().get_result(conn)
+}
+
+pub fn kind_exists(conn: &mut DbConnection, kind: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        organizations::table.filter(organizations::kind.eq(kind)),
+    ))
+    .get_result(conn)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<OrgRow>> {
+    let mut q = organizations::table
+        .select(OrgRow::as_select())
+        .order(organizations::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Scope::Orgs(ids) = scope {
+        q = q.filter(organizations::id.eq_any(ids.clone()));
+    }
+    if let Some(after) = after {
+        q = q.filter(organizations::id.gt(after.to_owned()));
+    }
+    q.load(conn)
+}
+
+/// Writes a new name and parent; `None` when the stored version is no longer `version`.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    name: &str,
+    parent_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<Option<OrgRow>> {
+    let n = diesel::update(
+        organizations::table
+            .filter(organizations::id.eq(id))
+            .filter(organizations::version.eq(version)),
+    )
+    .set((
+        organizations::name.eq(name),
+        organizations::parent_id.eq(parent_id),
+        organizations::updated_at.eq(now),
+        organizations::version.eq(version + 1),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get(conn, id)
+}
+
+pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let children = diesel::select(diesel::dsl::exists(
+        organizations::table.filter(organizations::parent_id.eq(id)),
+    ))
+    .get_result::<bool>(conn)?;
+    let members = diesel::select(diesel::dsl::exists(
+        users::table.filter(users::organization_id.eq(id)),
+    ))
+    .get_result::<bool>(conn)?;
+    Ok(children || members)
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(organizations::table.find(id)).execute(conn)
+}

@@ -1,0 +1,142 @@
+//! Queries on users.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{DbConnection, Scope};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub prefecture_code: Option<String>,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub organization_id: &'a str,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub prefecture_code: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// The fields an update may change; `None` leaves a field as it is.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub organization_id: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub prefecture_code: Option<Option<String>>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)?;
+    users::table
+        .find(new.id)
+        .select(UserRow::as_select())
+        .first(conn)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count_active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)
+}
+
+pub struct UserFilter {
+    pub organization_id: Option<String>,
+    pub role: Option<String>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    filter: &UserFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut q = users::table
+        .select(UserRow::as_select())
+        .order(users::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Scope::Orgs(ids) = scope {
+        q = q.filter(users::organization_id.eq_any(ids.clone()));
+    }
+    if let Some(org) = &filter.organization_id {
+        q = q.filter(users::organization_id.eq(org.clone()));
+    }
+    if let Some(role) = &filter.role {
+        q = q.filter(users::role.eq(role.clone()));
+    }
+    if let Some(after) = after {
+        q = q.filter(users::id.gt(after.to_owned()));
+    }
+    q.load(conn)
+}
+
+/// Applies `changes` if the stored version is still `version`.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    version: i64,
+    changes: &UserChanges,
+    now: NaiveDateTime,
+) -> QueryResult<Option<UserRow>> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::version.eq(version)),
+    )
+    .set((
+        changes,
+        users::updated_at.eq(now),
+        users::version.eq(version + 1),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    get(conn, id)
+}

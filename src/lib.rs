@@ -1,0 +1,13 @@
+//! engagement-tracker: carries hospitals selected under MHLW's hospital-cybersecurity programme
+//! from first contact to a finished engagement. See README.md and DESIGN notes.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod telemetry;

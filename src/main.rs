@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use engagement_tracker::cli::{self, UserArgs};
+use engagement_tracker::config::Config;
+use engagement_tracker::domain::access::Role;
+
+/// Tracks hospitals of MHLW's hospital-cybersecurity programme from first contact to a finished
+/// engagement. Settings come from environment variables (and `.env`); see README.md.
+#[derive(Parser)]
+#[command(name = "engagement-tracker", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations and serve the API, Swagger UI (/docs) and health endpoints.
+    Serve {
+        /// HTTP worker threads (default: one per CPU).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (or write it to a file).
+    Openapi {
+        /// Write here instead of standard output, e.g. openapi/openapi.json.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is asked for at a terminal, or read from the first line of
+    /// standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Organisation id or name. On an empty database the first admin's organisation is
+        /// created as the prime contractor.
+        #[arg(long)]
+        org: String,
+        /// admin, coordinator, viewer or prefecture_viewer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Display name (default: the email).
+        #[arg(long)]
+        name: Option<String>,
+        /// For prefecture_viewer: JIS code or name of the prefecture.
+        #[arg(long)]
+        prefecture: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "one of admin, coordinator, viewer, prefecture_viewer".into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match Config::from_env() {
+        Err(e) => Err(e.context("invalid configuration")),
+        Ok(config) => match cli.command {
+            Command::Serve { workers } => cli::serve(config, workers).await,
+            Command::Migrate => cli::migrate(&config),
+            Command::Openapi { output } => cli::openapi(output.as_deref()),
+            Command::User {
+                command:
+                    UserCommand::Create {
+                        email,
+                        org,
+                        role,
+                        name,
+                        prefecture,
+                    },
+            } => cli::create_user(
+                &config,
+                UserArgs {
+                    email,
+                    org,
+                    role,
+                    name,
+                    prefecture,
+                },
+            ),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Structured logs and the request id carried by every request and every log line.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+use tracing::Instrument;
+use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::app::AppState;
+use crate::config::LogFormat;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, for handlers that want to mention it.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+pub fn init(format: &LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // A second init (tests start several apps) is harmless: the first subscriber stays.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Accepts a caller's id if it is short and plain, else makes one.
+fn pick_id(incoming: Option<&str>) -> String {
+    incoming
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// Gives the request an id, runs it inside a span that carries the id, echoes the id back, and
+/// counts the request for `/metrics`.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = pick_id(req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path()
+    );
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16();
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe(res.request().method().as_str(), &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            route = %route,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request finished"
+        )
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_id;
+
+    #[test]
+    fn ids_are_accepted_or_made() {
+        assert_eq!(pick_id(Some("abc-123")), "abc-123");
+        assert_ne!(pick_id(Some("bad id\n")), "bad id\n");
+        assert_eq!(pick_id(None).len(), 36);
+        assert_eq!(pick_id(Some(&"x".repeat(200))).len(), 36);
+    }
+}

@@ -1,0 +1,209 @@
+use std::net::TcpListener;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use engagement_tracker::api::users::{NewUser, UserDraft};
+use engagement_tracker::app::{self, AppState};
+use engagement_tracker::config::Config;
+use engagement_tracker::db::Db;
+use engagement_tracker::domain::access::Role;
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "a long enough password";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub db: Db,
+    /// Kept so the SQLite file and generated files live as long as the app.
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+/// A fresh PostgreSQL database on the server TEST_DATABASE_URL points at; its URL.
+fn fresh_pg_database(base: &str) -> (String, String) {
+    let name = format!("et_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = diesel::PgConnection::establish(base).expect("connect to TEST_DATABASE_URL");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create test database");
+    let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a path");
+    (format!("{prefix}/{name}"), name)
+}
+
+pub async fn spawn() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_str = dir.path().to_str().expect("utf-8 path").to_owned();
+    let pg = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|base| (base.clone(), fresh_pg_database(&base)));
+    let database_url = match &pg {
+        Some((_, (url, _))) => url.clone(),
+        None => format!("sqlite://{dir_str}/test.sqlite3"),
+    };
+    let config = Config::load(&[
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATA_DIR", dir_str.as_str()),
+        ("JWT_SECRET", "test-secret-test-secret-test-secret!"),
+        ("DB_POOL_SIZE", "4"),
+    ])
+    .expect("config");
+    let state = tokio::task::spawn_blocking(move || AppState::new(config))
+        .await
+        .expect("join")
+        .expect("app state");
+    let db = state.db.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = app::server(state, listener, 1).expect("server");
+    tokio::spawn(server);
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: Client::new(),
+        db,
+        _dir: dir,
+        pg: pg.map(|(base, (_, name))| (base, name)),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Best effort: a leftover test database harms nothing.
+            std::thread::spawn(move || {
+                if let Ok(mut c) = diesel::PgConnection::establish(&base) {
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.req(Method::GET, path, Some(token))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.req(Method::POST, path, Some(token))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a user straight through the library, as `engagement-tracker user create` does.
+    pub async fn seed_user(&self, email: &str, org_id: &str, role: Role) -> String {
+        let db = self.db.clone();
+        let input = NewUser {
+            email: email.into(),
+            display_name: email.into(),
+            organization_id: org_id.into(),
+            role,
+            prefecture_code: (role == Role::PrefectureViewer).then(|| "13".into()),
+            password: PASSWORD.into(),
+        };
+        tokio::task::spawn_blocking(move || {
+            let draft = UserDraft::new(input).expect("valid user");
+            db.write_blocking(|conn| draft.insert(conn))
+                .expect("insert user")
+                .id
+        })
+        .await
+        .expect("join")
+    }
+
+    /// An empty database with a prime contractor and its admin; returns the admin's token and
+    /// the prime organisation's id.
+    pub async fn bootstrap(&self) -> (String, String) {
+        let db = self.db.clone();
+        let prime = tokio::task::spawn_blocking(move || {
+            db.write_blocking(|conn| {
+                engagement_tracker::api::orgs::create_org(
+                    conn,
+                    "Prime Contractor",
+                    engagement_tracker::domain::orgs::OrgKind::Prime,
+                    None,
+                )
+            })
+            .expect("prime org")
+            .id
+        })
+        .await
+        .expect("join");
+        self.seed_user("admin@prime.example", &prime, Role::Admin)
+            .await;
+        (self.login("admin@prime.example").await, prime)
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        let res = self
+            .req(Method::POST, "/api/v1/auth/token", None)
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "login of {email}");
+        let body: Value = res.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates an organisation through the API; returns its id.
+    pub async fn create_org(
+        &self,
+        admin: &str,
+        name: &str,
+        kind: &str,
+        parent: Option<&str>,
+    ) -> String {
+        let res = self
+            .post(
+                "/api/v1/organizations",
+                admin,
+                json!({"name": name, "kind": kind, "parent_id": parent}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "create org {name}");
+        let body: Value = res.json().await.expect("json");
+        body["id"].as_str().expect("id").to_owned()
+    }
+}
+
+/// Asserts a problem+json answer with this status; returns the body.
+pub async fn problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["status"], status);
+    assert!(body["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("/problems/")));
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}

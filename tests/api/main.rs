@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real app on a random port over a fresh database (an SQLite
+//! file, or a new PostgreSQL database when TEST_DATABASE_URL is set) and talks HTTP to it.
+
+mod helpers;
+
+mod accounts;
+mod auth;
+mod cli;
+mod openapi;
+mod ops;
