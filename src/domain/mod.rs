@@ -2,5 +2,6 @@
 
 pub mod access;
 pub mod orgs;
+pub mod pipeline;
 pub mod prefectures;
 pub mod validate;
