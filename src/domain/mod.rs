@@ -1,7 +1,9 @@
 //! Pure rules: no I/O, no database, no HTTP. Everything here is unit-tested in place.
 
 pub mod access;
+pub mod backup;
 pub mod orgs;
 pub mod pipeline;
 pub mod prefectures;
+pub mod rounds;
 pub mod validate;

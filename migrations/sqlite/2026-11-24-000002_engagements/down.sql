@@ -1,0 +1,15 @@
+DROP TABLE idempotency_keys;
+DROP TABLE backup_proposals;
+DROP TABLE findings;
+DROP TABLE hearings;
+DROP TABLE hearing_slots;
+DROP TABLE questionnaire_responses;
+DROP TABLE questionnaire_templates;
+DROP TABLE documents;
+DROP TABLE events;
+DROP TABLE milestones;
+DROP TABLE engagements;
+DROP TABLE contacts;
+DROP TABLE hospitals;
+DROP TABLE support_slots;
+DROP TABLE rounds;
