@@ -2,6 +2,8 @@
 
 pub mod access;
 pub mod backup;
+pub mod medcode;
+pub mod normalize;
 pub mod orgs;
 pub mod pipeline;
 pub mod prefectures;
