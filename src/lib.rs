@@ -9,5 +9,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod metrics;
 pub mod telemetry;
