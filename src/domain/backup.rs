@@ -26,8 +26,14 @@ impl Rate {
         let (a, b) = s
             .split_once('-')
             .ok_or_else(|| "must be MIN-MAX in JPY per TB, e.g. 300000-400000".to_owned())?;
-        let min: i64 = a.trim().parse().map_err(|_| format!("`{a}` is not a number"))?;
-        let max: i64 = b.trim().parse().map_err(|_| format!("`{b}` is not a number"))?;
+        let min: i64 = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{a}` is not a number"))?;
+        let max: i64 = b
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{b}` is not a number"))?;
         if min <= 0 || max < min {
             return Err("needs 0 < MIN <= MAX".into());
         }

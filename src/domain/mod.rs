@@ -8,5 +8,11 @@ pub mod normalize;
 pub mod orgs;
 pub mod pipeline;
 pub mod prefectures;
+pub mod questionnaire;
 pub mod rounds;
 pub mod validate;
+
+/// Today's date in Japan, where the programme's dates are read.
+pub fn today_in_japan() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive()
+}

@@ -202,12 +202,16 @@ impl MemorandumStatus {
 /// What a command wants to do, for the guards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// Details (rank, note) and assignment: allowed in every state.
+    Edit,
     LogContact,
     RecordConsent,
     /// Move the memorandum from one status to another.
     Memorandum(Option<MemorandumStatus>, MemorandumStatus),
     /// Receive anything confidential: diagram, questionnaire answers, findings, minutes.
     Confidential,
+    /// Receive the memorandum itself (the signed copy): needed before it can be executed.
+    MemorandumCopy,
     ReviewQuestionnaire,
     OfferSlots,
     BookHearing,
@@ -244,6 +248,9 @@ pub struct Facts {
 pub fn check(action: Action, f: &Facts) -> Result<(), Refusal> {
     use Milestone as M;
     let has = |m| f.milestones.contains(&m);
+    if action == Action::Edit {
+        return Ok(());
+    }
     match (action, f.side_state) {
         (Action::Resume, None) => {
             return refuse(
@@ -264,9 +271,12 @@ pub fn check(action: Action, f: &Facts) -> Result<(), Refusal> {
         return refuse("completed", "the engagement is completed");
     }
     match action {
-        Action::LogContact | Action::RecordConsent | Action::SetSideState(_) | Action::Resume => {
-            Ok(())
-        }
+        Action::Edit
+        | Action::LogContact
+        | Action::RecordConsent
+        | Action::SetSideState(_)
+        | Action::MemorandumCopy
+        | Action::Resume => Ok(()),
         Action::Memorandum(from, to) => {
             let ok = match (from, to) {
                 (None, MemorandumStatus::Draft) => true,
@@ -619,6 +629,7 @@ mod tests {
         );
         assert!(check(Action::Resume, &f).is_ok());
         assert!(check(Action::Resume, &Facts::default()).is_err());
+        assert!(check(Action::Edit, &f).is_ok());
     }
 
     #[test]

@@ -16,17 +16,22 @@ pub struct Tier {
 /// 20–99, 100–199, 200–399, 400+: the programme never published its tiers, so this is only a
 /// default, configurable per round.
 pub fn default_tiers() -> Vec<Tier> {
-    [(20, Some(99)), (100, Some(199)), (200, Some(399)), (400, None)]
-        .into_iter()
-        .map(|(min, max)| Tier {
-            label: match max {
-                Some(max) => format!("{min}-{max}"),
-                None => format!("{min}+"),
-            },
-            min_beds: min,
-            max_beds: max,
-        })
-        .collect()
+    [
+        (20, Some(99)),
+        (100, Some(199)),
+        (200, Some(399)),
+        (400, None),
+    ]
+    .into_iter()
+    .map(|(min, max)| Tier {
+        label: match max {
+            Some(max) => format!("{min}-{max}"),
+            None => format!("{min}+"),
+        },
+        min_beds: min,
+        max_beds: max,
+    })
+    .collect()
 }
 
 /// Tiers must be non-empty, ascending, without overlap, with unique labels; only the last may
@@ -43,11 +48,17 @@ pub fn check_tiers(tiers: &[Tier]) -> Result<(), String> {
             return Err(format!("tier {} has an empty or negative range", t.label));
         }
         if t.max_beds.is_none() && i + 1 != tiers.len() {
-            return Err(format!("only the last tier may be open-ended, not {}", t.label));
+            return Err(format!(
+                "only the last tier may be open-ended, not {}",
+                t.label
+            ));
         }
         if let Some(prev) = i.checked_sub(1).map(|j| &tiers[j]) {
             if prev.max_beds.is_none_or(|m| m >= t.min_beds) {
-                return Err(format!("tiers {} and {} overlap or are out of order", prev.label, t.label));
+                return Err(format!(
+                    "tiers {} and {} overlap or are out of order",
+                    prev.label, t.label
+                ));
             }
         }
         if tiers[..i].iter().any(|o| o.label == t.label) {
