@@ -15,6 +15,7 @@ use crate::auth::jwt::Keys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::files::{LocalStorage, Storage};
 use crate::metrics::Metrics;
 use crate::telemetry;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
+    /// Uploaded documents (a local directory under DATA_DIR by default).
+    pub storage: Arc<dyn Storage>,
 }
 
 impl AppState {
@@ -35,7 +38,10 @@ impl AppState {
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied migrations");
         }
+        db.write_blocking(crate::api::intake::ensure_default_template)
+            .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
+            storage: Arc::new(LocalStorage::new(&config.data_dir)),
             keys: Arc::new(Keys::new(&config.jwt_secret, config.access_token_ttl_secs)),
             metrics: Arc::new(Metrics::new()?),
             config: Arc::new(config),

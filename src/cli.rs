@@ -137,3 +137,60 @@ pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
 fn explain(e: AppError) -> anyhow::Error {
     anyhow::anyhow!("{}", e.problem().detail)
 }
+
+/// Imports a selection list from a file; exits non-zero when rows were rejected and nothing was
+/// written.
+pub fn import(
+    config: &Config,
+    round: &str,
+    file: &std::path::Path,
+    opts: crate::api::imports::Options,
+    encoding: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::api::imports;
+    use crate::api::pipeline::Who;
+    let encoding = match encoding {
+        Some(e) => Some(
+            crate::import::Encoding::parse(e)
+                .ok_or_else(|| anyhow::anyhow!("--encoding must be utf-8 or shift_jis"))?,
+        ),
+        None => None,
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let format = crate::import::detect_format(&bytes, file.to_str());
+    let db = Db::connect(&config.database_url, 2)?;
+    db.migrate()?;
+    let who = Who {
+        kind: "system",
+        id: None,
+        label: format!("import command ({})", file.display()),
+        is_admin: true,
+    };
+    let report = imports::run(&db, &who, round, &bytes, format, encoding, opts).map_err(|e| {
+        let p = e.problem();
+        let rows: Vec<String> = p
+            .errors
+            .iter()
+            .map(|e| format!("  {}: {}", e.field, e.message))
+            .collect();
+        anyhow::anyhow!(
+            "{}\n{}",
+            p.detail.lines().next().unwrap_or_default(),
+            rows.join("\n")
+        )
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "created {}, updated {}, unchanged {}, rejected {}{}",
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.rejected,
+        if report.written {
+            ""
+        } else {
+            " (nothing written)"
+        }
+    );
+    Ok(())
+}

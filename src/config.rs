@@ -25,6 +25,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub log_format: LogFormat,
     pub db_pool_size: u32,
+    pub sla: crate::domain::pipeline::Sla,
+    pub backup_rate: crate::domain::backup::Rate,
+    pub max_upload_bytes: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -135,7 +138,21 @@ impl Config {
         if !(1..=200).contains(&db_pool_size) {
             bail!("DB_POOL_SIZE must be between 1 and 200");
         }
+        let sla = crate::domain::pipeline::Sla::parse(&src.get("SLA_DAYS").unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("SLA_DAYS: {e}"))?;
+        let backup_rate = match src.get("BACKUP_RATE_JPY_PER_TB") {
+            Some(v) => crate::domain::backup::Rate::parse(&v)
+                .map_err(|e| anyhow::anyhow!("BACKUP_RATE_JPY_PER_TB: {e}"))?,
+            None => Default::default(),
+        };
+        let max_upload_bytes = parse_num(src, "MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?;
+        if !(1024..=1024 * 1024 * 1024).contains(&max_upload_bytes) {
+            bail!("MAX_UPLOAD_BYTES must be between 1 KiB and 1 GiB");
+        }
         Ok(Config {
+            sla,
+            backup_rate,
+            max_upload_bytes: max_upload_bytes as u64,
             database_url,
             bind,
             data_dir,

@@ -33,6 +33,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a step refused by a rule: the rule's stable code (e.g. `memorandum_not_executed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,12 +54,18 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A business rule refused the step; an admin may override it with a reason.
+    #[error("{reason}")]
+    Refused { code: String, reason: String },
     #[error("{0}")]
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Not an error: carries a result out of a transaction that must be rolled back (dry runs).
+    #[error("rolled back")]
+    RolledBack(Box<serde_json::Value>),
     /// Anything we did not expect; the detail is logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -77,10 +86,11 @@ impl AppError {
             AppError::Forbidden(_) => ("forbidden", "Not allowed"),
             AppError::NotFound(_) => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
+            AppError::Refused { .. } => ("refused", "Refused by a rule"),
             AppError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
-            AppError::Internal(_) => ("internal", "Internal error"),
+            AppError::Internal(_) | AppError::RolledBack(_) => ("internal", "Internal error"),
         }
     }
 
@@ -95,7 +105,7 @@ impl AppError {
                     .join("; ");
                 (detail, errors.clone())
             }
-            AppError::Internal(_) => (
+            AppError::Internal(_) | AppError::RolledBack(_) => (
                 "An unexpected error occurred; it has been logged with the request id.".to_owned(),
                 Vec::new(),
             ),
@@ -107,6 +117,10 @@ impl AppError {
             status: self.status_code().as_u16(),
             detail,
             errors,
+            guard: match self {
+                AppError::Refused { code, .. } => Some(code.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -119,11 +133,11 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::Refused { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) | AppError::RolledBack(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use engagement_tracker::api::imports;
 use engagement_tracker::cli::{self, UserArgs};
 use engagement_tracker::config::Config;
 use engagement_tracker::domain::access::Role;
@@ -30,6 +31,27 @@ enum Command {
         /// Write here instead of standard output, e.g. openapi/openapi.json.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Import a prefecture's selection list (CSV or XLSX), as POST /api/v1/imports does.
+    /// Prints the row-by-row report as JSON.
+    Import {
+        /// The round, by id or name (e.g. FY2025).
+        #[arg(long)]
+        round: String,
+        /// The list: .csv (UTF-8, UTF-8 with BOM, or Shift_JIS/CP932) or .xlsx.
+        file: PathBuf,
+        /// Report without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the good rows even if others are rejected (default: all or nothing).
+        #[arg(long)]
+        partial: bool,
+        /// utf-8 or shift_jis; detected when absent.
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The list is from a second recruitment call.
+        #[arg(long)]
+        secondary: bool,
     },
     /// Manage user accounts.
     User {
@@ -74,6 +96,24 @@ async fn main() -> ExitCode {
             Command::Serve { workers } => cli::serve(config, workers).await,
             Command::Migrate => cli::migrate(&config),
             Command::Openapi { output } => cli::openapi(output.as_deref()),
+            Command::Import {
+                round,
+                file,
+                dry_run,
+                partial,
+                encoding,
+                secondary,
+            } => cli::import(
+                &config,
+                &round,
+                &file,
+                imports::Options {
+                    dry_run,
+                    partial,
+                    secondary,
+                },
+                encoding.as_deref(),
+            ),
             Command::User {
                 command:
                     UserCommand::Create {

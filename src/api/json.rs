@@ -23,6 +23,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .and_then(|v| v.to_str().ok())
             .is_none_or(|ct| ct.contains("json"));
         let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             if !content_type_ok {
                 return Err(AppError::BadRequest(
@@ -38,6 +39,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     AppError::BadRequest(format!("the body could not be read: {e}"))
                 }
             })?;
+            actix_web::HttpMessage::extensions_mut(&req)
+                .insert(super::idempotency::hash_body(&bytes));
             parse(&bytes).map(Json)
         })
     }

@@ -1,10 +1,19 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod engagements;
+pub mod hearings;
+pub mod hospitals;
+pub mod idempotency;
+pub mod imports;
+pub mod intake;
 pub mod json;
 pub mod ops;
 pub mod orgs;
+pub mod pipeline;
+pub mod rounds;
 pub mod users;
+pub mod verification;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -35,7 +44,57 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(users::create_user)
                 .service(users::get_user)
                 .service(users::update_user)
-                .service(users::delete_user),
+                .service(users::delete_user)
+                .service(rounds::list_rounds)
+                .service(rounds::create_round)
+                .service(rounds::list_slots)
+                .service(rounds::set_slots)
+                .service(rounds::import_slots)
+                .service(hospitals::list_hospitals)
+                .service(hospitals::create_hospital)
+                .service(hospitals::get_hospital)
+                .service(hospitals::update_hospital)
+                .service(hospitals::list_contacts)
+                .service(hospitals::create_contact)
+                .service(hospitals::update_contact)
+                .service(hospitals::delete_contact)
+                .service(imports::import_list)
+                // `assign` before `{id}` routes so that the literal path wins.
+                .service(engagements::assign)
+                .service(engagements::list_engagements)
+                .service(engagements::create)
+                .service(engagements::get_engagement)
+                .service(engagements::update_engagement)
+                .service(engagements::timeline)
+                .service(engagements::contact_attempt)
+                .service(engagements::consent)
+                .service(engagements::memorandum)
+                .service(engagements::side_state)
+                .service(engagements::resume)
+                .service(engagements::complete)
+                .service(intake::upload)
+                .service(intake::list_documents)
+                .service(intake::download)
+                .service(intake::list_templates)
+                .service(intake::create_template)
+                .service(intake::get_questionnaire)
+                .service(intake::save_questionnaire)
+                .service(intake::submit_questionnaire)
+                .service(intake::review_questionnaire)
+                .service(hearings::list_hearings)
+                .service(hearings::offer_slots)
+                .service(hearings::book)
+                .service(hearings::reschedule)
+                .service(hearings::cancel)
+                .service(hearings::outcome)
+                .service(verification::list_findings)
+                .service(verification::create_finding)
+                .service(verification::update_finding)
+                .service(verification::deliver_report)
+                .service(verification::get_proposal)
+                .service(verification::propose)
+                .service(verification::decide)
+                .service(verification::skip),
         );
 }
 
@@ -53,6 +112,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (name = "auth", description = "Access tokens and API tokens"),
         (name = "organizations", description = "The prime contractor, its subcontractors, the ministry and prefectures"),
         (name = "users", description = "Coordinator, viewer and admin accounts"),
+        (name = "rounds", description = "Fiscal-year rounds, bed-size tiers and support slots"),
+        (name = "hospitals", description = "Hospitals and their named contacts"),
+        (name = "imports", description = "Prefectures' selection lists"),
+        (name = "engagements", description = "One engagement per hospital per round: stage, milestones, timeline"),
+        (name = "intake", description = "Documents and the pre-questionnaire"),
+        (name = "hearings", description = "Hearing slots, booking, reschedule, cancel, outcome"),
+        (name = "verification", description = "Findings, the report, the offline-backup proposal"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -20,6 +20,8 @@ pub struct Actor {
     pub organization_id: String,
     pub role: Role,
     pub prefecture_code: Option<String>,
+    /// How the timeline names this person.
+    pub label: String,
 }
 
 impl Actor {
@@ -80,6 +82,7 @@ impl FromRequest for Actor {
                 organization_id: user.organization_id,
                 role,
                 prefecture_code: user.prefecture_code,
+                label: format!("{} <{}>", user.display_name, user.email),
             })
         })
     }

@@ -1,10 +1,16 @@
 //! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, and the
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
+pub mod engagements;
+pub mod hearings;
+pub mod hospitals;
+pub mod intake;
 pub mod orgs;
+pub mod rounds;
 pub mod schema;
 pub mod tokens;
 pub mod users;
+pub mod verification;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

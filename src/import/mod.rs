@@ -16,6 +16,9 @@ use columns::Column;
 use read::RawRow;
 use row::Layout;
 
+/// Decodes a CSV (BOM, UTF-8 or CP932, or as told); also used for the support-slot CSV.
+pub(crate) use read::decode as decode_text;
+
 /// Title rows above the header (「令和7年度 選定病院一覧」) are common; look this far for it.
 const HEADER_SEARCH_ROWS: usize = 10;
 

@@ -16,6 +16,7 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub db: Db,
+    pub database_url: String,
     /// Kept so the SQLite file and generated files live as long as the app.
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
@@ -33,6 +34,11 @@ fn fresh_pg_database(base: &str) -> (String, String) {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_with(&[]).await
+}
+
+/// Starts the app with extra settings (e.g. a small upload limit).
+pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let dir_str = dir.path().to_str().expect("utf-8 path").to_owned();
     let pg = std::env::var("TEST_DATABASE_URL")
@@ -43,13 +49,14 @@ pub async fn spawn() -> TestApp {
         Some((_, (url, _))) => url.clone(),
         None => format!("sqlite://{dir_str}/test.sqlite3"),
     };
-    let config = Config::load(&[
+    let mut settings = vec![
         ("DATABASE_URL", database_url.as_str()),
         ("DATA_DIR", dir_str.as_str()),
         ("JWT_SECRET", "test-secret-test-secret-test-secret!"),
         ("DB_POOL_SIZE", "4"),
-    ])
-    .expect("config");
+    ];
+    settings.extend_from_slice(extra);
+    let config = Config::load(&Settings(settings)).expect("config");
     let state = tokio::task::spawn_blocking(move || AppState::new(config))
         .await
         .expect("join")
@@ -63,6 +70,7 @@ pub async fn spawn() -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: Client::new(),
         db,
+        database_url,
         _dir: dir,
         pg: pg.map(|(base, (_, name))| (base, name)),
     }
@@ -206,4 +214,167 @@ pub async fn problem(res: Response, status: u16) -> Value {
         .is_some_and(|t| t.starts_with("/problems/")));
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
+}
+
+/// A valid 10-digit institution code: prefecture, fee table 1, district and number, Luhn digit.
+pub fn institution_code(prefecture: &str, district: u32, number: u32) -> String {
+    let nine = format!("{prefecture}1{district:02}{number:04}");
+    format!("{nine}{}", luhn(&nine))
+}
+
+pub fn luhn(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .chars()
+        .rev()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+#[test]
+fn luhn_matches_the_domain_example() {
+    assert_eq!(luhn("011011371"), 9);
+}
+
+/// A tiny valid PNG (1×1).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+pub const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+/// The setting most engagement tests start from: an admin, round FY2025, subcontractor A with a
+/// coordinator, and a hospital with two contacts.
+pub struct World {
+    pub admin: String,
+    pub prime: String,
+    pub sub_a: String,
+    pub coord_a: String,
+}
+
+impl TestApp {
+    pub async fn world(&self) -> World {
+        let (admin, prime) = self.bootstrap().await;
+        let res = self
+            .post("/api/v1/rounds", &admin, json!({"name": "FY2025"}))
+            .await;
+        assert_eq!(res.status(), 201, "create round");
+        let sub_a = self
+            .create_org(&admin, "Sub A", "subcontractor", Some(&prime))
+            .await;
+        self.seed_user("coord@a.example", &sub_a, Role::Coordinator)
+            .await;
+        let coord_a = self.login("coord@a.example").await;
+        World {
+            admin,
+            prime,
+            sub_a,
+            coord_a,
+        }
+    }
+
+    /// Registers a hospital with two contacts; returns its id.
+    pub async fn hospital(&self, admin: &str, code: &str, name: &str, beds: i64) -> String {
+        let res = self
+            .post(
+                "/api/v1/hospitals",
+                admin,
+                json!({"prefecture": "13", "institution_code": code, "name": name,
+                       "address": "東京都千代田区", "beds": beds, "emr_status": "full"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "create hospital {name}");
+        let h: Value = res.json().await.expect("json");
+        let id = h["id"].as_str().expect("id").to_owned();
+        for (n, email) in [
+            ("山田 太郎", "yamada@hospital.example"),
+            ("髙橋 花子", "takahashi@hospital.example"),
+        ] {
+            let res = self
+                .post(
+                    &format!("/api/v1/hospitals/{id}/contacts"),
+                    admin,
+                    json!({"name": n, "department": "情報システム課", "email": email}),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+        }
+        id
+    }
+
+    /// Selects a hospital for the round and assigns it; returns the engagement id.
+    pub async fn engagement(&self, admin: &str, hospital_id: &str, org: Option<&str>) -> String {
+        let res = self
+            .post(
+                "/api/v1/engagements",
+                admin,
+                json!({"round": "FY2025", "hospital_id": hospital_id, "organization_id": org, "rank": 1}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "create engagement");
+        let e: Value = res.json().await.expect("json");
+        e["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Uploads one file as a document of the given purpose.
+    pub async fn upload(
+        &self,
+        token: &str,
+        engagement: &str,
+        purpose: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.req(
+            Method::POST,
+            &format!("/api/v1/engagements/{engagement}/documents?purpose={purpose}"),
+            Some(token),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .expect("request")
+    }
+
+    pub async fn step(&self, token: &str, engagement: &str, what: &str, body: Value) -> Response {
+        self.post(
+            &format!("/api/v1/engagements/{engagement}/{what}"),
+            token,
+            body,
+        )
+        .await
+    }
+}
+
+struct Settings<'a>(Vec<(&'a str, &'a str)>);
+
+impl engagement_tracker::config::Source for Settings<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        // The last value wins, so extras override the defaults above.
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    }
 }

@@ -1,0 +1,1103 @@
+//! Engagements: one per hospital per round. Lists, details, the timeline, assignment, and the
+//! steps that need no documents (contact, consent, memorandum status, side states, completion).
+
+use actix_web::{get, http::StatusCode, patch, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::hospitals::{load_out, HospitalOut};
+use super::idempotency::{created, respond, Idem};
+use super::json::Json;
+use super::pipeline::{self, engagement_scope, run, Command};
+use super::{with_etag, IfMatch};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::db::engagements::{EngagementRow, Filter, Sort};
+use crate::db::{self, utc, DbConnection};
+use crate::domain::pipeline::{
+    self as rules, Action, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
+};
+use crate::domain::{prefectures, validate};
+use crate::error::{AppError, AppResult, FieldError};
+
+#[derive(Serialize, ToSchema)]
+pub struct HospitalBrief {
+    pub id: String,
+    pub name: String,
+    pub institution_code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementSummary {
+    pub id: String,
+    pub round_id: String,
+    pub hospital: HospitalBrief,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    /// The prefecture's rank (順位).
+    pub rank: Option<i64>,
+    /// Added in a second recruitment call.
+    pub secondary: bool,
+    pub organization_id: Option<String>,
+    pub stage: Stage,
+    pub stage_since: DateTime<Utc>,
+    pub side_state: Option<SideState>,
+    pub overdue: bool,
+    /// Fewer than two contacts with an email.
+    pub needs_contacts: bool,
+    pub version: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementList {
+    pub items: Vec<EngagementSummary>,
+    /// Matching engagements in all pages.
+    pub total: i64,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MilestoneOut {
+    pub milestone: Milestone,
+    pub at: DateTime<Utc>,
+    /// `user:<id>` or `contact:<id>`.
+    pub by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SideStateOut {
+    pub state: SideState,
+    pub reason: Option<String>,
+    pub resume_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemorandumOut {
+    pub status: Option<MemorandumStatus>,
+    pub template_version: Option<String>,
+    pub executed_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementDetail {
+    pub id: String,
+    pub round_id: String,
+    pub round_name: String,
+    pub organization_id: Option<String>,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub note: Option<String>,
+    pub stage: Stage,
+    pub stage_since: DateTime<Utc>,
+    pub side_state: Option<SideStateOut>,
+    pub overdue: bool,
+    pub milestones: Vec<MilestoneOut>,
+    pub memorandum: MemorandumOut,
+    /// `draft`, `submitted`, `clarification_requested`, `accepted`, or absent.
+    pub questionnaire_status: Option<String>,
+    /// Offered slots not yet booked or withdrawn.
+    pub open_slots: i64,
+    pub hearing_scheduled_at: Option<DateTime<Utc>>,
+    pub next_action: Option<NextAction>,
+    pub hospital: HospitalOut,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+fn stage_of(e: &EngagementRow) -> Stage {
+    Stage::parse(&e.stage).unwrap_or(Stage::Selected)
+}
+
+fn overdue(config: &Config, e: &EngagementRow) -> bool {
+    config.sla.is_overdue(
+        stage_of(e),
+        e.side_state.as_deref().and_then(SideState::parse),
+        utc(e.stage_since),
+        Utc::now(),
+    )
+}
+
+/// Everything a coordinator needs on one engagement, read in the caller's transaction.
+pub fn detail(
+    conn: &mut DbConnection,
+    config: &Config,
+    e: EngagementRow,
+) -> AppResult<EngagementDetail> {
+    let facts = pipeline::facts(conn, &e)?;
+    let milestones = db::engagements::milestones(conn, &e.id)?
+        .into_iter()
+        .filter_map(|m| {
+            Some(MilestoneOut {
+                milestone: Milestone::parse(&m.kind)?,
+                at: utc(m.at),
+                by: m.actor,
+            })
+        })
+        .collect();
+    let round = db::rounds::find(conn, &e.round_id)?
+        .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
+    let hospital = db::hospitals::get(conn, &e.hospital_id)?
+        .ok_or_else(|| anyhow::anyhow!("hospital {} missing", e.hospital_id))?;
+    let questionnaire_status = db::intake::questionnaire_status(conn, &e.id)?;
+    let hearing = db::hearings::scheduled(conn, &e.id)?;
+    let hearing_at = match &hearing {
+        Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| utc(s.starts_at)),
+        None => None,
+    };
+    let progress = Progress {
+        memorandum: e
+            .memorandum_status
+            .as_deref()
+            .and_then(MemorandumStatus::parse),
+        questionnaire: questionnaire_status.clone(),
+        open_slots: db::hearings::open_slot_count(conn, &e.id)?,
+        hearing_scheduled: hearing.is_some(),
+        backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
+    };
+    let stage = stage_of(&e);
+    Ok(EngagementDetail {
+        overdue: overdue(config, &e),
+        next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),
+        side_state: e
+            .side_state
+            .as_deref()
+            .and_then(SideState::parse)
+            .map(|state| SideStateOut {
+                state,
+                reason: e.side_reason.clone(),
+                resume_on: e.resume_on,
+            }),
+        memorandum: MemorandumOut {
+            status: progress.memorandum,
+            template_version: e.memorandum_template.clone(),
+            executed_on: e.memorandum_executed_on,
+        },
+        questionnaire_status,
+        open_slots: progress.open_slots,
+        hearing_scheduled_at: hearing_at,
+        milestones,
+        hospital: load_out(conn, hospital)?,
+        round_name: round.name,
+        id: e.id,
+        round_id: e.round_id,
+        organization_id: e.organization_id,
+        prefecture_code: e.prefecture_code,
+        tier: e.tier,
+        rank: e.rank,
+        secondary: e.secondary,
+        note: e.note,
+        stage,
+        stage_since: utc(e.stage_since),
+        created_at: utc(e.created_at),
+        updated_at: utc(e.updated_at),
+        version: e.version,
+    })
+}
+
+/// The detail of an engagement after a step, as the step's answer.
+pub fn detail_json(
+    conn: &mut DbConnection,
+    config: &Config,
+    id: &str,
+) -> AppResult<(StatusCode, Value)> {
+    let e = db::engagements::get(conn, id)?
+        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
+    let d = detail(conn, config, e)?;
+    Ok((
+        StatusCode::OK,
+        serde_json::to_value(d).map_err(anyhow::Error::from)?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Round id or name (`FY2025`).
+    pub round: Option<String>,
+    /// JIS code or name.
+    pub prefecture: Option<String>,
+    /// Tier label, e.g. `100-199`.
+    pub tier: Option<String>,
+    pub stage: Option<Stage>,
+    /// `declined`, `withdrawn`, `on_hold`, or `none` for engagements in no side state.
+    pub side_state: Option<String>,
+    pub organization_id: Option<String>,
+    /// Only engagements assigned to no organisation.
+    pub unassigned: Option<bool>,
+    /// Only engagements past their stage's SLA.
+    pub overdue: Option<bool>,
+    /// Part of the hospital's name or institution code.
+    pub q: Option<String>,
+    /// `created` (default), `rank`, `hospital_name`, `stage`, `stage_since`, `updated_at`;
+    /// prefix `-` for descending.
+    pub sort: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    pub fn filter(&self, conn: &mut DbConnection, config: &Config) -> AppResult<Filter> {
+        let mut errors = Vec::new();
+        let round_id = match &self.round {
+            Some(r) => match db::rounds::find(conn, r)? {
+                Some(round) => Some(round.id),
+                None => {
+                    errors.push(FieldError::new("round", "no round has this id or name"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let prefecture_code = match &self.prefecture {
+            Some(p) => match prefectures::find(p) {
+                Some(p) => Some(p.code.clone()),
+                None => {
+                    errors.push(FieldError::new("prefecture", "unknown prefecture"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(s) = &self.side_state {
+            if s != "none" && SideState::parse(s).is_none() {
+                errors.push(FieldError::new(
+                    "side_state",
+                    "declined, withdrawn, on_hold or none",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let now = Utc::now();
+        Ok(Filter {
+            round_id,
+            prefecture_code,
+            tier: self.tier.clone(),
+            stage: self.stage.map(|s| s.as_str().to_owned()),
+            side_state: self.side_state.clone(),
+            organization_id: self.organization_id.clone(),
+            unassigned: self.unassigned.unwrap_or(false),
+            ids: None,
+            overdue: self.overdue.filter(|o| *o).map(|_| {
+                Stage::ALL
+                    .into_iter()
+                    .filter_map(|s| {
+                        config
+                            .sla
+                            .deadline_cutoff(s, now)
+                            .map(|c| (s.as_str().to_owned(), c.naive_utc()))
+                    })
+                    .collect()
+            }),
+            text: self
+                .q
+                .clone()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
+        })
+    }
+
+    fn sort(&self) -> AppResult<(Sort, bool)> {
+        let raw = self.sort.as_deref().unwrap_or("created");
+        let (desc, key) = match raw.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, raw),
+        };
+        let sort = match key {
+            "created" => Sort::Created,
+            "rank" => Sort::Rank,
+            "hospital_name" => Sort::HospitalName,
+            "stage" => Sort::Stage,
+            "stage_since" => Sort::StageSince,
+            "updated_at" => Sort::UpdatedAt,
+            _ => return Err(AppError::field("sort", "created, rank, hospital_name, stage, stage_since or updated_at, optionally prefixed with -")),
+        };
+        Ok((sort, desc))
+    }
+}
+
+/// The cursor is an opaque position in the sorted list.
+fn decode_cursor(c: Option<&str>) -> AppResult<i64> {
+    use base64::Engine;
+    match c {
+        None => Ok(0),
+        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| AppError::field("cursor", "not a cursor from a previous page")),
+    }
+}
+
+fn encode_cursor(offset: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+/// Engagements the caller may see, filtered, sorted and paged.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(ListQuery), responses(
+    (status = 200, body = EngagementList),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements")]
+pub async fn list_engagements(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<ListQuery>,
+) -> AppResult<web::Json<EngagementList>> {
+    let q = query.into_inner();
+    let limit = super::PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let offset = decode_cursor(q.cursor.as_deref())?;
+    let (sort, desc) = q.sort()?;
+    let config = state.config.clone();
+    let list = state
+        .db
+        .read(move |conn| {
+            let scope = engagement_scope(conn, &actor)?;
+            let filter = q.filter(conn, &config)?;
+            let total = db::engagements::count(conn, &scope, &filter)?;
+            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, offset, limit + 1)?;
+            let hospital_ids: Vec<String> =
+                rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
+            let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
+            let more = rows.len() as i64 > limit;
+            let items = rows
+                .into_iter()
+                .take(limit as usize)
+                .map(|(e, (name, code))| EngagementSummary {
+                    needs_contacts: with_email
+                        .iter()
+                        .find(|(h, _)| *h == e.hospital_id)
+                        .map_or(0, |(_, n)| *n)
+                        < super::hospitals::MIN_CONTACTS,
+                    overdue: overdue(&config, &e),
+                    hospital: HospitalBrief {
+                        id: e.hospital_id.clone(),
+                        name,
+                        institution_code: code,
+                    },
+                    stage: stage_of(&e),
+                    side_state: e.side_state.as_deref().and_then(SideState::parse),
+                    stage_since: utc(e.stage_since),
+                    id: e.id,
+                    round_id: e.round_id,
+                    prefecture_code: e.prefecture_code,
+                    tier: e.tier,
+                    rank: e.rank,
+                    secondary: e.secondary,
+                    organization_id: e.organization_id,
+                    version: e.version,
+                })
+                .collect();
+            Ok(EngagementList {
+                items,
+                total,
+                next_cursor: more.then(|| encode_cursor(offset + limit)),
+            })
+        })
+        .await?;
+    Ok(web::Json(list))
+}
+
+/// One engagement: stage, milestones with who and when, what is awaited next, the hospital and
+/// its contacts.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
+    (status = 200, body = EngagementDetail),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements/{id}")]
+pub async fn get_engagement(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let config = state.config.clone();
+    let d = state
+        .db
+        .read(move |conn| {
+            let e = pipeline::load(conn, &actor, &id)?;
+            detail(conn, &config, e)
+        })
+        .await?;
+    let version = d.version;
+    Ok(with_etag(HttpResponse::Ok().json(d), version))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventOut {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// `user`, `contact` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor: String,
+    pub kind: String,
+    pub payload: Value,
+    pub stage_before: Stage,
+    pub stage_after: Stage,
+    /// Set when an admin stepped past a rule.
+    pub override_reason: Option<String>,
+}
+
+/// The engagement's timeline, oldest first.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<EventOut>),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements/{id}/timeline")]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<web::Json<Vec<EventOut>>> {
+    let id = path.into_inner();
+    let rows = state
+        .db
+        .read(move |conn| {
+            pipeline::load(conn, &actor, &id)?;
+            Ok(db::engagements::timeline(conn, &id)?)
+        })
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|r| EventOut {
+                payload: serde_json::from_str(&r.payload).unwrap_or(Value::Null),
+                stage_before: Stage::parse(&r.stage_before).unwrap_or(Stage::Selected),
+                stage_after: Stage::parse(&r.stage_after).unwrap_or(Stage::Selected),
+                id: r.id,
+                at: utc(r.at),
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id,
+                actor: r.actor_label,
+                kind: r.kind,
+                override_reason: r.override_reason,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementPatch {
+    pub rank: Option<i64>,
+    pub secondary: Option<bool>,
+    pub note: Option<String>,
+}
+
+/// Change rank, the second-call mark or the note.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = EngagementPatch,
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 200, body = EngagementDetail),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[patch("/engagements/{id}")]
+pub async fn update_engagement(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<EngagementPatch>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let p = body.0;
+    if p.rank.is_some_and(|r| r < 1) {
+        return Err(AppError::field("rank", "must be 1 or more"));
+    }
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        id,
+        Action::Edit,
+        "details_changed",
+        None,
+        move |_, step| {
+            step.payload = json!({"rank": p.rank, "secondary": p.secondary, "note": p.note});
+            if let Some(r) = p.rank {
+                step.changes.rank = Some(Some(r));
+            }
+            if let Some(s) = p.secondary {
+                step.changes.secondary = Some(s);
+            }
+            if let Some(n) = p.note {
+                step.changes.note = Some(Some(n).filter(|n| !n.trim().is_empty()));
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Runs one step as one transaction with its timeline event; answers the engagement's detail.
+/// Honours `If-Match` and `Idempotency-Key`.
+#[allow(clippy::too_many_arguments)]
+pub async fn step<F>(
+    state: &AppState,
+    actor: Actor,
+    req: &HttpRequest,
+    if_match: IfMatch,
+    id: String,
+    action: Action,
+    kind: &'static str,
+    override_reason: Option<String>,
+    f: F,
+) -> AppResult<HttpResponse>
+where
+    F: FnOnce(&mut DbConnection, &mut pipeline::Step) -> AppResult<()> + Send + 'static,
+{
+    let idem = Idem::new(req)?;
+    let config = state.config.clone();
+    let out = state
+        .db
+        .write(move |conn| {
+            let user_id = actor.user_id.clone();
+            idem.once(conn, &user_id, |conn| {
+                let cmd = Command {
+                    engagement_id: &id,
+                    if_match: Some(&if_match),
+                    action,
+                    override_reason: override_reason.as_deref(),
+                    kind,
+                };
+                run(conn, &actor, cmd, f)?;
+                detail_json(conn, &config, &id)
+            })
+        })
+        .await?;
+    Ok(respond(out))
+}
+
+/// Reason text: trimmed, non-blank, bounded.
+fn reason(field: &str, value: &str) -> AppResult<String> {
+    let mut errors = Vec::new();
+    validate::non_blank(field, value, 2000, &mut errors);
+    if errors.is_empty() {
+        Ok(value.trim().to_owned())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Phone,
+    Letter,
+    Visit,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactOutcome {
+    Reached,
+    NoAnswer,
+    LeftMessage,
+    Bounced,
+    Other,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactAttemptIn {
+    pub channel: Channel,
+    pub outcome: ContactOutcome,
+    pub note: Option<String>,
+}
+
+/// Log a contact attempt; the first one moves the engagement to `contacting`.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = ContactAttemptIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    responses(
+    (status = 200, body = EngagementDetail),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/{id}/contact-attempts")]
+pub async fn contact_attempt(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<ContactAttemptIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        path.into_inner(),
+        Action::LogContact,
+        "contact_attempt",
+        None,
+        move |_, s| {
+            s.payload =
+                json!({"channel": input.channel, "outcome": input.outcome, "note": input.note});
+            s.reach(Milestone::Contacted);
+            Ok(())
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoteIn {
+    pub note: Option<String>,
+    /// Admin only: step past a rule; the reason lands in the timeline.
+    pub override_reason: Option<String>,
+}
+
+/// Record the hospital's consent to take part (as told to a coordinator).
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    responses(
+    (status = 200, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/{id}/consent")]
+pub async fn consent(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<NoteIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        path.into_inner(),
+        Action::RecordConsent,
+        "consent_recorded",
+        input.override_reason,
+        move |_, s| {
+            s.payload = json!({"note": input.note});
+            s.reach(Milestone::Consented);
+            Ok(())
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemorandumIn {
+    pub status: MemorandumStatus,
+    /// Version of the memorandum template used, e.g. `2025-04`.
+    pub template_version: Option<String>,
+    /// Execution date (for `executed`; default today in Japan).
+    pub executed_on: Option<NaiveDate>,
+    pub override_reason: Option<String>,
+}
+
+/// Move the confidentiality memorandum (覚書) forward: draft → sent → signed_by_hospital →
+/// executed.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = MemorandumIn, responses(
+    (status = 200, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[put("/engagements/{id}/memorandum")]
+pub async fn memorandum(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<MemorandumIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    let id = path.into_inner();
+    let from = {
+        let id = id.clone();
+        let actor = actor.clone();
+        state
+            .db
+            .read(move |conn| Ok(pipeline::load(conn, &actor, &id)?.memorandum_status))
+            .await?
+            .as_deref()
+            .and_then(MemorandumStatus::parse)
+    };
+    let action = Action::Memorandum(from, input.status);
+    step(&state, actor, &req, if_match, id, action, "memorandum_status", input.override_reason, move |_, s| {
+        // The status read above may be stale by now: check again inside the transaction.
+        let current = s.engagement.memorandum_status.as_deref().and_then(MemorandumStatus::parse);
+        if current != from {
+            return Err(AppError::PreconditionFailed("the memorandum changed meanwhile; reload".into()));
+        }
+        let executed_on = (input.status == MemorandumStatus::Executed)
+            .then(|| input.executed_on.unwrap_or_else(crate::domain::today_in_japan));
+        s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
+        s.changes.memorandum_status = Some(Some(input.status.as_str().to_owned()));
+        if input.template_version.is_some() {
+            s.changes.memorandum_template = Some(input.template_version);
+        }
+        if input.status == MemorandumStatus::Executed {
+            s.changes.memorandum_executed_on = Some(executed_on);
+            s.reach(Milestone::MemorandumExecuted);
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SideStateIn {
+    pub state: SideState,
+    pub reason: String,
+    /// For `on_hold`: when work is expected to resume.
+    pub resume_on: Option<NaiveDate>,
+}
+
+/// Decline (by the hospital), withdraw, or put on hold. History is kept; `resume` undoes it.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = SideStateIn, responses(
+    (status = 200, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/{id}/side-state")]
+pub async fn side_state(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<SideStateIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    let why = reason("reason", &input.reason)?;
+    if input.state != SideState::OnHold && input.resume_on.is_some() {
+        return Err(AppError::field(
+            "resume_on",
+            "only an engagement on hold has a resume date",
+        ));
+    }
+    let kind = match input.state {
+        SideState::Declined => "declined",
+        SideState::Withdrawn => "withdrawn",
+        SideState::OnHold => "put_on_hold",
+    };
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        path.into_inner(),
+        Action::SetSideState(input.state),
+        kind,
+        None,
+        move |_, s| {
+            s.payload = json!({"reason": why, "resume_on": input.resume_on});
+            s.changes.side_state = Some(Some(input.state.as_str().to_owned()));
+            s.changes.side_reason = Some(Some(why));
+            s.changes.resume_on = Some(input.resume_on);
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Resume an engagement that was declined, withdrawn or on hold; it returns to its stage.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn, responses(
+    (status = 200, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/{id}/resume")]
+pub async fn resume(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<NoteIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    step(&state, actor, &req, if_match, path.into_inner(), Action::Resume, "resumed", None, move |_, s| {
+        s.payload = json!({"note": input.note, "was": s.engagement.side_state, "reason_was": s.engagement.side_reason});
+        s.changes.side_state = Some(None);
+        s.changes.side_reason = Some(None);
+        s.changes.resume_on = Some(None);
+        Ok(())
+    })
+    .await
+}
+
+/// Close the engagement: needs the verification report delivered and the backup proposal
+/// decided or skipped (an admin may override with a reason).
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn, responses(
+    (status = 200, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/{id}/complete")]
+pub async fn complete(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<NoteIn>,
+) -> AppResult<HttpResponse> {
+    let input = body.0;
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        path.into_inner(),
+        Action::Complete,
+        "completed",
+        input.override_reason,
+        move |_, s| {
+            s.payload = json!({"note": input.note});
+            s.reach(Milestone::Completed);
+            Ok(())
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEngagement {
+    /// Round id or name.
+    pub round: String,
+    pub hospital_id: String,
+    pub rank: Option<i64>,
+    #[serde(default)]
+    pub secondary: bool,
+    pub organization_id: Option<String>,
+}
+
+/// How a hospital was selected for a round.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection<'a> {
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub organization_id: Option<&'a str>,
+    /// From the list's 備考 column.
+    pub note: Option<&'a str>,
+}
+
+/// Creates an engagement (selected) with its first timeline event. Used by the API and import.
+pub fn create_engagement(
+    conn: &mut DbConnection,
+    who: &pipeline::Who,
+    round: &db::rounds::RoundRow,
+    hospital: &db::hospitals::HospitalRow,
+    sel: Selection,
+    kind: &str,
+) -> AppResult<EngagementRow> {
+    let Selection {
+        rank,
+        secondary,
+        organization_id,
+        note,
+    } = sel;
+    if db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)?.is_some() {
+        return Err(AppError::Conflict(format!(
+            "{} already has an engagement in {}",
+            hospital.name, round.name
+        )));
+    }
+    let tier = super::rounds::tier_label(round, hospital.beds)?;
+    let now = db::now();
+    let id = db::new_id();
+    db::engagements::insert(
+        conn,
+        &db::engagements::NewEngagement {
+            id: &id,
+            round_id: &round.id,
+            hospital_id: &hospital.id,
+            organization_id,
+            prefecture_code: &hospital.prefecture_code,
+            tier: tier.as_deref(),
+            rank,
+            secondary,
+            note,
+            stage: Stage::Selected.as_str(),
+            stage_since: now,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        },
+    )?;
+    let e =
+        db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
+    pipeline::note(
+        conn,
+        who,
+        &e,
+        kind,
+        json!({"round": round.name, "rank": rank, "secondary": secondary}),
+    )?;
+    Ok(e)
+}
+
+/// Select a hospital for a round (admin).
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NewEngagement, responses(
+    (status = 201, body = EngagementDetail),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements")]
+pub async fn create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    body: Json<NewEngagement>,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "select hospitals")?;
+    let idem = Idem::new(&req)?;
+    let input = body.0;
+    let config = state.config.clone();
+    let out = state
+        .db
+        .write(move |conn| {
+            idem.once(conn, &actor.user_id.clone(), |conn| {
+                let round = db::rounds::find(conn, &input.round)?
+                    .ok_or_else(|| AppError::field("round", "no round has this id or name"))?;
+                let hospital = db::hospitals::get(conn, &input.hospital_id)?
+                    .ok_or_else(|| AppError::field("hospital_id", "no hospital has this id"))?;
+                if let Some(org) = &input.organization_id {
+                    check_assignable(conn, org)?;
+                }
+                let sel = Selection {
+                    rank: input.rank,
+                    secondary: input.secondary,
+                    organization_id: input.organization_id.as_deref(),
+                    note: None,
+                };
+                let e =
+                    create_engagement(conn, &(&actor).into(), &round, &hospital, sel, "selected")?;
+                created(&detail(conn, &config, e)?)
+            })
+        })
+        .await?;
+    Ok(respond(out))
+}
+
+fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
+    let org = db::orgs::get(conn, org_id)?
+        .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
+    if !matches!(org.kind.as_str(), "prime" | "subcontractor") {
+        return Err(AppError::field(
+            "organization_id",
+            "engagements go to the prime contractor or a subcontractor",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIn {
+    /// The organisation to assign to; null to unassign.
+    pub organization_id: Option<String>,
+    /// These engagements…
+    pub ids: Option<Vec<String>>,
+    /// …or every engagement matching this filter (same fields as the list's query).
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssignOut {
+    pub assigned: usize,
+}
+
+/// Assign engagements to an organisation, by id or in bulk by filter (admin). Each change lands
+/// in its engagement's timeline.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = AssignIn, responses(
+    (status = 200, body = AssignOut),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/engagements/assign")]
+pub async fn assign(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: Json<AssignIn>,
+) -> AppResult<web::Json<AssignOut>> {
+    actor.require(actor.role.manages_accounts(), "assign engagements")?;
+    let input = body.0;
+    let query: Option<ListQuery> = match &input.filter {
+        Some(v) => Some(
+            serde_json::from_value(v.clone())
+                .map_err(|e| AppError::field("filter", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let (ids, query) = match (input.ids, query) {
+        (Some(ids), None) if !ids.is_empty() => (Some(ids), None),
+        (None, Some(q)) => (None, Some(q)),
+        _ => {
+            return Err(AppError::field(
+                "ids",
+                "give either a non-empty `ids` or a `filter`",
+            ))
+        }
+    };
+    let config = state.config.clone();
+    let assigned = state
+        .db
+        .write(move |conn| {
+            if let Some(org) = &input.organization_id {
+                check_assignable(conn, org)?;
+            }
+            let targets = match (ids, query) {
+                (Some(ids), _) => ids,
+                (None, Some(q)) => {
+                    let f = q.filter(conn, &config)?;
+                    db::engagements::ids(conn, &db::Scope::All, &f)?
+                }
+                (None, None) => Vec::new(),
+            };
+            let who: pipeline::Who = (&actor).into();
+            for id in &targets {
+                let e = db::engagements::get(conn, id)?
+                    .ok_or_else(|| AppError::field("ids", format!("no engagement {id}")))?;
+                let cmd = Command {
+                    engagement_id: id,
+                    if_match: None,
+                    action: Action::Edit,
+                    override_reason: None,
+                    kind: "assigned",
+                };
+                let to = input.organization_id.clone();
+                pipeline::run_loaded(conn, who.clone(), e, cmd, move |_, s| {
+                    s.payload = json!({"from": s.engagement.organization_id, "to": to});
+                    s.changes.organization_id = Some(to);
+                    Ok(())
+                })?;
+            }
+            Ok(targets.len())
+        })
+        .await?;
+    Ok(web::Json(AssignOut { assigned }))
+}

@@ -1,0 +1,562 @@
+//! Hospitals (the institution, stable across rounds) and their named contacts.
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::idempotency::{created, respond, Idem};
+use super::json::Json;
+use super::pipeline::engagement_scope;
+use super::{with_etag, IfMatch, Page, PageQuery};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::db::hospitals::{ContactRow, HospitalRow};
+use crate::db::{self, utc, DbConnection};
+use crate::domain::{medcode, prefectures, validate};
+use crate::error::{AppError, AppResult, FieldError};
+
+/// The programme wants at least two named contacts with an email per hospital.
+pub const MIN_CONTACTS: i64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmrStatus {
+    Full,
+    Partial,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Charset {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "iso-2022-jp")]
+    Iso2022Jp,
+}
+
+impl Charset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "utf-8",
+            Charset::Iso2022Jp => "iso-2022-jp",
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactOut {
+    pub id: String,
+    pub name: String,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[schema(value_type = Charset)]
+    pub charset: String,
+    pub version: i64,
+}
+
+impl From<ContactRow> for ContactOut {
+    fn from(c: ContactRow) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            department: c.department,
+            title: c.title,
+            email: c.email,
+            phone: c.phone,
+            charset: c.charset,
+            version: c.version,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HospitalOut {
+    pub id: String,
+    pub prefecture_code: String,
+    pub prefecture_name: String,
+    /// 10-digit 医療機関コード.
+    pub institution_code: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub beds: Option<i64>,
+    #[schema(value_type = Option<EmrStatus>)]
+    pub emr_status: Option<String>,
+    pub emergency: bool,
+    pub disaster_base: bool,
+    pub system_vendor: SystemVendor,
+    /// Fewer than two contacts with an email: the programme asks for at least two.
+    pub needs_contacts: bool,
+    pub contacts: Vec<ContactOut>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// The hospital's own system vendor; they may attend the hearing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SystemVendor {
+    pub company: Option<String>,
+    pub contact: Option<String>,
+    pub email: Option<String>,
+}
+
+pub fn hospital_out(h: HospitalRow, contacts: Vec<ContactRow>) -> HospitalOut {
+    let with_email = contacts.iter().filter(|c| c.email.is_some()).count() as i64;
+    HospitalOut {
+        prefecture_name: prefectures::find(&h.prefecture_code)
+            .map(|p| p.name_ja.clone())
+            .unwrap_or_default(),
+        id: h.id,
+        prefecture_code: h.prefecture_code,
+        institution_code: h.institution_code,
+        name: h.name,
+        address: h.address,
+        beds: h.beds,
+        emr_status: h.emr_status,
+        emergency: h.emergency,
+        disaster_base: h.disaster_base,
+        system_vendor: SystemVendor {
+            company: h.vendor_company,
+            contact: h.vendor_contact,
+            email: h.vendor_email,
+        },
+        needs_contacts: with_email < MIN_CONTACTS,
+        contacts: contacts.into_iter().map(Into::into).collect(),
+        created_at: utc(h.created_at),
+        updated_at: utc(h.updated_at),
+        version: h.version,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HospitalIn {
+    /// JIS code (`13`) or Japanese name (`東京都`).
+    pub prefecture: String,
+    /// The 10-digit code, or the 7-digit local part (the prefecture completes it).
+    pub institution_code: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub beds: Option<i64>,
+    pub emr_status: Option<EmrStatus>,
+    #[serde(default)]
+    pub emergency: bool,
+    #[serde(default)]
+    pub disaster_base: bool,
+    #[serde(default)]
+    pub system_vendor: SystemVendor,
+}
+
+impl HospitalIn {
+    /// Checks and normalises the fields into a row (id and times from the caller).
+    fn into_row(
+        self,
+        id: String,
+        now: chrono::NaiveDateTime,
+        version: i64,
+    ) -> AppResult<HospitalRow> {
+        let mut errors = Vec::new();
+        let pref = prefectures::find(&self.prefecture);
+        if pref.is_none() {
+            errors.push(FieldError::new(
+                "prefecture",
+                "must be a JIS code 01–47 or a prefecture name",
+            ));
+        }
+        let code =
+            match medcode::normalize_code(&self.institution_code, pref.map(|p| p.code.as_str())) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    errors.push(FieldError::new("institution_code", e.en()));
+                    None
+                }
+            };
+        validate::non_blank("name", &self.name, 200, &mut errors);
+        if self.beds.is_some_and(|b| !(0..=10_000).contains(&b)) {
+            errors.push(FieldError::new("beds", "must be between 0 and 10000"));
+        }
+        if let Some(e) = &self.system_vendor.email {
+            validate::email("system_vendor.email", e, &mut errors);
+        }
+        let (Some(pref), Some(code), true) = (pref, code, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        Ok(HospitalRow {
+            id,
+            prefecture_code: pref.code.clone(),
+            institution_code: code,
+            name: self.name.trim().to_owned(),
+            address: self
+                .address
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
+            beds: self.beds,
+            emr_status: self.emr_status.map(|e| match e {
+                EmrStatus::Full => "full".to_owned(),
+                EmrStatus::Partial => "partial".to_owned(),
+            }),
+            emergency: self.emergency,
+            disaster_base: self.disaster_base,
+            vendor_company: self.system_vendor.company,
+            vendor_contact: self.system_vendor.contact,
+            vendor_email: self
+                .system_vendor
+                .email
+                .map(|e| validate::normalize_email(&e)),
+            created_at: now,
+            updated_at: now,
+            version,
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    pub name: String,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Preferred mail charset; UTF-8 unless the contact's mail client needs ISO-2022-JP.
+    pub charset: Option<Charset>,
+}
+
+impl ContactIn {
+    fn check(&self) -> AppResult<()> {
+        let mut errors = Vec::new();
+        validate::non_blank("name", &self.name, 100, &mut errors);
+        if let Some(e) = &self.email {
+            validate::email("email", e, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+}
+
+fn load_visible(conn: &mut DbConnection, actor: &Actor, id: &str) -> AppResult<HospitalRow> {
+    let scope = engagement_scope(conn, actor)?;
+    match db::hospitals::get(conn, id)? {
+        Some(h) if db::hospitals::visible(conn, &h.id, &scope)? => Ok(h),
+        _ => Err(AppError::NotFound(format!("no hospital {id}"))),
+    }
+}
+
+pub fn load_out(conn: &mut DbConnection, h: HospitalRow) -> AppResult<HospitalOut> {
+    let contacts = db::hospitals::contacts(conn, &h.id)?;
+    Ok(hospital_out(h, contacts))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HospitalQuery {
+    /// JIS code or name.
+    pub prefecture: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Hospitals the caller may see (a coordinator: those with an engagement assigned to it).
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), params(HospitalQuery), responses(
+    (status = 200, body = Page<HospitalOut>),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/hospitals")]
+pub async fn list_hospitals(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<HospitalQuery>,
+) -> AppResult<web::Json<Page<HospitalOut>>> {
+    let q = query.into_inner();
+    let limit = PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let pref = match &q.prefecture {
+        Some(p) => Some(
+            prefectures::find(p)
+                .ok_or_else(|| AppError::field("prefecture", "unknown prefecture"))?
+                .code
+                .clone(),
+        ),
+        None => None,
+    };
+    let page = state
+        .db
+        .read(move |conn| {
+            let scope = engagement_scope(conn, &actor)?;
+            let rows = db::hospitals::list(
+                conn,
+                &scope,
+                pref.as_deref(),
+                q.cursor.as_deref(),
+                limit + 1,
+            )?;
+            let mut out = Vec::new();
+            for h in rows {
+                out.push(load_out(conn, h)?);
+            }
+            Ok(Page::from_rows(out, limit, |h| h.id.clone(), |h| h))
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Register a hospital (admin).
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = HospitalIn, responses(
+    (status = 201, body = HospitalOut),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/hospitals")]
+pub async fn create_hospital(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    body: Json<HospitalIn>,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "register hospitals")?;
+    let idem = Idem::new(&req)?;
+    let now = db::now();
+    let row = body.0.into_row(db::new_id(), now, 1)?;
+    let out = state
+        .db
+        .write(move |conn| {
+            idem.once(conn, &actor.user_id, |conn| {
+                if db::hospitals::by_code(conn, &row.institution_code)?.is_some() {
+                    return Err(AppError::Conflict(format!(
+                        "a hospital with institution code {} exists",
+                        row.institution_code
+                    )));
+                }
+                db::hospitals::insert(conn, &row)?;
+                created(&load_out(conn, row)?)
+            })
+        })
+        .await?;
+    Ok(respond(out))
+}
+
+/// One hospital with its contacts.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
+    (status = 200, body = HospitalOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/hospitals/{id}")]
+pub async fn get_hospital(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let out = state
+        .db
+        .read(move |conn| {
+            let h = load_visible(conn, &actor, &id)?;
+            load_out(conn, h)
+        })
+        .await?;
+    let version = out.version;
+    Ok(with_etag(HttpResponse::Ok().json(out), version))
+}
+
+/// Replace a hospital's details (admin, or a coordinator it is assigned to).
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = HospitalIn,
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 200, body = HospitalOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[patch("/hospitals/{id}")]
+pub async fn update_hospital(
+    state: web::Data<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    path: web::Path<String>,
+    body: Json<HospitalIn>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let input = body.0;
+    let out = state
+        .db
+        .write(move |conn| {
+            let current = load_visible(conn, &actor, &id)?;
+            let version = if_match.check(current.version)?;
+            let mut row = input.into_row(id.clone(), db::now(), version)?;
+            row.created_at = current.created_at;
+            if !db::hospitals::replace(conn, &row, version)? {
+                return Err(AppError::PreconditionFailed(
+                    "changed meanwhile; reload".into(),
+                ));
+            }
+            let fresh = db::hospitals::get(conn, &id)?
+                .ok_or_else(|| AppError::NotFound(format!("no hospital {id}")))?;
+            load_out(conn, fresh)
+        })
+        .await?;
+    let version = out.version;
+    Ok(with_etag(HttpResponse::Ok().json(out), version))
+}
+
+/// The hospital's contacts.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<ContactOut>),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/hospitals/{id}/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<web::Json<Vec<ContactOut>>> {
+    let id = path.into_inner();
+    let rows = state
+        .db
+        .read(move |conn| {
+            load_visible(conn, &actor, &id)?;
+            Ok(db::hospitals::contacts(conn, &id)?)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Add a named contact.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn, responses(
+    (status = 201, body = ContactOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/hospitals/{id}/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<ContactIn>,
+) -> AppResult<HttpResponse> {
+    let idem = Idem::new(&req)?;
+    let id = path.into_inner();
+    let input = body.0;
+    input.check()?;
+    let out = state
+        .db
+        .write(move |conn| {
+            idem.once(conn, &actor.user_id, |conn| {
+                load_visible(conn, &actor, &id)?;
+                let position = db::hospitals::contacts(conn, &id)?.len() as i64;
+                let now = db::now();
+                let row = contact_row(db::new_id(), id, input, position, now);
+                db::hospitals::insert_contact(conn, &row)?;
+                created(&ContactOut::from(row))
+            })
+        })
+        .await?;
+    Ok(respond(out))
+}
+
+pub fn contact_row(
+    id: String,
+    hospital_id: String,
+    c: ContactIn,
+    position: i64,
+    now: chrono::NaiveDateTime,
+) -> ContactRow {
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    ContactRow {
+        id,
+        hospital_id,
+        name: c.name.trim().to_owned(),
+        department: clean(c.department),
+        title: clean(c.title),
+        email: clean(c.email).map(|e| validate::normalize_email(&e)),
+        phone: clean(c.phone),
+        charset: c.charset.unwrap_or(Charset::Utf8).as_str().to_owned(),
+        position,
+        removed_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// Replace a contact's details.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn,
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 200, body = ContactOut),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[patch("/hospitals/{id}/contacts/{contact_id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    path: web::Path<(String, String)>,
+    body: Json<ContactIn>,
+) -> AppResult<HttpResponse> {
+    let (id, contact_id) = path.into_inner();
+    let input = body.0;
+    input.check()?;
+    let row = state
+        .db
+        .write(move |conn| {
+            load_visible(conn, &actor, &id)?;
+            let current = db::hospitals::contact(conn, &contact_id)?
+                .filter(|c| c.hospital_id == id)
+                .ok_or_else(|| AppError::NotFound(format!("no contact {contact_id}")))?;
+            let version = if_match.check(current.version)?;
+            let mut row = contact_row(contact_id.clone(), id, input, current.position, db::now());
+            row.created_at = current.created_at;
+            if !db::hospitals::replace_contact(conn, &row, version)? {
+                return Err(AppError::PreconditionFailed(
+                    "changed meanwhile; reload".into(),
+                ));
+            }
+            row.version = version + 1;
+            Ok(row)
+        })
+        .await?;
+    Ok(with_etag(
+        HttpResponse::Ok().json(ContactOut::from(row.clone())),
+        row.version,
+    ))
+}
+
+/// Remove a contact (kept for the audit trail, no longer written to).
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
+    (status = 204),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[delete("/hospitals/{id}/contacts/{contact_id}")]
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let (id, contact_id) = path.into_inner();
+    state
+        .db
+        .write(move |conn| {
+            load_visible(conn, &actor, &id)?;
+            let mut current = db::hospitals::contact(conn, &contact_id)?
+                .filter(|c| c.hospital_id == id)
+                .ok_or_else(|| AppError::NotFound(format!("no contact {contact_id}")))?;
+            let version = current.version;
+            current.removed_at = Some(db::now());
+            current.updated_at = db::now();
+            db::hospitals::replace_contact(conn, &current, version)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,498 @@
+//! Import of a prefecture's selection list (CSV in UTF-8 / UTF-8 with BOM / CP932, or XLSX):
+//! hospitals, their contacts and one engagement each, matched on round + institution code so
+//! that a second import of the same list changes nothing.
+
+use std::collections::HashMap;
+
+use actix_multipart::Multipart;
+use actix_web::{post, web, HttpResponse};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use super::engagements::{create_engagement, Selection};
+use super::hospitals::contact_row;
+use super::pipeline::{self, Command, Who};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::db::hospitals::HospitalRow;
+use crate::db::rounds::RoundRow;
+use crate::db::{self, DbConnection};
+use crate::domain::pipeline::Action;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::import::{self, EmrStatus, Encoding, Format, RowOutcome, SelectionRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowResult {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RowProblem {
+    /// The column as headed in the file (or `row`).
+    pub column: String,
+    pub reason_ja: String,
+    pub reason_en: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RowReport {
+    /// Line number in the file (the header is line 1).
+    pub row: usize,
+    pub result: RowResult,
+    pub institution_code: Option<String>,
+    pub hospital_name: Option<String>,
+    pub engagement_id: Option<String>,
+    /// For updated rows: the fields that changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    pub round: String,
+    pub dry_run: bool,
+    pub partial: bool,
+    /// Whether anything was written.
+    pub written: bool,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    pub rows: Vec<RowReport>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    pub partial: bool,
+    /// The list comes from a second recruitment call: its engagements are marked `secondary`.
+    pub secondary: bool,
+}
+
+fn emr_text(e: EmrStatus) -> &'static str {
+    match e {
+        EmrStatus::Full => "full",
+        EmrStatus::Partial => "partial",
+    }
+}
+
+/// Writes one good row; returns what happened and the fields that changed.
+fn apply_row(
+    conn: &mut DbConnection,
+    who: &Who,
+    round: &RoundRow,
+    r: &SelectionRow,
+    secondary: bool,
+) -> AppResult<(RowResult, String, Vec<String>)> {
+    let now = db::now();
+    let mut changed = Vec::new();
+    let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
+        None => {
+            let h = HospitalRow {
+                id: db::new_id(),
+                prefecture_code: r.prefecture_code.clone(),
+                institution_code: r.institution_code.clone(),
+                name: r.name.clone(),
+                address: r.address.clone(),
+                beds: r.beds.map(i64::from),
+                emr_status: r.emr_status.map(|e| emr_text(e).to_owned()),
+                emergency: false,
+                disaster_base: false,
+                vendor_company: None,
+                vendor_contact: None,
+                vendor_email: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            db::hospitals::insert(conn, &h)?;
+            h
+        }
+        Some(mut h) => {
+            let mut set = |name: &str, differs: bool| {
+                if differs {
+                    changed.push(name.to_owned());
+                }
+                differs
+            };
+            let beds = r.beds.map(i64::from);
+            let emr = r.emr_status.map(|e| emr_text(e).to_owned());
+            if set("name", h.name != r.name) {
+                h.name = r.name.clone();
+            }
+            if set("address", r.address.is_some() && h.address != r.address) {
+                h.address = r.address.clone();
+            }
+            if set("beds", beds.is_some() && h.beds != beds) {
+                h.beds = beds;
+            }
+            if set("emr_status", emr.is_some() && h.emr_status != emr) {
+                h.emr_status = emr;
+            }
+            if !changed.is_empty() {
+                let version = h.version;
+                h.updated_at = now;
+                db::hospitals::replace(conn, &h, version)?;
+            }
+            h
+        }
+    };
+    // Contacts: matched by email, else by name; new ones are added, none are removed.
+    let existing = db::hospitals::contacts(conn, &hospital.id)?;
+    for (i, c) in r.contacts.iter().enumerate() {
+        let found = existing.iter().find(|e| {
+            (c.email.is_some() && e.email == c.email) || (!c.name.is_empty() && e.name == c.name)
+        });
+        let input = super::hospitals::ContactIn {
+            name: c.name.clone(),
+            department: c.department.clone(),
+            title: c.title.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            charset: None,
+        };
+        match found {
+            None => {
+                let row = contact_row(
+                    db::new_id(),
+                    hospital.id.clone(),
+                    input,
+                    (existing.len() + i) as i64,
+                    now,
+                );
+                db::hospitals::insert_contact(conn, &row)?;
+                changed.push(format!("contact{}", i + 1));
+            }
+            Some(e) => {
+                let mut row =
+                    contact_row(e.id.clone(), hospital.id.clone(), input, e.position, now);
+                // Keep what the list does not say.
+                row.charset = e.charset.clone();
+                row.department = row.department.or(e.department.clone());
+                row.title = row.title.or(e.title.clone());
+                row.phone = row.phone.or(e.phone.clone());
+                row.email = row.email.or(e.email.clone());
+                row.created_at = e.created_at;
+                let same = row.name == e.name
+                    && row.department == e.department
+                    && row.title == e.title
+                    && row.phone == e.phone
+                    && row.email == e.email;
+                if !same {
+                    db::hospitals::replace_contact(conn, &row, e.version)?;
+                    changed.push(format!("contact{}", i + 1));
+                }
+            }
+        }
+    }
+    let rank = r.rank.map(i64::from);
+    let tier = super::rounds::tier_label(round, hospital.beds)?;
+    match db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)? {
+        None => {
+            let sel = Selection {
+                rank,
+                secondary,
+                organization_id: None,
+                note: r.note.as_deref(),
+            };
+            let e = create_engagement(conn, who, round, &hospital, sel, "imported")?;
+            Ok((RowResult::Created, e.id, changed))
+        }
+        Some(e) => {
+            if rank.is_some() && e.rank != rank {
+                changed.push("rank".into());
+            }
+            if e.tier != tier {
+                changed.push("tier".into());
+            }
+            if secondary && !e.secondary {
+                changed.push("secondary".into());
+            }
+            if r.note.is_some() && e.note != r.note {
+                changed.push("note".into());
+            }
+            if changed.is_empty() {
+                return Ok((RowResult::Unchanged, e.id, changed));
+            }
+            let id = e.id.clone();
+            let payload = json!({"changed": changed});
+            let note = r.note.clone();
+            let cmd = Command {
+                engagement_id: &id,
+                if_match: None,
+                action: Action::Edit,
+                override_reason: None,
+                kind: "import_updated",
+            };
+            pipeline::run_loaded(conn, who.clone(), e, cmd, |_, s| {
+                s.payload = payload;
+                if rank.is_some() {
+                    s.changes.rank = Some(rank);
+                }
+                s.changes.tier = Some(tier);
+                if secondary {
+                    s.changes.secondary = Some(true);
+                }
+                if note.is_some() {
+                    s.changes.note = Some(note);
+                }
+                Ok(())
+            })?;
+            Ok((RowResult::Updated, id, changed))
+        }
+    }
+}
+
+/// Runs an import in the caller's transaction. Rows that fail are reported; the caller decides
+/// whether to keep the transaction (see [`run`]).
+fn import_rows(
+    conn: &mut DbConnection,
+    who: &Who,
+    round: &RoundRow,
+    outcomes: Vec<RowOutcome>,
+    opts: Options,
+) -> AppResult<ImportReport> {
+    let mut report = ImportReport {
+        round: round.name.clone(),
+        dry_run: opts.dry_run,
+        partial: opts.partial,
+        written: false,
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        rejected: 0,
+        rows: Vec::new(),
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for o in outcomes {
+        let mut row = RowReport {
+            row: o.row,
+            result: RowResult::Rejected,
+            institution_code: None,
+            hospital_name: None,
+            engagement_id: None,
+            changed: Vec::new(),
+            problems: Vec::new(),
+        };
+        match o.result {
+            Err(errors) => {
+                row.problems = errors
+                    .into_iter()
+                    .map(|e| RowProblem {
+                        column: e.column,
+                        reason_ja: e.reason_ja,
+                        reason_en: e.reason_en,
+                    })
+                    .collect();
+            }
+            Ok(r) => {
+                row.institution_code = Some(r.institution_code.clone());
+                row.hospital_name = Some(r.name.clone());
+                if let Some(first) = seen.get(&r.institution_code) {
+                    row.problems.push(RowProblem {
+                        column: "医療機関コード".into(),
+                        reason_ja: format!("{first}行目と同じ医療機関コードです"),
+                        reason_en: format!("same institution code as row {first}"),
+                    });
+                } else {
+                    seen.insert(r.institution_code.clone(), o.row);
+                    // A savepoint per row: a row that fails in the database leaves no trace.
+                    use diesel::Connection;
+                    match conn.transaction(|c| apply_row(c, who, round, &r, opts.secondary)) {
+                        Ok((result, id, changed)) => {
+                            row.result = result;
+                            row.engagement_id = Some(id);
+                            row.changed = changed;
+                        }
+                        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+                        Err(e) => row.problems.push(RowProblem {
+                            column: "row".into(),
+                            reason_ja: "この行は登録できませんでした".into(),
+                            reason_en: e.problem().detail,
+                        }),
+                    }
+                }
+            }
+        }
+        match row.result {
+            RowResult::Created => report.created += 1,
+            RowResult::Updated => report.updated += 1,
+            RowResult::Unchanged => report.unchanged += 1,
+            RowResult::Rejected => report.rejected += 1,
+        }
+        report.rows.push(row);
+    }
+    Ok(report)
+}
+
+/// Parses and imports a list. A dry run, or an all-or-nothing import with a rejected row,
+/// rolls everything back; the report tells row by row what would have happened.
+pub fn run(
+    db: &db::Db,
+    who: &Who,
+    round_key: &str,
+    bytes: &[u8],
+    format: Format,
+    encoding: Option<Encoding>,
+    opts: Options,
+) -> AppResult<ImportReport> {
+    let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
+        AppError::Validation(vec![FieldError::new(
+            "file",
+            format!("{} / {}", e.ja(), e.en()),
+        )])
+    })?;
+    let who = who.clone();
+    let round_key = round_key.to_owned();
+    let result = db.write_blocking(|conn| {
+        let round = db::rounds::find(conn, &round_key)?
+            .ok_or_else(|| AppError::field("round", "no round has this id or name"))?;
+        let mut report = import_rows(conn, &who, &round, outcomes, opts)?;
+        let keep = !opts.dry_run && (opts.partial || report.rejected == 0);
+        if keep {
+            report.written = report.created + report.updated > 0;
+            Ok(report)
+        } else {
+            // Undo everything: the error carries the report out of the rolled-back transaction.
+            Err(AppError::RolledBack(Box::new(
+                serde_json::to_value(&report).map_err(anyhow::Error::from)?,
+            )))
+        }
+    });
+    match result {
+        Err(AppError::RolledBack(v)) => {
+            let report: ImportReport = serde_json::from_value(*v).map_err(anyhow::Error::from)?;
+            if opts.dry_run {
+                Ok(report)
+            } else {
+                Err(rejected_rows(report))
+            }
+        }
+        other => other,
+    }
+}
+
+/// An all-or-nothing import with bad rows: 422 naming each bad row and column.
+fn rejected_rows(report: ImportReport) -> AppError {
+    let errors = report
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.problems.iter().map(move |p| {
+                FieldError::new(
+                    format!("rows[{}].{}", r.row, p.column),
+                    format!("{} / {}", p.reason_ja, p.reason_en),
+                )
+            })
+        })
+        .collect();
+    AppError::Validation(errors)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Report row by row without writing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Write the good rows even if others are rejected (default: all or nothing).
+    #[serde(default)]
+    pub partial: bool,
+    /// `utf-8` or `shift_jis` (CP932); detected when absent.
+    pub encoding: Option<String>,
+    /// The list is from a second recruitment call (its engagements are marked `secondary`).
+    #[serde(default)]
+    pub secondary: bool,
+}
+
+/// Import a prefecture's selection list: multipart with `file` (CSV or XLSX) and `round` (id or
+/// name). See the README for the template.
+#[utoipa::path(tag = "imports", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = String, content_type = "multipart/form-data", description = "`file` and `round`"),
+    responses(
+    (status = 200, body = ImportReport),
+    (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/imports")]
+pub async fn import_list(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<ImportQuery>,
+    mut payload: Multipart,
+) -> AppResult<HttpResponse> {
+    actor.require(actor.role.manages_accounts(), "import selection lists")?;
+    let encoding = match &query.encoding {
+        Some(e) => Some(
+            Encoding::parse(e).ok_or_else(|| AppError::field("encoding", "utf-8 or shift_jis"))?,
+        ),
+        None => None,
+    };
+    let limit = state.config.max_upload_bytes;
+    let mut file: Option<(Option<String>, Vec<u8>)> = None;
+    let mut round: Option<String> = None;
+    while let Some(mut field) = payload
+        .try_next()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("unreadable multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field
+            .content_disposition()
+            .and_then(|c| c.get_filename())
+            .map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field
+            .try_next()
+            .await
+            .map_err(|e| AppError::BadRequest(e.to_string()))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "the upload is larger than {limit} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "file" => file = Some((filename, bytes)),
+            "round" => round = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            _ => {}
+        }
+    }
+    let mut errors = Vec::new();
+    if file.is_none() {
+        errors.push(FieldError::new(
+            "file",
+            "attach the list as a part named `file`",
+        ));
+    }
+    if round.as_deref().is_none_or(str::is_empty) {
+        errors.push(FieldError::new(
+            "round",
+            "name the round (e.g. FY2025) in a part named `round`",
+        ));
+    }
+    let (Some((filename, bytes)), Some(round), true) = (file, round, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let format = import::detect_format(&bytes, filename.as_deref());
+    let opts = Options {
+        dry_run: query.dry_run,
+        partial: query.partial,
+        secondary: query.secondary,
+    };
+    let db = state.db.clone();
+    let who = Who::from(&actor);
+    let report =
+        web::block(move || run(&db, &who, &round, &bytes, format, encoding, opts)).await??;
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,256 @@
+//! The one way an engagement changes: load it within the caller's scope, check `If-Match`, ask
+//! the domain's guard, apply the step, re-derive the stage from the milestones, and append the
+//! timeline event — all in the caller's transaction.
+
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use super::IfMatch;
+use crate::auth::Actor;
+use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventRow};
+use crate::db::{self, DbConnection, Scope};
+use crate::domain::access::Role;
+use crate::domain::orgs as org_rules;
+use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, SideState, Stage};
+use crate::error::{AppError, AppResult};
+
+/// Which engagements the caller may see: all for an admin, those assigned to its own
+/// organisation and the ones below it for a coordinator. Dashboard roles see none in detail.
+pub fn engagement_scope(conn: &mut DbConnection, actor: &Actor) -> AppResult<Scope> {
+    match actor.role {
+        Role::Admin => Ok(Scope::All),
+        Role::Coordinator => {
+            let edges = db::orgs::edges(conn)?;
+            Ok(Scope::Orgs(
+                org_rules::subtree(&actor.organization_id, &edges)
+                    .into_iter()
+                    .collect(),
+            ))
+        }
+        Role::Viewer | Role::PrefectureViewer => Err(AppError::Forbidden(
+            "dashboard roles see progress figures only, not engagements".into(),
+        )),
+    }
+}
+
+/// Loads an engagement the caller may see, or 404 (another organisation's engagement does not
+/// reveal that it exists).
+pub fn load(conn: &mut DbConnection, actor: &Actor, id: &str) -> AppResult<EngagementRow> {
+    let scope = engagement_scope(conn, actor)?;
+    q::get_scoped(conn, id, &scope)?
+        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
+}
+
+/// Who acted, as the timeline records it.
+#[derive(Debug, Clone)]
+pub struct Who {
+    /// `user`, `contact` or `system`.
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub label: String,
+    pub is_admin: bool,
+}
+
+impl From<&Actor> for Who {
+    fn from(a: &Actor) -> Self {
+        Who {
+            kind: "user",
+            id: Some(a.user_id.clone()),
+            label: a.label.clone(),
+            is_admin: a.role == Role::Admin,
+        }
+    }
+}
+
+impl Who {
+    fn tag(&self) -> String {
+        format!("{}:{}", self.kind, self.id.as_deref().unwrap_or("-"))
+    }
+}
+
+pub fn facts(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Facts> {
+    let milestones = q::milestones(conn, &e.id)?
+        .iter()
+        .filter_map(|m| Milestone::parse(&m.kind))
+        .collect();
+    Ok(Facts {
+        milestones,
+        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        hearing_scheduled: db::hearings::scheduled(conn, &e.id)?.is_some(),
+    })
+}
+
+/// What a step sees and what it asks to change.
+pub struct Step {
+    pub engagement: EngagementRow,
+    pub facts: Facts,
+    pub who: Who,
+    pub now: NaiveDateTime,
+    pub changes: EngagementChanges,
+    /// Details for the timeline event.
+    pub payload: Value,
+    add: Vec<Milestone>,
+    remove: Vec<Milestone>,
+}
+
+impl Step {
+    pub fn reach(&mut self, m: Milestone) {
+        self.add.push(m);
+    }
+
+    pub fn undo(&mut self, m: Milestone) {
+        self.remove.push(m);
+    }
+
+    pub fn has(&self, m: Milestone) -> bool {
+        self.facts.milestones.contains(&m)
+    }
+}
+
+pub struct Command<'a> {
+    pub engagement_id: &'a str,
+    pub if_match: Option<&'a IfMatch>,
+    pub action: Action,
+    /// An admin's reason for stepping past a guard.
+    pub override_reason: Option<&'a str>,
+    /// Timeline event kind, e.g. `consent_recorded`.
+    pub kind: &'static str,
+}
+
+/// Runs one step of an engagement for an authenticated user.
+pub fn run<T>(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    cmd: Command,
+    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
+) -> AppResult<T> {
+    let engagement = load(conn, actor, cmd.engagement_id)?;
+    run_loaded(conn, Who::from(actor), engagement, cmd, body)
+}
+
+/// Runs one step on an engagement already loaded (and already checked for visibility).
+pub fn run_loaded<T>(
+    conn: &mut DbConnection,
+    who: Who,
+    engagement: EngagementRow,
+    cmd: Command,
+    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
+) -> AppResult<T> {
+    let version = match cmd.if_match {
+        Some(m) => m.check(engagement.version)?,
+        None => engagement.version,
+    };
+    let facts = facts(conn, &engagement)?;
+    let override_reason = cmd.override_reason.map(str::trim).filter(|r| !r.is_empty());
+    let mut overridden = None;
+    if let Err(refusal) = rules::check(cmd.action, &facts) {
+        match override_reason {
+            Some(reason) if who.is_admin => {
+                overridden = Some(format!(
+                    "{} (guard {}: {})",
+                    reason, refusal.code, refusal.reason
+                ))
+            }
+            Some(_) => {
+                return Err(AppError::Forbidden(
+                    "only an admin may override a rule".into(),
+                ))
+            }
+            None => {
+                return Err(AppError::Refused {
+                    code: refusal.code.into(),
+                    reason: refusal.reason,
+                })
+            }
+        }
+    }
+    let stage_before = rules::derive_stage(&facts.milestones);
+    let mut step = Step {
+        engagement,
+        facts,
+        who,
+        now: db::now(),
+        changes: EngagementChanges::default(),
+        payload: Value::Object(Default::default()),
+        add: Vec::new(),
+        remove: Vec::new(),
+    };
+    let out = body(conn, &mut step)?;
+    let id = step.engagement.id.clone();
+    let mut milestones = step.facts.milestones.clone();
+    for m in &step.remove {
+        q::remove_milestone(conn, &id, m.as_str())?;
+        milestones.remove(m);
+    }
+    for m in &step.add {
+        q::add_milestone(conn, &id, m.as_str(), step.now, &step.who.tag())?;
+        milestones.insert(*m);
+    }
+    let stage_after = rules::derive_stage(&milestones);
+    if stage_after != stage_before {
+        q::set_stage(conn, &id, stage_after.as_str(), step.now)?;
+    }
+    q::update(conn, &id, &step.changes, step.now)?;
+    record(conn, &step, cmd.kind, stage_before, stage_after, overridden)?;
+    if !q::bump_version(conn, &id, version)? {
+        return Err(AppError::PreconditionFailed(
+            "the engagement changed meanwhile; reload and try again".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn record(
+    conn: &mut DbConnection,
+    step: &Step,
+    kind: &str,
+    before: Stage,
+    after: Stage,
+    override_reason: Option<String>,
+) -> AppResult<()> {
+    q::insert_event(
+        conn,
+        &EventRow {
+            id: db::new_id(),
+            engagement_id: step.engagement.id.clone(),
+            at: step.now,
+            actor_kind: step.who.kind.into(),
+            actor_id: step.who.id.clone(),
+            actor_label: step.who.label.clone(),
+            kind: kind.into(),
+            payload: step.payload.to_string(),
+            stage_before: before.as_str().into(),
+            stage_after: after.as_str().into(),
+            override_reason,
+        },
+    )?;
+    Ok(())
+}
+
+/// Appends an event that changes nothing (a download, a view), in the caller's transaction.
+pub fn note(
+    conn: &mut DbConnection,
+    who: &Who,
+    engagement: &EngagementRow,
+    kind: &str,
+    payload: Value,
+) -> AppResult<()> {
+    let stage = Stage::parse(&engagement.stage).unwrap_or(Stage::Selected);
+    q::insert_event(
+        conn,
+        &EventRow {
+            id: db::new_id(),
+            engagement_id: engagement.id.clone(),
+            at: db::now(),
+            actor_kind: who.kind.into(),
+            actor_id: who.id.clone(),
+            actor_label: who.label.clone(),
+            kind: kind.into(),
+            payload: payload.to_string(),
+            stage_before: stage.as_str().into(),
+            stage_after: stage.as_str().into(),
+            override_reason: None,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! Queries on engagements, their milestones and their timeline.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+use super::schema::{contacts, engagements, events, hospitals, milestones};
+use super::{DbConnection, MultiBackend, Scope};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = engagements)]
+pub struct EngagementRow {
+    pub id: String,
+    pub round_id: String,
+    pub hospital_id: String,
+    pub organization_id: Option<String>,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub note: Option<String>,
+    pub stage: String,
+    pub stage_since: NaiveDateTime,
+    pub side_state: Option<String>,
+    pub side_reason: Option<String>,
+    pub resume_on: Option<NaiveDate>,
+    pub memorandum_status: Option<String>,
+    pub memorandum_template: Option<String>,
+    pub memorandum_executed_on: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = engagements)]
+pub struct NewEngagement<'a> {
+    pub id: &'a str,
+    pub round_id: &'a str,
+    pub hospital_id: &'a str,
+    pub organization_id: Option<&'a str>,
+    pub prefecture_code: &'a str,
+    pub tier: Option<&'a str>,
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub note: Option<&'a str>,
+    pub stage: &'a str,
+    pub stage_since: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// Fields a command may change besides milestones.
+#[derive(AsChangeset, Default)]
+#[diesel(table_name = engagements)]
+pub struct EngagementChanges {
+    pub organization_id: Option<Option<String>>,
+    pub tier: Option<Option<String>>,
+    pub rank: Option<Option<i64>>,
+    pub secondary: Option<bool>,
+    pub note: Option<Option<String>>,
+    pub side_state: Option<Option<String>>,
+    pub side_reason: Option<Option<String>>,
+    pub resume_on: Option<Option<NaiveDate>>,
+    pub memorandum_status: Option<Option<String>>,
+    pub memorandum_template: Option<Option<String>>,
+    pub memorandum_executed_on: Option<Option<NaiveDate>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = milestones)]
+pub struct MilestoneRow {
+    pub engagement_id: String,
+    pub kind: String,
+    pub at: NaiveDateTime,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: String,
+    pub engagement_id: String,
+    pub at: NaiveDateTime,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_label: String,
+    pub kind: String,
+    pub payload: String,
+    pub stage_before: String,
+    pub stage_after: String,
+    pub override_reason: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> QueryResult<()> {
+    diesel::insert_into(engagements::table)
+        .values(new)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+    engagements::table
+        .find(id)
+        .select(EngagementRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The engagement if the scope may see it; otherwise None, as if it did not exist.
+pub fn get_scoped(
+    conn: &mut DbConnection,
+    id: &str,
+    scope: &Scope,
+) -> QueryResult<Option<EngagementRow>> {
+    Ok(get(conn, id)?.filter(|e| match scope {
+        Scope::All => true,
+        Scope::Orgs(_) => e
+            .organization_id
+            .as_deref()
+            .is_some_and(|o| scope.allows(o)),
+    }))
+}
+
+pub fn find_by_round_hospital(
+    conn: &mut DbConnection,
+    round_id: &str,
+    hospital_id: &str,
+) -> QueryResult<Option<EngagementRow>> {
+    engagements::table
+        .filter(engagements::round_id.eq(round_id))
+        .filter(engagements::hospital_id.eq(hospital_id))
+        .select(EngagementRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: &EngagementChanges,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    // An empty changeset is an error in diesel; the version bump below records the change.
+    let empty = changes.organization_id.is_none()
+        && changes.tier.is_none()
+        && changes.rank.is_none()
+        && changes.secondary.is_none()
+        && changes.note.is_none()
+        && changes.side_state.is_none()
+        && changes.side_reason.is_none()
+        && changes.resume_on.is_none()
+        && changes.memorandum_status.is_none()
+        && changes.memorandum_template.is_none()
+        && changes.memorandum_executed_on.is_none();
+    if !empty {
+        diesel::update(engagements::table.find(id))
+            .set(changes)
+            .execute(conn)?;
+    }
+    diesel::update(engagements::table.find(id))
+        .set(engagements::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Raises the version if it is still `version`; false when someone else changed it meanwhile.
+pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> QueryResult<bool> {
+    let n = diesel::update(
+        engagements::table
+            .filter(engagements::id.eq(id))
+            .filter(engagements::version.eq(version)),
+    )
+    .set(engagements::version.eq(version + 1))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn set_stage(
+    conn: &mut DbConnection,
+    id: &str,
+    stage: &str,
+    since: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(engagements::table.find(id))
+        .set((
+            engagements::stage.eq(stage),
+            engagements::stage_since.eq(since),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn milestones(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<MilestoneRow>> {
+    milestones::table
+        .filter(milestones::engagement_id.eq(id))
+        .order(milestones::at.asc())
+        .select(MilestoneRow::as_select())
+        .load(conn)
+}
+
+/// Records a milestone once; a second record of the same milestone keeps the first.
+pub fn add_milestone(
+    conn: &mut DbConnection,
+    id: &str,
+    kind: &str,
+    at: NaiveDateTime,
+    actor: &str,
+) -> QueryResult<bool> {
+    let exists = diesel::select(diesel::dsl::exists(
+        milestones::table
+            .filter(milestones::engagement_id.eq(id))
+            .filter(milestones::kind.eq(kind)),
+    ))
+    .get_result::<bool>(conn)?;
+    if exists {
+        return Ok(false);
+    }
+    diesel::insert_into(milestones::table)
+        .values((
+            milestones::engagement_id.eq(id),
+            milestones::kind.eq(kind),
+            milestones::at.eq(at),
+            milestones::actor.eq(actor),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> QueryResult<()> {
+    diesel::delete(
+        milestones::table
+            .filter(milestones::engagement_id.eq(id))
+            .filter(milestones::kind.eq(kind)),
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> QueryResult<()> {
+    diesel::insert_into(events::table)
+        .values(event)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn timeline(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<EventRow>> {
+    events::table
+        .filter(events::engagement_id.eq(id))
+        .order((events::at.asc(), events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+/// Filters of the engagement list; every field narrows.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub round_id: Option<String>,
+    pub prefecture_code: Option<String>,
+    pub tier: Option<String>,
+    pub stage: Option<String>,
+    pub side_state: Option<String>,
+    pub organization_id: Option<String>,
+    /// Only engagements not assigned to any organisation.
+    pub unassigned: bool,
+    pub ids: Option<Vec<String>>,
+    /// Stage → the moment before which entering it makes an engagement overdue.
+    pub overdue: Option<Vec<(String, NaiveDateTime)>>,
+    /// Part of the hospital's name or institution code.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Created,
+    Rank,
+    HospitalName,
+    Stage,
+    StageSince,
+    UpdatedAt,
+}
+
+type EngagementSource = diesel::dsl::InnerJoin<engagements::table, hospitals::table>;
+
+type Condition = Box<
+    dyn BoxableExpression<
+        diesel::dsl::InnerJoinQuerySource<engagements::table, hospitals::table>,
+        MultiBackend,
+        SqlType = Bool,
+    >,
+>;
+
+fn overdue_condition(stages: &[(String, NaiveDateTime)]) -> Condition {
+    let mut cond: Condition = Box::new(diesel::dsl::sql::<Bool>("1 = 0"));
+    for (stage, cutoff) in stages {
+        cond = Box::new(
+            cond.or(engagements::stage
+                .eq(stage.clone())
+                .and(engagements::stage_since.lt(*cutoff))),
+        );
+    }
+    Box::new(engagements::side_state.is_null().and(cond))
+}
+
+type Listing = diesel::dsl::Select<
+    EngagementSource,
+    (
+        diesel::dsl::AsSelect<EngagementRow, MultiBackend>,
+        (hospitals::name, hospitals::institution_code),
+    ),
+>;
+type BoxedListing<'a> = diesel::dsl::IntoBoxed<'a, Listing, MultiBackend>;
+
+fn filtered<'a>(scope: &Scope, f: &Filter) -> BoxedListing<'a> {
+    let mut q = engagements::table
+        .inner_join(hospitals::table)
+        .select((
+            EngagementRow::as_select(),
+            (hospitals::name, hospitals::institution_code),
+        ))
+        .into_boxed::<MultiBackend>();
+    if let Scope::Orgs(ids) = scope {
+        q = q.filter(engagements::organization_id.eq_any(ids.clone()));
+    }
+    if let Some(v) = &f.round_id {
+        q = q.filter(engagements::round_id.eq(v.clone()));
+    }
+    if let Some(v) = &f.prefecture_code {
+        q = q.filter(engagements::prefecture_code.eq(v.clone()));
+    }
+    if let Some(v) = &f.tier {
+        q = q.filter(engagements::tier.eq(v.clone()));
+    }
+    if let Some(v) = &f.stage {
+        q = q.filter(engagements::stage.eq(v.clone()));
+    }
+    if let Some(v) = &f.side_state {
+        q = if v == "none" {
+            q.filter(engagements::side_state.is_null())
+        } else {
+            q.filter(engagements::side_state.eq(v.clone()))
+        };
+    }
+    if let Some(v) = &f.organization_id {
+        q = q.filter(engagements::organization_id.eq(v.clone()));
+    }
+    if f.unassigned {
+        q = q.filter(engagements::organization_id.is_null());
+    }
+    if let Some(ids) = &f.ids {
+        q = q.filter(engagements::id.eq_any(ids.clone()));
+    }
+    if let Some(stages) = &f.overdue {
+        q = q.filter(overdue_condition(stages));
+    }
+    if let Some(text) = &f.text {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        q = q.filter(
+            hospitals::name
+                .like(pattern.clone())
+                .escape('\\')
+                .or(hospitals::institution_code.like(pattern).escape('\\')),
+        );
+    }
+    q
+}
+
+pub type ListRow = (EngagementRow, (String, String));
+
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    f: &Filter,
+    sort: Sort,
+    descending: bool,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<ListRow>> {
+    let q = filtered(scope, f);
+    let q = match (sort, descending) {
+        (Sort::Created, false) => q.order(engagements::id.asc()),
+        (Sort::Created, true) => q.order(engagements::id.desc()),
+        (Sort::Rank, false) => q.order((engagements::rank.asc(), engagements::id.asc())),
+        (Sort::Rank, true) => q.order((engagements::rank.desc(), engagements::id.asc())),
+        (Sort::HospitalName, false) => q.order((hospitals::name.asc(), engagements::id.asc())),
+        (Sort::HospitalName, true) => q.order((hospitals::name.desc(), engagements::id.asc())),
+        (Sort::Stage, false) => q.order((engagements::stage.asc(), engagements::id.asc())),
+        (Sort::Stage, true) => q.order((engagements::stage.desc(), engagements::id.asc())),
+        (Sort::StageSince, false) => {
+            q.order((engagements::stage_since.asc(), engagements::id.asc()))
+        }
+        (Sort::StageSince, true) => {
+            q.order((engagements::stage_since.desc(), engagements::id.asc()))
+        }
+        (Sort::UpdatedAt, false) => q.order((engagements::updated_at.asc(), engagements::id.asc())),
+        (Sort::UpdatedAt, true) => q.order((engagements::updated_at.desc(), engagements::id.asc())),
+    };
+    q.offset(offset).limit(limit).load(conn)
+}
+
+pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<i64> {
+    let q = filtered(scope, f);
+    q.count().get_result(conn)
+}
+
+/// Ids of all engagements matching a filter (for bulk assignment).
+pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<Vec<String>> {
+    Ok(filtered(scope, f)
+        .load::<ListRow>(conn)?
+        .into_iter()
+        .map(|(e, _)| e.id)
+        .collect())
+}
+
+/// Per hospital, how many live contacts have an email.
+pub fn contacts_with_email(
+    conn: &mut DbConnection,
+    hospital_ids: &[String],
+) -> QueryResult<Vec<(String, i64)>> {
+    contacts::table
+        .filter(contacts::hospital_id.eq_any(hospital_ids))
+        .filter(contacts::removed_at.is_null())
+        .filter(contacts::email.is_not_null())
+        .group_by(contacts::hospital_id)
+        .select((contacts::hospital_id, diesel::dsl::count_star()))
+        .load(conn)
+}

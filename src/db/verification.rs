@@ -1,0 +1,90 @@
+//! Queries on findings and offline-backup proposals.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{backup_proposals, findings};
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = findings)]
+pub struct FindingRow {
+    pub id: String,
+    pub engagement_id: String,
+    pub title: String,
+    pub severity: String,
+    pub affected: Option<String>,
+    pub recommendation: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn findings(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<FindingRow>> {
+    findings::table
+        .filter(findings::engagement_id.eq(engagement_id))
+        .order(findings::id.asc())
+        .select(FindingRow::as_select())
+        .load(conn)
+}
+
+pub fn finding(
+    conn: &mut DbConnection,
+    engagement_id: &str,
+    id: &str,
+) -> QueryResult<Option<FindingRow>> {
+    findings::table
+        .filter(findings::engagement_id.eq(engagement_id))
+        .filter(findings::id.eq(id))
+        .select(FindingRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts or replaces a finding.
+pub fn save_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<()> {
+    diesel::delete(findings::table.find(&row.id)).execute(conn)?;
+    diesel::insert_into(findings::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = backup_proposals)]
+pub struct ProposalRow {
+    pub engagement_id: String,
+    /// JSON: the hospital's current backup set-up.
+    pub current_state: String,
+    /// JSON: the proposed design.
+    pub proposal: String,
+    pub capacity_tb: Option<f64>,
+    pub estimate_min_jpy: Option<i64>,
+    pub estimate_max_jpy: Option<i64>,
+    /// `adopt`, `defer`, `decline`.
+    pub decision: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub skipped_reason: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn proposal(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Option<ProposalRow>> {
+    backup_proposals::table
+        .find(engagement_id)
+        .select(ProposalRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A proposal was made (and not skipped).
+pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<bool> {
+    Ok(proposal(conn, engagement_id)?.is_some_and(|p| p.skipped_reason.is_none()))
+}
+
+pub fn save_proposal(conn: &mut DbConnection, row: &ProposalRow) -> QueryResult<()> {
+    diesel::delete(backup_proposals::table.find(&row.engagement_id)).execute(conn)?;
+    diesel::insert_into(backup_proposals::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
