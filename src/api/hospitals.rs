@@ -398,6 +398,9 @@ pub async fn update_hospital(
                     "changed meanwhile; reload".into(),
                 ));
             }
+            if row.beds != current.beds {
+                retier(conn, &actor, &row)?;
+            }
             let fresh = db::hospitals::get(conn, &id)?
                 .ok_or_else(|| AppError::NotFound(format!("no hospital {id}")))?;
             load_out(conn, fresh)
@@ -405,6 +408,34 @@ pub async fn update_hospital(
         .await?;
     let version = out.version;
     Ok(with_etag(HttpResponse::Ok().json(out), version))
+}
+
+/// A new bed count can move the hospital's engagements to another tier of their round.
+fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<()> {
+    use super::pipeline::{run_loaded, Command, Who};
+    use crate::domain::pipeline::Action;
+    for e in db::engagements::for_hospital(conn, &h.id)? {
+        let round = db::rounds::find(conn, &e.round_id)?
+            .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
+        let tier = super::rounds::tier_label(&round, h.beds)?;
+        if tier == e.tier {
+            continue;
+        }
+        let id = e.id.clone();
+        let cmd = Command {
+            engagement_id: &id,
+            if_match: None,
+            action: Action::Edit,
+            override_reason: None,
+            kind: "tier_changed",
+        };
+        run_loaded(conn, Who::from(actor), e, cmd, |_, s| {
+            s.payload = serde_json::json!({"from": s.engagement.tier, "to": tier, "beds": h.beds});
+            s.changes.tier = Some(tier);
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
 
 /// The hospital's contacts.

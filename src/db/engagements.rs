@@ -123,6 +123,13 @@ pub fn get_scoped(
     }))
 }
 
+pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<Vec<EngagementRow>> {
+    engagements::table
+        .filter(engagements::hospital_id.eq(hospital_id))
+        .select(EngagementRow::as_select())
+        .load(conn)
+}
+
 pub fn find_by_round_hospital(
     conn: &mut DbConnection,
     round_id: &str,

@@ -153,7 +153,10 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        // Keep the request's span (and so its request id) on the blocking thread's log lines.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut conn = pool.get()?;
             f(&mut conn)
         })
@@ -167,7 +170,12 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f)).await?
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            db.write_blocking(f)
+        })
+        .await?
     }
 
     pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>

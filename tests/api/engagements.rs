@@ -490,3 +490,36 @@ async fn rounds_tiers_and_support_slots() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_new_bed_count_moves_the_engagement_to_its_tier() {
+    let app = spawn().await;
+    let w = app.world().await;
+    let code = institution_code("13", 3, 9);
+    let h = app.hospital(&w.admin, &code, "架空増床病院", 90).await;
+    let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
+    let res = app
+        .req(Method::PATCH, &format!("/api/v1/hospitals/{h}"), Some(&w.coord_a))
+        .json(&json!({"prefecture": "13", "institution_code": code, "name": "架空増床病院", "beds": 160, "emergency": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let d: Value = app
+        .get(&format!("/api/v1/engagements/{e}"), &w.coord_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["tier"], "100-199");
+    assert_eq!(d["hospital"]["emergency"], true);
+    let timeline: Value = app
+        .get(&format!("/api/v1/engagements/{e}/timeline"), &w.coord_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = timeline.as_array().unwrap().last().unwrap();
+    assert_eq!(last["kind"], "tier_changed");
+    assert_eq!(last["payload"]["from"], "20-99");
+}
