@@ -28,6 +28,30 @@ pub struct Config {
     pub sla: crate::domain::pipeline::Sla,
     pub backup_rate: crate::domain::backup::Rate,
     pub max_upload_bytes: u64,
+    pub mail: MailConfig,
+}
+
+/// Mail delivery and the links it carries.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// The envelope and header sender.
+    pub from: String,
+    /// First retry delay; each later one doubles (with jitter), up to an hour.
+    pub retry_base_ms: u64,
+    /// Attempts before a mail is marked `failed`.
+    pub max_attempts: i64,
+    /// How often the worker looks for due mail.
+    pub poll_ms: u64,
+    /// Whether `serve` runs the delivery worker itself.
+    pub worker_in_serve: bool,
+    /// Lifetime of links in mail.
+    pub link_ttl_days: i64,
+    /// Reminder this many hours before a hearing.
+    pub reminder_lead_hours: i64,
+    /// At most one polite nudge per this many days while the hospital is overdue.
+    pub nudge_every_days: i64,
+    /// A directory whose `<kind>.txt` / `.html` / `.subject` files replace the built-in templates.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -149,7 +173,37 @@ impl Config {
         if !(1024..=1024 * 1024 * 1024).contains(&max_upload_bytes) {
             bail!("MAX_UPLOAD_BYTES must be between 1 KiB and 1 GiB");
         }
+        let host = public_base_url
+            .split("://")
+            .nth(1)
+            .unwrap_or("localhost")
+            .split([':', '/'])
+            .next()
+            .unwrap_or("localhost")
+            .to_owned();
+        let mail = MailConfig {
+            from: src
+                .get("MAIL_FROM")
+                .unwrap_or_else(|| format!("engagement-tracker@{host}")),
+            retry_base_ms: parse_num(src, "MAIL_RETRY_BASE_MS", 30_000)?.max(1) as u64,
+            max_attempts: parse_num(src, "MAIL_MAX_ATTEMPTS", 8)?.clamp(1, 100),
+            poll_ms: parse_num(src, "MAIL_POLL_MS", 1_000)?.max(10) as u64,
+            worker_in_serve: !matches!(
+                src.get("MAIL_WORKER").as_deref(),
+                Some("off" | "false" | "0")
+            ),
+            link_ttl_days: parse_num(src, "LINK_TTL_DAYS", 14)?.clamp(1, 365),
+            reminder_lead_hours: parse_num(src, "REMINDER_LEAD_HOURS", 24)?.clamp(1, 24 * 14),
+            nudge_every_days: parse_num(src, "NUDGE_EVERY_DAYS", 7)?.clamp(1, 90),
+            templates_dir: src.get("MAIL_TEMPLATES_DIR").map(PathBuf::from),
+        };
+        let mut errors = Vec::new();
+        crate::domain::validate::email("MAIL_FROM", &mail.from, &mut errors);
+        if !errors.is_empty() {
+            bail!("MAIL_FROM must be an email address");
+        }
         Ok(Config {
+            mail,
             sla,
             backup_rate,
             max_upload_bytes: max_upload_bytes as u64,

@@ -11,5 +11,6 @@ pub mod domain;
 pub mod error;
 pub mod files;
 pub mod import;
+pub mod mail;
 pub mod metrics;
 pub mod telemetry;

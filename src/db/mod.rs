@@ -6,6 +6,7 @@ pub mod hearings;
 pub mod hospitals;
 pub mod intake;
 pub mod orgs;
+pub mod outbox;
 pub mod rounds;
 pub mod schema;
 pub mod tokens;

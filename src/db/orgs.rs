@@ -16,6 +16,8 @@ pub struct OrgRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub mail_signature: Option<String>,
+    pub reply_to: Option<String>,
 }
 
 #[derive(Insertable)]

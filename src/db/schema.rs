@@ -10,6 +10,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        mail_signature -> Nullable<Text>,
+        reply_to -> Nullable<Text>,
     }
 }
 
@@ -266,6 +268,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        engagement_id -> Nullable<Text>,
+        contact_id -> Nullable<Text>,
+        kind -> Text,
+        message_id -> Text,
+        envelope_from -> Text,
+        envelope_to -> Text,
+        subject -> Text,
+        charset -> Text,
+        raw -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    link_tokens (jti) {
+        jti -> Text,
+        engagement_id -> Text,
+        contact_id -> Text,
+        purpose -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(support_slots -> rounds (round_id));
 diesel::joinable!(contacts -> hospitals (hospital_id));
 diesel::joinable!(engagements -> hospitals (hospital_id));
@@ -294,4 +332,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     findings,
     backup_proposals,
     idempotency_keys,
+    outbox,
+    link_tokens,
 );

@@ -1,0 +1,180 @@
+//! Queries on the mail outbox. Rows are claimed with a lease so several workers can share one
+//! PostgreSQL (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer anyway.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
+
+use super::schema::outbox;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub engagement_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub kind: String,
+    /// Stable per row: a re-send after a crash carries the same Message-ID.
+    pub message_id: String,
+    pub envelope_from: String,
+    /// JSON list of addresses.
+    pub envelope_to: String,
+    pub subject: String,
+    pub charset: String,
+    /// The whole RFC 5322 message, 7-bit clean.
+    pub raw: String,
+    /// `pending`, `sending`, `sent`, `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+const CLAIM_PG: &str = "UPDATE outbox SET status = 'sending', locked_until = $1, \
+     attempts = attempts + 1, updated_at = $2 \
+     WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= $2 \
+       AND (status = 'pending' OR (status = 'sending' AND locked_until < $2)) \
+       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING *";
+
+const CLAIM_SQLITE: &str = "UPDATE outbox SET status = 'sending', locked_until = ?1, \
+     attempts = attempts + 1, updated_at = ?2 \
+     WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ?2 \
+       AND (status = 'pending' OR (status = 'sending' AND locked_until < ?2)) \
+       ORDER BY next_attempt_at LIMIT ?3) \
+     RETURNING *";
+
+/// Claims up to `limit` due rows until `lease_until`. A row whose worker died while sending is
+/// due again once its lease has passed (so a crash means at most a re-send).
+pub fn claim(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    match conn {
+        DbConnection::Pg(c) => diesel::sql_query(CLAIM_PG)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c),
+        DbConnection::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c),
+    }
+}
+
+pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now)),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(None::<String>),
+            outbox::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// After a failed attempt: try again at `next`, or give up (`failed`) when `next` is None.
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    error: &str,
+    next: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let status = if next.is_some() { "pending" } else { "failed" };
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(status),
+            outbox::next_attempt_at.eq(next.unwrap_or(now)),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+            outbox::last_error.eq(Some(error)),
+            outbox::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Puts a failed (or sent) row back in the queue; its Message-ID stays the same.
+pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.ne("sending")),
+    )
+    .set((
+        outbox::status.eq("pending"),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+        outbox::last_error.eq(None::<String>),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OutboxRow>> {
+    outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub struct Filter {
+    pub engagement_id: Option<String>,
+    pub status: Option<String>,
+    /// Engagements the caller may see (None: all).
+    pub engagements: Option<Vec<String>>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    f: &Filter,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let mut q = outbox::table
+        .select(OutboxRow::as_select())
+        .order(outbox::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(e) = &f.engagement_id {
+        q = q.filter(outbox::engagement_id.eq(e.clone()));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(outbox::status.eq(s.clone()));
+    }
+    if let Some(ids) = &f.engagements {
+        q = q.filter(outbox::engagement_id.eq_any(ids.clone()));
+    }
+    if let Some(after) = after {
+        q = q.filter(outbox::id.lt(after.to_owned()));
+    }
+    q.load(conn)
+}
+
+/// Counts per status, for tests and dashboards.
+pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}
