@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, json::MAX_JSON_BYTES, ApiDoc};
 use crate::auth::jwt::Keys;
+use crate::auth::links::LinkKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Uploaded documents (a local directory under DATA_DIR by default).
     pub storage: Arc<dyn Storage>,
+    /// Signs and checks the links in mail to hospital contacts.
+    pub links: Arc<LinkKeys>,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
             storage: Arc::new(LocalStorage::new(&config.data_dir)),
+            links: Arc::new(LinkKeys::new(&config.jwt_secret)),
             keys: Arc::new(Keys::new(&config.jwt_secret, config.access_token_ttl_secs)),
             metrics: Arc::new(Metrics::new()?),
             config: Arc::new(config),
@@ -58,6 +62,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(api::configure)
         .split_for_parts();
     doc
+}
+
+/// The delivery worker for this configuration.
+pub fn mail_worker(config: &Config, db: Db) -> anyhow::Result<crate::mail::worker::Worker> {
+    Ok(crate::mail::worker::Worker {
+        app: Arc::new(config.clone()),
+        links: Arc::new(LinkKeys::new(&config.jwt_secret)),
+        db,
+        transport: Arc::new(crate::mail::transport::Transport::from_config(
+            config.smtp_url.as_deref(),
+            &config.data_dir,
+        )?),
+        config: config.mail.clone(),
+    })
 }
 
 /// Binds the routes to `listener`; the returned server runs when awaited.

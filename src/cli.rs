@@ -44,6 +44,15 @@ pub async fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Delivers mail from the outbox until stopped (for separate worker processes).
+pub async fn worker(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log_format);
+    let db = Db::connect(&config.database_url, 2)?;
+    db.migrate()?;
+    app::mail_worker(&config, db)?.run().await;
+    Ok(())
+}
+
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url, 1)?;
     let applied = db.migrate()?;

@@ -24,6 +24,9 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Deliver mail from the outbox (when `serve` runs with MAIL_WORKER=off, or for more
+    /// workers beside it; several may share one PostgreSQL).
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document (or write it to a file).
@@ -95,6 +98,7 @@ async fn main() -> ExitCode {
         Ok(config) => match cli.command {
             Command::Serve { workers } => cli::serve(config, workers).await,
             Command::Migrate => cli::migrate(&config),
+            Command::Worker => cli::worker(config).await,
             Command::Openapi { output } => cli::openapi(output.as_deref()),
             Command::Import {
                 round,

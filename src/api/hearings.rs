@@ -18,6 +18,8 @@ use crate::db::{self, utc, DbConnection};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::mail::compose::{self, Extra};
+use crate::mail::render::MailKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -338,6 +340,7 @@ pub async fn book(
     let (id, slot_id) = path.into_inner();
     let input = body.0;
     check_attendees(&input.attendees)?;
+    let (config, keys) = (state.config.clone(), state.links.clone());
     step(
         &state,
         actor,
@@ -347,7 +350,19 @@ pub async fn book(
         Action::BookHearing,
         "hearing_booked",
         input.override_reason,
-        move |conn, s| book_slot(conn, s, &slot_id, &input.attendees, 0).map(|_| ()),
+        move |conn, s| {
+            book_slot(conn, s, &slot_id, &input.attendees, 0)?;
+            let mails = compose::enqueue(
+                conn,
+                &config,
+                &keys,
+                &s.engagement,
+                MailKind::HearingConfirmed,
+                &Extra::default(),
+            )?;
+            s.payload["mails"] = json!(mails);
+            Ok(())
+        },
     )
     .await
 }
@@ -376,13 +391,20 @@ pub async fn reschedule(
 ) -> AppResult<HttpResponse> {
     let input = body.0;
     let why = non_blank_reason(&input.reason)?;
+    let (config, keys) = (state.config.clone(), state.links.clone());
     step(&state, actor, &req, if_match, path.into_inner(), Action::RecordHearingOutcome, "hearing_rescheduled", None, move |conn, s| {
         let current = db::hearings::scheduled(conn, &s.engagement.id)?
             .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
         db::hearings::close_hearing(conn, &current.id, "rescheduled", None, None, Some(&why), s.now)?;
         let attendees: Vec<Attendee> = serde_json::from_str(&current.attendees).unwrap_or_default();
         let new = book_slot(conn, s, &input.slot_id, &attendees, current.sequence + 1)?;
-        s.payload = json!({"from_hearing": current.id, "from_slot": current.slot_id, "to_hearing": new.id, "to_slot": new.slot_id, "reason": why, "sequence": new.sequence});
+        let extra = Extra {
+            previous: db::hearings::slot(conn, &current.slot_id)?,
+            reason: Some(why.clone()),
+            ..Default::default()
+        };
+        let mails = compose::enqueue(conn, &config, &keys, &s.engagement, MailKind::HearingRescheduled, &extra)?;
+        s.payload = json!({"from_hearing": current.id, "from_slot": current.slot_id, "to_hearing": new.id, "to_slot": new.slot_id, "reason": why, "sequence": new.sequence, "mails": mails});
         Ok(())
     })
     .await
@@ -419,6 +441,7 @@ pub async fn cancel(
     body: Json<CancelIn>,
 ) -> AppResult<HttpResponse> {
     let why = non_blank_reason(&body.0.reason)?;
+    let (config, keys) = (state.config.clone(), state.links.clone());
     step(
         &state,
         actor,
@@ -442,8 +465,13 @@ pub async fn cancel(
             )?;
             // A cancelled slot is not offered again by itself.
             db::hearings::withdraw_slot(conn, &current.slot_id, s.now)?;
-            s.payload =
-                json!({"hearing_id": current.id, "slot_id": current.slot_id, "reason": why});
+            let extra = Extra {
+                previous: db::hearings::slot(conn, &current.slot_id)?,
+                reason: Some(why.clone()),
+                ..Default::default()
+            };
+            let mails = compose::enqueue(conn, &config, &keys, &s.engagement, MailKind::HearingCancelled, &extra)?;
+            s.payload = json!({"hearing_id": current.id, "slot_id": current.slot_id, "reason": why, "mails": mails});
             Ok(())
         },
     )

@@ -548,6 +548,10 @@ pub async fn update_contact(
             let version = if_match.check(current.version)?;
             let mut row = contact_row(contact_id.clone(), id, input, current.position, db::now());
             row.created_at = current.created_at;
+            if row.email != current.email {
+                // Links sent to the old address must stop working.
+                db::links::revoke_for_contact(conn, &contact_id, db::now())?;
+            }
             if !db::hospitals::replace_contact(conn, &row, version)? {
                 return Err(AppError::PreconditionFailed(
                     "changed meanwhile; reload".into(),
@@ -584,6 +588,7 @@ pub async fn delete_contact(
                 .ok_or_else(|| AppError::NotFound(format!("no contact {contact_id}")))?;
             let version = current.version;
             current.removed_at = Some(db::now());
+            db::links::revoke_for_contact(conn, &contact_id, db::now())?;
             current.updated_at = db::now();
             db::hospitals::replace_contact(conn, &current, version)?;
             Ok(())

@@ -102,51 +102,76 @@ pub struct Received {
     pub stored: Stored,
 }
 
-/// Reads every `file` part, enforcing the size limit while reading; checks each file's type
-/// from its content; stores the accepted ones. Nothing is stored unless every file passes.
-pub async fn receive_files(
-    state: &AppState,
-    mut payload: Multipart,
-    purpose: Purpose,
-) -> AppResult<Vec<Received>> {
+/// A multipart body read into memory: its files and its plain fields.
+#[derive(Default)]
+pub struct Upload {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Upload {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads a multipart body: parts named `file` are files (the size limit is enforced while
+/// reading), other parts are small text fields.
+pub async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<Upload> {
     let limit = state.config.max_upload_bytes;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut form = Upload::default();
     while let Some(mut field) = payload
         .try_next()
         .await
         .map_err(|e| AppError::BadRequest(format!("unreadable multipart body: {e}")))?
     {
-        if field.name() != Some("file") {
-            // Drain parts we do not use.
-            while field
-                .try_next()
-                .await
-                .map_err(|e| AppError::BadRequest(e.to_string()))?
-                .is_some()
-            {}
-            continue;
-        }
+        let name = field.name().unwrap_or_default().to_owned();
         let filename = field
             .content_disposition()
             .and_then(|cd| cd.get_filename())
-            .map(doctype::safe_filename)
-            .unwrap_or_else(|| "upload".to_owned());
+            .map(doctype::safe_filename);
+        let is_file = name == "file";
+        let cap = if is_file { limit } else { 64 * 1024 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field
             .try_next()
             .await
             .map_err(|e| AppError::BadRequest(format!("upload interrupted: {e}")))?
         {
-            if (bytes.len() + chunk.len()) as u64 > limit {
+            if (bytes.len() + chunk.len()) as u64 > cap {
                 return Err(AppError::PayloadTooLarge(format!(
-                    "{filename} is larger than the limit of {} MB",
+                    "{} is larger than the limit of {} MB",
+                    filename.as_deref().unwrap_or(&name),
                     limit / (1024 * 1024)
                 )));
             }
             bytes.extend_from_slice(&chunk);
         }
-        files.push((filename, bytes));
+        if is_file {
+            // A form submitted without choosing a file sends an empty, nameless part.
+            if bytes.is_empty() && filename.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
+            form.files
+                .push((filename.unwrap_or_else(|| "upload".to_owned()), bytes));
+        } else {
+            form.fields
+                .push((name, String::from_utf8_lossy(&bytes).into_owned()));
+        }
     }
+    Ok(form)
+}
+
+/// Checks each file's type from its content and stores them. Nothing is stored unless every
+/// file passes.
+pub async fn store_files(
+    state: &AppState,
+    files: Vec<(String, Vec<u8>)>,
+    purpose: Purpose,
+) -> AppResult<Vec<Received>> {
     if files.is_empty() {
         return Err(AppError::field(
             "file",
@@ -279,7 +304,8 @@ pub async fn upload(
             })
             .await?;
     }
-    let files = receive_files(&state, payload, purpose).await?;
+    let form = read_upload(&state, payload).await?;
+    let files = store_files(&state, form.files, purpose).await?;
     let kind = match purpose {
         Purpose::Diagram => "diagram_uploaded",
         _ => "document_uploaded",

@@ -1,6 +1,7 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod emails;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
@@ -94,7 +95,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(verification::get_proposal)
                 .service(verification::propose)
                 .service(verification::decide)
-                .service(verification::skip),
+                .service(verification::skip)
+                .service(emails::send)
+                .service(emails::preview)
+                .service(emails::list_emails)
+                .service(emails::resend)
+                .service(emails::issue_link)
+                .service(emails::revoke_links),
         );
 }
 
@@ -119,6 +126,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (name = "intake", description = "Documents and the pre-questionnaire"),
         (name = "hearings", description = "Hearing slots, booking, reschedule, cancel, outcome"),
         (name = "verification", description = "Findings, the report, the offline-backup proposal"),
+        (name = "mail", description = "Mail to hospital contacts, its delivery state, and their links"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

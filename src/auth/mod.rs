@@ -2,6 +2,7 @@
 //! `Actor` extractor every protected handler takes.
 
 pub mod jwt;
+pub mod links;
 pub mod password;
 pub mod tokens;
 

@@ -130,3 +130,12 @@ pub fn close_hearing(
         .execute(conn)
         .map(|_| ())
 }
+
+/// Every scheduled hearing with its slot (for reminders).
+pub fn all_scheduled(conn: &mut DbConnection) -> QueryResult<Vec<(HearingRow, SlotRow)>> {
+    hearings::table
+        .inner_join(hearing_slots::table)
+        .filter(hearings::status.eq("scheduled"))
+        .select((HearingRow::as_select(), SlotRow::as_select()))
+        .load(conn)
+}

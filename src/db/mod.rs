@@ -5,6 +5,7 @@ pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
 pub mod intake;
+pub mod links;
 pub mod orgs;
 pub mod outbox;
 pub mod rounds;

@@ -178,3 +178,19 @@ pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)
         .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)
 }
+
+/// Whether a mail of this kind was queued for the engagement since `since`.
+pub fn queued_since(
+    conn: &mut DbConnection,
+    engagement_id: &str,
+    kind: &str,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        outbox::table
+            .filter(outbox::engagement_id.eq(engagement_id))
+            .filter(outbox::kind.eq(kind))
+            .filter(outbox::created_at.ge(since)),
+    ))
+    .get_result(conn)
+}

@@ -1,4 +1,8 @@
 //! Outgoing mail: the outbox worker and its transports (and, once merged, rendering).
 
+pub mod charset;
+pub mod compose;
+pub mod ics;
+pub mod render;
 pub mod transport;
 pub mod worker;

@@ -32,6 +32,9 @@ pub struct Worker {
     pub db: Db,
     pub transport: Arc<Transport>,
     pub config: MailConfig,
+    /// For the scheduled mails (reminders, nudges), which need links and the SLA.
+    pub app: Arc<crate::config::Config>,
+    pub links: Arc<crate::auth::links::LinkKeys>,
 }
 
 impl Worker {
@@ -92,10 +95,31 @@ impl Worker {
         Ok(n)
     }
 
+    /// Queues the mails nobody asks for: a reminder before each hearing (once per booking), and a
+    /// polite nudge to hospitals that are overdue (at most once per `NUDGE_EVERY_DAYS`).
+    pub async fn schedule(&self) -> anyhow::Result<usize> {
+        let db = self.db.clone();
+        let app = self.app.clone();
+        let links = self.links.clone();
+        let queued = tokio::task::spawn_blocking(move || {
+            db.write_blocking(|conn| scheduled_mails(conn, &app, &links))
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("scheduling mail: {}", e.problem().detail))?;
+        Ok(queued)
+    }
+
     /// Runs until the process ends.
     pub async fn run(self) {
         tracing::info!("mail worker started");
+        let mut last_schedule = std::time::Instant::now() - Duration::from_secs(3600);
         loop {
+            if last_schedule.elapsed() >= Duration::from_secs(60) {
+                last_schedule = std::time::Instant::now();
+                if let Err(e) = self.schedule().await {
+                    tracing::error!(error = %e, "mail scheduler");
+                }
+            }
             let handled = match self.tick().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -108,6 +132,118 @@ impl Worker {
             }
         }
     }
+}
+
+fn scheduled_mails(
+    conn: &mut crate::db::DbConnection,
+    app: &crate::config::Config,
+    links: &crate::auth::links::LinkKeys,
+) -> crate::error::AppResult<usize> {
+    use crate::api::pipeline::{self, Command, Who};
+    use crate::domain::pipeline::{Action, Party};
+    use crate::mail::compose::{self, Extra};
+    use crate::mail::render::MailKind;
+
+    let now = db::now();
+    let system = Who {
+        kind: "system",
+        id: None,
+        label: "mail scheduler".into(),
+        is_admin: false,
+    };
+    let mut queued = 0;
+    let lead = chrono::Duration::hours(app.mail.reminder_lead_hours);
+    for (hearing, slot) in db::hearings::all_scheduled(conn)? {
+        let due = slot.starts_at > now && slot.starts_at - lead <= now;
+        if !due
+            || db::outbox::queued_since(
+                conn,
+                &hearing.engagement_id,
+                MailKind::HearingReminder.as_str(),
+                hearing.booked_at,
+            )?
+        {
+            continue;
+        }
+        let Some(e) = db::engagements::get(conn, &hearing.engagement_id)? else {
+            continue;
+        };
+        let id = e.id.clone();
+        let cmd = Command {
+            engagement_id: &id,
+            if_match: None,
+            action: Action::Edit,
+            override_reason: None,
+            kind: "reminder_queued",
+        };
+        queued += pipeline::run_loaded(conn, system.clone(), e, cmd, |conn, s| {
+            let ids = compose::enqueue(
+                conn,
+                app,
+                links,
+                &s.engagement,
+                MailKind::HearingReminder,
+                &Extra::default(),
+            )?;
+            s.payload = serde_json::json!({"mail": "hearing_reminder", "outbox": ids});
+            Ok(ids.len())
+        })?;
+    }
+    let cutoffs = crate::domain::pipeline::Stage::ALL
+        .into_iter()
+        .filter_map(|s| {
+            app.sla
+                .deadline_cutoff(s, now.and_utc())
+                .map(|c| (s.as_str().to_owned(), c.naive_utc()))
+        })
+        .collect();
+    let filter = db::engagements::Filter {
+        overdue: Some(cutoffs),
+        ..Default::default()
+    };
+    let since = now - chrono::Duration::days(app.mail.nudge_every_days);
+    for id in db::engagements::ids(conn, &db::Scope::All, &filter)? {
+        if db::outbox::queued_since(conn, &id, MailKind::OverdueNudge.as_str(), since)? {
+            continue;
+        }
+        let Some(e) = db::engagements::get(conn, &id)? else {
+            continue;
+        };
+        let detail = crate::api::engagements::detail(conn, app, e.clone())?;
+        if detail
+            .next_action
+            .as_ref()
+            .is_none_or(|n| n.awaiting != Party::Hospital)
+        {
+            continue;
+        }
+        let what = detail.next_action.map(|n| n.description.to_owned());
+        let cmd = Command {
+            engagement_id: &id,
+            if_match: None,
+            action: Action::Edit,
+            override_reason: None,
+            kind: "nudge_queued",
+        };
+        queued += pipeline::run_loaded(conn, system.clone(), e, cmd, |conn, s| {
+            let extra = Extra {
+                note: what.clone(),
+                ..Default::default()
+            };
+            let ids = compose::enqueue(
+                conn,
+                app,
+                links,
+                &s.engagement,
+                MailKind::OverdueNudge,
+                &extra,
+            )?;
+            s.payload =
+                serde_json::json!({"mail": "overdue_nudge", "outbox": ids, "awaiting": what});
+            Ok(ids.len())
+        })?;
+    }
+    Ok(queued)
 }
 
 #[cfg(test)]

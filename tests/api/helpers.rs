@@ -64,8 +64,10 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let db = state.db.clone();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    let worker = app::mail_worker(&state.config, state.db.clone()).expect("mail worker");
     let server = app::server(state, listener, 1).expect("server");
     tokio::spawn(server);
+    tokio::spawn(worker.run());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: Client::new(),
@@ -93,6 +95,11 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// The app's DATA_DIR.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -376,5 +383,76 @@ impl engagement_tracker::config::Source for Settings<'_> {
             .rev()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+/// A real SMTP server on loopback (mailin-embedded), keeping what it receives.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let message = std::mem::take(&mut self.current);
+        if let Ok(mut r) = self.received.lock() {
+            r.push(message);
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// A free loopback port (nothing listens on it until `start`).
+    pub fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port()
+    }
+
+    /// Starts serving on `port` in a thread of its own; it runs until the test process ends.
+    pub fn start(&self, port: u16) {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
+        let mut server = mailin_embedded::Server::new(self.clone());
+        server.with_name("smtp.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Waits (up to 20 s) until `n` messages have arrived; returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+        for _ in 0..400 {
+            if self.count() >= n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let got = self.received.lock().map(|r| r.clone()).unwrap_or_default();
+        assert!(got.len() >= n, "expected {n} messages, got {}", got.len());
+        got
     }
 }

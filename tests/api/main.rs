@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod engagements;
 mod imports;
+mod mail;
 mod openapi;
 mod ops;
 mod pipeline;

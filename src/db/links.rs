@@ -1,0 +1,78 @@
+//! Queries on link tokens (their `jti`s, for revocation).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::link_tokens;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = link_tokens)]
+pub struct LinkRow {
+    pub jti: String,
+    pub engagement_id: String,
+    pub contact_id: String,
+    pub purpose: String,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &LinkRow) -> QueryResult<()> {
+    diesel::insert_into(link_tokens::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn get(conn: &mut DbConnection, jti: &str) -> QueryResult<Option<LinkRow>> {
+    link_tokens::table
+        .find(jti)
+        .select(LinkRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn touch(conn: &mut DbConnection, jti: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(link_tokens::table.find(jti))
+        .set(link_tokens::last_used_at.eq(Some(now)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Revokes every live link of a contact (removed, or its email changed).
+pub fn revoke_for_contact(
+    conn: &mut DbConnection,
+    contact_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        link_tokens::table
+            .filter(link_tokens::contact_id.eq(contact_id))
+            .filter(link_tokens::revoked_at.is_null()),
+    )
+    .set(link_tokens::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Revokes the live links of an engagement, optionally only one contact's or one purpose's.
+pub fn revoke(
+    conn: &mut DbConnection,
+    engagement_id: &str,
+    contact_id: Option<&str>,
+    purpose: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut q = diesel::update(link_tokens::table)
+        .filter(link_tokens::engagement_id.eq(engagement_id))
+        .filter(link_tokens::revoked_at.is_null())
+        .into_boxed();
+    if let Some(c) = contact_id {
+        q = q.filter(link_tokens::contact_id.eq(c.to_owned()));
+    }
+    if let Some(p) = purpose {
+        q = q.filter(link_tokens::purpose.eq(p.to_owned()));
+    }
+    q.set(link_tokens::revoked_at.eq(Some(now))).execute(conn)
+}

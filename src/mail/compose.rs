@@ -1,0 +1,365 @@
+//! Turns "send this kind of mail for this engagement" into outbox rows: one message per named
+//! contact (each with links of its own), rendered in Japanese, in the contact's charset where
+//! possible, with a calendar invite for hearing mails. Runs inside the caller's transaction, so
+//! the mail exists exactly when the change that causes it does.
+
+use chrono::Duration;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+
+use super::charset::{self, Charset};
+use super::ics::{self, Invite, Person};
+use super::render::{self, Context, MailKind, Rendered, Sender, SlotView};
+use crate::auth::links::{LinkKeys, Purpose};
+use crate::config::Config;
+use crate::db::engagements::EngagementRow;
+use crate::db::hearings::SlotRow;
+use crate::db::hospitals::ContactRow;
+use crate::db::outbox::OutboxRow;
+use crate::db::{self, DbConnection};
+use crate::error::{AppError, AppResult};
+
+/// Which links a kind of mail carries.
+pub fn purposes(kind: MailKind) -> &'static [Purpose] {
+    use MailKind::*;
+    match kind {
+        FirstContact => &[Purpose::Landing, Purpose::Participation],
+        MemorandumSent => &[Purpose::Landing, Purpose::Memorandum],
+        IntakeRequest => &[Purpose::Landing, Purpose::Diagram, Purpose::Questionnaire],
+        HearingCandidates | HearingConfirmed | HearingRescheduled | HearingCancelled
+        | HearingReminder => &[Purpose::Landing, Purpose::Hearing],
+        OverdueNudge | ReportDelivered | BackupProposalDelivered => &[Purpose::Landing],
+    }
+}
+
+/// What else a mail needs beyond the engagement itself.
+#[derive(Default, Clone)]
+pub struct Extra {
+    /// The person sending (a coordinator's "name <email>"), for the signature and Reply-To.
+    pub person: Option<(String, String)>,
+    pub previous: Option<SlotRow>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+}
+
+pub fn slot_view(s: &SlotRow) -> SlotView {
+    SlotView {
+        starts_at: db::utc(s.starts_at),
+        ends_at: db::utc(s.ends_at),
+        format: s.format.clone(),
+        meeting_url: s.meeting_url.clone(),
+        place: s.place.clone(),
+    }
+}
+
+/// Signs a link for a contact and records its `jti`; returns the URL.
+pub fn link(
+    conn: &mut DbConnection,
+    config: &Config,
+    keys: &LinkKeys,
+    engagement_id: &str,
+    contact_id: &str,
+    purpose: Purpose,
+) -> AppResult<String> {
+    let now = db::now();
+    let ttl = Duration::days(config.mail.link_ttl_days);
+    let (token, claims) = keys
+        .sign(engagement_id, contact_id, purpose, now, ttl)
+        .map_err(|e| anyhow::anyhow!("cannot sign link: {e}"))?;
+    db::links::insert(
+        conn,
+        &db::links::LinkRow {
+            jti: claims.jti,
+            engagement_id: engagement_id.to_owned(),
+            contact_id: contact_id.to_owned(),
+            purpose: purpose.as_str().to_owned(),
+            expires_at: now + ttl,
+            revoked_at: None,
+            created_at: now,
+            last_used_at: None,
+        },
+    )?;
+    Ok(format!(
+        "{}/p/{}/{token}",
+        config.public_base_url,
+        purpose.as_str()
+    ))
+}
+
+/// Renders the mail for one contact. With `preview`, links are placeholders and nothing is
+/// stored; otherwise each link is signed and recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn render_for(
+    conn: &mut DbConnection,
+    config: &Config,
+    keys: &LinkKeys,
+    e: &EngagementRow,
+    contact: &ContactRow,
+    kind: MailKind,
+    extra: &Extra,
+    preview: bool,
+) -> AppResult<(Context, Rendered)> {
+    let hospital = db::hospitals::get(conn, &e.hospital_id)?
+        .ok_or_else(|| anyhow::anyhow!("hospital missing"))?;
+    let org = match &e.organization_id {
+        Some(id) => db::orgs::get(conn, id)?,
+        None => None,
+    };
+    let mut links = std::collections::BTreeMap::new();
+    for p in purposes(kind) {
+        let url = if preview {
+            format!("{}/p/（{}用のリンク）", config.public_base_url, p.as_str())
+        } else {
+            link(conn, config, keys, &e.id, &contact.id, *p)?
+        };
+        if *p == Purpose::Hearing {
+            links.insert("reschedule".to_owned(), url.clone());
+            links.insert("cancel".to_owned(), url.clone());
+        }
+        links.insert(p.as_str().to_owned(), url);
+    }
+    let scheduled = db::hearings::scheduled(conn, &e.id)?;
+    let hearing = match &scheduled {
+        Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| slot_view(&s)),
+        None => None,
+    };
+    let slots = db::hearings::slots(conn, &e.id)?
+        .iter()
+        .filter(|s| {
+            s.withdrawn_at.is_none() && scheduled.as_ref().is_none_or(|h| h.slot_id != s.id)
+        })
+        .map(slot_view)
+        .collect();
+    let (person, person_email) = extra.person.clone().unwrap_or_default();
+    let ctx = Context {
+        hospital_name: hospital.name.clone(),
+        department: contact.department.clone(),
+        contact_name: contact.name.clone(),
+        sender: Sender {
+            organization: org
+                .as_ref()
+                .map(|o| o.name.clone())
+                .unwrap_or_else(|| "医療機関サイバーセキュリティ確保事業 事務局".into()),
+            person,
+            email: org
+                .as_ref()
+                .and_then(|o| o.reply_to.clone())
+                .filter(|_| person_email.is_empty())
+                .unwrap_or(person_email),
+            phone: None,
+            signature: org.as_ref().and_then(|o| o.mail_signature.clone()),
+        },
+        links,
+        slots,
+        hearing,
+        previous: extra.previous.as_ref().map(slot_view),
+        reply_by: Some(crate::domain::today_in_japan() + Duration::days(7)),
+        reason: extra.reason.clone(),
+        note: extra.note.clone(),
+    };
+    let rendered = render::render(kind, &ctx, config.mail.templates_dir.as_deref())
+        .map_err(|e| AppError::Internal(e.context("rendering mail")))?;
+    Ok((ctx, rendered))
+}
+
+fn mailbox(name: &str, email: &str) -> AppResult<Mailbox> {
+    let addr = email
+        .parse()
+        .map_err(|_| AppError::field("email", format!("{email} is not a usable address")))?;
+    Ok(Mailbox::new(
+        Some(name.to_owned()).filter(|n| !n.is_empty()),
+        addr,
+    ))
+}
+
+fn text_part(text: &str, charset: Charset) -> SinglePart {
+    match charset {
+        Charset::Iso2022Jp => {
+            let bytes = charset::encode_body(text, charset);
+            let ct = ContentType::parse("text/plain; charset=ISO-2022-JP")
+                .unwrap_or(ContentType::TEXT_PLAIN);
+            let body = Body::new_with_encoding(bytes.clone(), ContentTransferEncoding::SevenBit)
+                .unwrap_or_else(|_| Body::new(bytes));
+            SinglePart::builder().header(ct).body(body)
+        }
+        Charset::Utf8 => SinglePart::plain(text.to_owned()),
+    }
+}
+
+/// The hearing invite: stable UID per hearing, SEQUENCE from the hearing, organizer and
+/// attendees, reschedule and cancel links in the description.
+fn invite(
+    conn: &mut DbConnection,
+    config: &Config,
+    e: &EngagementRow,
+    ctx: &Context,
+    kind: MailKind,
+    to: &ContactRow,
+) -> AppResult<Option<String>> {
+    let cancel = kind == MailKind::HearingCancelled;
+    if !matches!(
+        kind,
+        MailKind::HearingConfirmed | MailKind::HearingRescheduled | MailKind::HearingCancelled
+    ) {
+        return Ok(None);
+    }
+    // The hearing this invite is about: the scheduled one, or the one just cancelled.
+    let hearings = db::hearings::hearings(conn, &e.id)?;
+    let Some(h) = hearings.iter().rev().find(|h| {
+        if cancel {
+            h.status == "cancelled"
+        } else {
+            h.status == "scheduled"
+        }
+    }) else {
+        return Ok(None);
+    };
+    let Some(slot) = db::hearings::slot(conn, &h.slot_id)? else {
+        return Ok(None);
+    };
+    // One UID per engagement's hearing series, so a reschedule updates the same calendar entry.
+    let first = hearings
+        .first()
+        .map(|f| f.id.clone())
+        .unwrap_or_else(|| h.id.clone());
+    let host = config.mail.from.split('@').nth(1).unwrap_or("localhost");
+    let hearing_link = ctx.links.get("hearing").cloned().unwrap_or_default();
+    let inv = Invite {
+        uid: format!("hearing-{first}@{host}"),
+        // Cancelling is itself a change of the series.
+        sequence: h.sequence + i64::from(cancel),
+        method: if cancel {
+            ics::Method::Cancel
+        } else {
+            ics::Method::Request
+        },
+        starts_at: db::utc(slot.starts_at),
+        ends_at: db::utc(slot.ends_at),
+        summary: format!(
+            "ヒアリング（医療機関サイバーセキュリティ確保事業）{}",
+            ctx.hospital_name
+        ),
+        description: format!("日程の変更・取消はこちらから: {hearing_link}"),
+        location: slot.place.clone().or_else(|| slot.meeting_url.clone()),
+        url: slot.meeting_url.clone(),
+        organizer: Person {
+            name: ctx.sender.organization.clone(),
+            email: config.mail.from.clone(),
+        },
+        attendees: to
+            .email
+            .iter()
+            .map(|email| Person {
+                name: to.name.clone(),
+                email: email.clone(),
+            })
+            .collect(),
+    };
+    Ok(Some(ics::render(&inv, chrono::Utc::now())))
+}
+
+/// Queues `kind` for every contact of the engagement's hospital that has an email. Returns the
+/// outbox ids (none when no contact has an email; the caller decides whether that is an error).
+pub fn enqueue(
+    conn: &mut DbConnection,
+    config: &Config,
+    keys: &LinkKeys,
+    e: &EngagementRow,
+    kind: MailKind,
+    extra: &Extra,
+) -> AppResult<Vec<String>> {
+    let contacts: Vec<ContactRow> = db::hospitals::contacts(conn, &e.hospital_id)?
+        .into_iter()
+        .filter(|c| c.email.is_some())
+        .collect();
+    let mut ids = Vec::new();
+    for c in contacts {
+        let (ctx, rendered) = render_for(conn, config, keys, e, &c, kind, extra, false)?;
+        let ics = invite(conn, config, e, &ctx, kind, &c)?;
+        let id = db::new_id();
+        let host = config.mail.from.split('@').nth(1).unwrap_or("localhost");
+        let message_id = format!("<{id}@{host}>");
+        let preferred = if c.charset == "iso-2022-jp" {
+            Charset::Iso2022Jp
+        } else {
+            Charset::Utf8
+        };
+        let cs = charset::choose(preferred, &[&rendered.subject, &rendered.text]);
+        let email = c.email.clone().unwrap_or_default();
+        let from = mailbox(&ctx.sender.organization, &config.mail.from)?;
+        let mut builder = Message::builder()
+            .from(from)
+            .to(mailbox(&c.name, &email)?)
+            .message_id(Some(message_id.clone()))
+            .date_now()
+            .subject(rendered.subject.clone());
+        if !ctx.sender.email.is_empty() {
+            builder = builder.reply_to(mailbox(&ctx.sender.person, &ctx.sender.email)?);
+        }
+        let mut alternative = MultiPart::alternative()
+            .singlepart(text_part(&rendered.text, cs))
+            .singlepart(SinglePart::html(rendered.html.clone()));
+        if let Some(ics) = &ics {
+            let method = if kind == MailKind::HearingCancelled {
+                "CANCEL"
+            } else {
+                "REQUEST"
+            };
+            let ct = ContentType::parse(&format!("text/calendar; charset=UTF-8; method={method}"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            alternative =
+                alternative.singlepart(SinglePart::builder().header(ct).body(ics.clone()));
+        }
+        let body = match &ics {
+            Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
+                Attachment::new("invite.ics".to_owned()).body(
+                    ics.clone(),
+                    ContentType::parse("application/ics").map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+            ),
+            None => alternative,
+        };
+        let mut message = builder
+            .multipart(body)
+            .map_err(|e| anyhow::anyhow!("cannot build mail: {e}"))?;
+        if cs == Charset::Iso2022Jp {
+            // lettre encodes headers as UTF-8; the subject goes in the contact's charset.
+            message
+                .headers_mut()
+                .insert_raw(HeaderValue::dangerous_new_pre_encoded(
+                    HeaderName::new_from_ascii_str("Subject"),
+                    rendered.subject.clone(),
+                    charset::encode_word(&rendered.subject, cs),
+                ));
+        }
+        let raw = String::from_utf8(message.formatted())
+            .map_err(|_| anyhow::anyhow!("a built message is not 7-bit clean"))?;
+        let now = db::now();
+        db::outbox::insert(
+            conn,
+            &OutboxRow {
+                id: id.clone(),
+                engagement_id: Some(e.id.clone()),
+                contact_id: Some(c.id.clone()),
+                kind: kind.as_str().to_owned(),
+                message_id,
+                envelope_from: config.mail.from.clone(),
+                envelope_to: serde_json::to_string(&[email]).map_err(anyhow::Error::from)?,
+                subject: rendered.subject,
+                charset: cs.as_str().to_owned(),
+                raw,
+                status: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now,
+                locked_until: None,
+                last_error: None,
+                created_at: now,
+                sent_at: None,
+                updated_at: now,
+            },
+        )?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
