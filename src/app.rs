@@ -96,7 +96,10 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
                 }))
                 .configure(api::configure)
                 .split_for_parts();
-        app.service(web::redirect("/docs", "/docs/"))
+        app.service(crate::portal::handlers::memorandum_document)
+            .service(crate::portal::handlers::show_page)
+            .service(crate::portal::handlers::submit_page)
+            .service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc))
             .default_service(web::to(|| async {
                 AppError::NotFound("no such route".into()).error_response_owned()

@@ -13,4 +13,5 @@ pub mod files;
 pub mod import;
 pub mod mail;
 pub mod metrics;
+pub mod portal;
 pub mod telemetry;

@@ -12,7 +12,9 @@ use super::json::Json;
 use super::pipeline;
 use super::IfMatch;
 use crate::app::AppState;
+use crate::auth::links::LinkKeys;
 use crate::auth::Actor;
+use crate::config::Config;
 use crate::db::hearings::{HearingRow, SlotRow};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::pipeline::{Action, Milestone};
@@ -350,19 +352,7 @@ pub async fn book(
         Action::BookHearing,
         "hearing_booked",
         input.override_reason,
-        move |conn, s| {
-            book_slot(conn, s, &slot_id, &input.attendees, 0)?;
-            let mails = compose::enqueue(
-                conn,
-                &config,
-                &keys,
-                &s.engagement,
-                MailKind::HearingConfirmed,
-                &Extra::default(),
-            )?;
-            s.payload["mails"] = json!(mails);
-            Ok(())
-        },
+        move |conn, s| book_in(conn, s, &config, &keys, &slot_id, &input.attendees),
     )
     .await
 }
@@ -392,22 +382,110 @@ pub async fn reschedule(
     let input = body.0;
     let why = non_blank_reason(&input.reason)?;
     let (config, keys) = (state.config.clone(), state.links.clone());
-    step(&state, actor, &req, if_match, path.into_inner(), Action::RecordHearingOutcome, "hearing_rescheduled", None, move |conn, s| {
-        let current = db::hearings::scheduled(conn, &s.engagement.id)?
-            .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
-        db::hearings::close_hearing(conn, &current.id, "rescheduled", None, None, Some(&why), s.now)?;
-        let attendees: Vec<Attendee> = serde_json::from_str(&current.attendees).unwrap_or_default();
-        let new = book_slot(conn, s, &input.slot_id, &attendees, current.sequence + 1)?;
-        let extra = Extra {
-            previous: db::hearings::slot(conn, &current.slot_id)?,
-            reason: Some(why.clone()),
-            ..Default::default()
-        };
-        let mails = compose::enqueue(conn, &config, &keys, &s.engagement, MailKind::HearingRescheduled, &extra)?;
-        s.payload = json!({"from_hearing": current.id, "from_slot": current.slot_id, "to_hearing": new.id, "to_slot": new.slot_id, "reason": why, "sequence": new.sequence, "mails": mails});
-        Ok(())
-    })
+    step(
+        &state,
+        actor,
+        &req,
+        if_match,
+        path.into_inner(),
+        Action::RecordHearingOutcome,
+        "hearing_rescheduled",
+        None,
+        move |conn, s| reschedule_in(conn, s, &config, &keys, &input.slot_id, &why),
+    )
     .await
+}
+
+/// Moves the scheduled hearing to another open slot (attendees carry over, SEQUENCE rises) and
+/// queues the change mail, inside a step. Used by the API and the hospital's page.
+pub fn reschedule_in(
+    conn: &mut DbConnection,
+    s: &mut pipeline::Step,
+    config: &Config,
+    keys: &LinkKeys,
+    slot_id: &str,
+    why: &str,
+) -> AppResult<()> {
+    let current = db::hearings::scheduled(conn, &s.engagement.id)?
+        .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
+    db::hearings::close_hearing(
+        conn,
+        &current.id,
+        "rescheduled",
+        None,
+        None,
+        Some(why),
+        s.now,
+    )?;
+    let attendees: Vec<Attendee> = serde_json::from_str(&current.attendees).unwrap_or_default();
+    let new = book_slot(conn, s, slot_id, &attendees, current.sequence + 1)?;
+    let extra = Extra {
+        previous: db::hearings::slot(conn, &current.slot_id)?,
+        reason: Some(why.to_owned()),
+        ..Default::default()
+    };
+    let mails = compose::enqueue(
+        conn,
+        config,
+        keys,
+        &s.engagement,
+        MailKind::HearingRescheduled,
+        &extra,
+    )?;
+    s.payload = json!({"from_hearing": current.id, "from_slot": current.slot_id, "to_hearing": new.id, "to_slot": new.slot_id, "reason": why, "sequence": new.sequence, "mails": mails});
+    Ok(())
+}
+
+/// Cancels the scheduled hearing (its slot is withdrawn) and queues the cancellation mail.
+pub fn cancel_in(
+    conn: &mut DbConnection,
+    s: &mut pipeline::Step,
+    config: &Config,
+    keys: &LinkKeys,
+    why: &str,
+) -> AppResult<()> {
+    let current = db::hearings::scheduled(conn, &s.engagement.id)?
+        .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
+    db::hearings::close_hearing(conn, &current.id, "cancelled", None, None, Some(why), s.now)?;
+    // A cancelled slot is not offered again by itself.
+    db::hearings::withdraw_slot(conn, &current.slot_id, s.now)?;
+    let extra = Extra {
+        previous: db::hearings::slot(conn, &current.slot_id)?,
+        reason: Some(why.to_owned()),
+        ..Default::default()
+    };
+    let mails = compose::enqueue(
+        conn,
+        config,
+        keys,
+        &s.engagement,
+        MailKind::HearingCancelled,
+        &extra,
+    )?;
+    s.payload = json!({"hearing_id": current.id, "slot_id": current.slot_id, "reason": why, "mails": mails});
+    Ok(())
+}
+
+/// Books a slot and queues the confirmation with its invite.
+pub fn book_in(
+    conn: &mut DbConnection,
+    s: &mut pipeline::Step,
+    config: &Config,
+    keys: &LinkKeys,
+    slot_id: &str,
+    attendees: &[Attendee],
+) -> AppResult<()> {
+    book_slot(conn, s, slot_id, attendees, 0)?;
+    let mails = compose::enqueue(
+        conn,
+        config,
+        keys,
+        &s.engagement,
+        MailKind::HearingConfirmed,
+        &Extra::default(),
+    )?;
+    s.payload["mails"] = json!(mails);
+    Ok(())
 }
 
 fn non_blank_reason(r: &str) -> AppResult<String> {
@@ -451,29 +529,7 @@ pub async fn cancel(
         Action::RecordHearingOutcome,
         "hearing_cancelled",
         None,
-        move |conn, s| {
-            let current = db::hearings::scheduled(conn, &s.engagement.id)?
-                .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
-            db::hearings::close_hearing(
-                conn,
-                &current.id,
-                "cancelled",
-                None,
-                None,
-                Some(&why),
-                s.now,
-            )?;
-            // A cancelled slot is not offered again by itself.
-            db::hearings::withdraw_slot(conn, &current.slot_id, s.now)?;
-            let extra = Extra {
-                previous: db::hearings::slot(conn, &current.slot_id)?,
-                reason: Some(why.clone()),
-                ..Default::default()
-            };
-            let mails = compose::enqueue(conn, &config, &keys, &s.engagement, MailKind::HearingCancelled, &extra)?;
-            s.payload = json!({"hearing_id": current.id, "slot_id": current.slot_id, "reason": why, "mails": mails});
-            Ok(())
-        },
+        move |conn, s| cancel_in(conn, s, &config, &keys, &why),
     )
     .await
 }

@@ -12,5 +12,6 @@ mod mail;
 mod openapi;
 mod ops;
 mod pipeline;
+mod portal;
 mod questionnaire;
 mod uploads;

@@ -1,0 +1,616 @@
+//! The pages behind emailed links (`/p/{purpose}/{token}`). A link opens only its purpose;
+//! every view and every action lands in the timeline as the contact who acted (time, IP address,
+//! user agent) and drives the same milestones as the coordinator API.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::pages::{self, Notice, PageError};
+use crate::api::hearings;
+use crate::api::intake::{self, Purpose as DocPurpose};
+use crate::api::pipeline::{self, Command, Step, Who};
+use crate::app::AppState;
+use crate::auth::links::{LinkClaims, LinkError, Purpose};
+use crate::db::engagements::EngagementRow;
+use crate::db::hospitals::{ContactRow, HospitalRow};
+use crate::db::{self, DbConnection};
+use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState};
+use crate::error::AppError;
+
+/// A link that opened: who it is for and what it is about.
+#[derive(Clone)]
+pub struct Opened {
+    pub claims: LinkClaims,
+    pub engagement: EngagementRow,
+    pub contact: ContactRow,
+    pub hospital: HospitalRow,
+}
+
+/// Where the request came from, for the timeline.
+#[derive(Clone)]
+pub struct Origin {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Origin {
+    fn of(req: &HttpRequest) -> Self {
+        Origin {
+            ip: req
+                .connection_info()
+                .realip_remote_addr()
+                .unwrap_or_default()
+                .to_owned(),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+        }
+    }
+}
+
+impl Opened {
+    pub fn who(&self) -> Who {
+        Who {
+            kind: "contact",
+            id: Some(self.contact.id.clone()),
+            label: format!("{}（{}）", self.contact.name, self.hospital.name),
+            is_admin: false,
+        }
+    }
+}
+
+/// Checks a token against its signature, expiry, the stored `jti` (revocation), the purpose in
+/// the URL, and that its contact and engagement still exist.
+pub fn open(
+    conn: &mut DbConnection,
+    state: &AppState,
+    purpose: &str,
+    token: &str,
+) -> Result<Opened, PageError> {
+    let claims = state.links.verify(token).map_err(PageError::Link)?;
+    if Purpose::parse(purpose) != Some(claims.pur) {
+        return Err(PageError::Link(LinkError::WrongPurpose));
+    }
+    let row = db::links::get(conn, &claims.jti)?.ok_or(PageError::Link(LinkError::Invalid))?;
+    if row.revoked_at.is_some() {
+        return Err(PageError::Link(LinkError::Revoked));
+    }
+    let contact =
+        db::hospitals::contact(conn, &claims.con)?.ok_or(PageError::Link(LinkError::Revoked))?;
+    let engagement = db::engagements::get(conn, &claims.eng)?
+        .filter(|e| e.hospital_id == contact.hospital_id)
+        .ok_or(PageError::Link(LinkError::Invalid))?;
+    let hospital = db::hospitals::get(conn, &engagement.hospital_id)?
+        .ok_or(PageError::Link(LinkError::Invalid))?;
+    Ok(Opened {
+        claims,
+        engagement,
+        contact,
+        hospital,
+    })
+}
+
+/// Security headers for every page: no framing, no referrer, no external anything.
+fn secure(mut res: HttpResponse) -> HttpResponse {
+    let h = res.headers_mut();
+    let set = |h: &mut header::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(
+            header::HeaderName::from_static(k),
+            header::HeaderValue::from_static(v),
+        );
+    };
+    set(h, "content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "cache-control", "no-store");
+    res
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    secure(
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+    )
+}
+
+fn error_page(
+    state: &AppState,
+    err: PageError,
+    contact_org: Option<pages::Helpdesk>,
+) -> HttpResponse {
+    if let PageError::Internal(e) = &err {
+        tracing::error!(error = %e, "portal");
+    }
+    let status = err.status();
+    let body = pages::error(&err, contact_org.as_ref(), &state.config.public_base_url);
+    html(status, body)
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    /// Set after an action: which confirmation to show.
+    pub done: Option<String>,
+}
+
+/// Opens a link: records the view and shows the page of its purpose.
+#[get("/p/{purpose}/{token}")]
+pub async fn show_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> HttpResponse {
+    let (purpose, token) = path.into_inner();
+    let origin = Origin::of(&req);
+    let st = state.clone();
+    let done = query.into_inner().done;
+    let result = state
+        .db
+        .write(move |conn| {
+            let opened = match open(conn, &st, &purpose, &token) {
+                Ok(o) => o,
+                Err(e) => return Ok(Err((e, None))),
+            };
+            db::links::touch(conn, &opened.claims.jti, db::now())?;
+            pipeline::note(
+                conn,
+                &opened.who(),
+                &opened.engagement,
+                "link_viewed",
+                json!({"purpose": opened.claims.pur, "ip": origin.ip, "user_agent": origin.user_agent}),
+            )?;
+            let csrf = st.links.csrf(&opened.claims.jti);
+            let page = pages::render(conn, &st, &opened, &csrf, &token, done.as_deref(), None);
+            Ok(page.map_err(|e| (e, Some(pages::helpdesk(conn, &opened.engagement)))))
+        })
+        .await;
+    match result {
+        Ok(Ok(body)) => html(StatusCode::OK, body),
+        Ok(Err((e, help))) => error_page(&state, e, help.flatten()),
+        Err(e) => error_page(&state, PageError::Internal(e.problem().detail), None),
+    }
+}
+
+/// One action from a page form.
+pub enum Act {
+    Confirm,
+    Decline {
+        reason: String,
+    },
+    UploadMemorandum,
+    UploadDiagram,
+    Questionnaire {
+        submit: bool,
+        fields: Vec<(String, String)>,
+    },
+    Book {
+        slot_id: String,
+    },
+    Reschedule {
+        slot_id: String,
+        reason: String,
+    },
+    Cancel {
+        reason: String,
+    },
+    OtherDates {
+        note: String,
+    },
+}
+
+fn parse_act(
+    purpose: Purpose,
+    fields: &[(String, String)],
+    has_files: bool,
+) -> Result<Act, Notice> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let action = get("action");
+    let need = |v: String, what: &str| {
+        if v.is_empty() {
+            Err(Notice::Missing(what.to_owned()))
+        } else {
+            Ok(v)
+        }
+    };
+    match (purpose, action.as_str()) {
+        (Purpose::Participation, "confirm") => Ok(Act::Confirm),
+        (Purpose::Participation, "decline") => Ok(Act::Decline {
+            reason: need(get("reason"), "辞退の理由")?,
+        }),
+        (Purpose::Memorandum, _) if has_files => Ok(Act::UploadMemorandum),
+        (Purpose::Diagram, _) if has_files => Ok(Act::UploadDiagram),
+        (Purpose::Memorandum | Purpose::Diagram, _) => Err(Notice::Missing("ファイル".into())),
+        (Purpose::Questionnaire, "save" | "submit") => Ok(Act::Questionnaire {
+            submit: action == "submit",
+            fields: fields.to_vec(),
+        }),
+        (Purpose::Hearing, "book") => Ok(Act::Book {
+            slot_id: need(get("slot_id"), "ご希望の日時")?,
+        }),
+        (Purpose::Hearing, "reschedule") => Ok(Act::Reschedule {
+            slot_id: need(get("slot_id"), "変更先の日時")?,
+            reason: need(get("reason"), "変更の理由")?,
+        }),
+        (Purpose::Hearing, "cancel") => Ok(Act::Cancel {
+            reason: need(get("reason"), "取消の理由")?,
+        }),
+        (Purpose::Hearing, "other_dates") => Ok(Act::OtherDates {
+            note: need(get("note"), "ご都合のよい日時")?,
+        }),
+        _ => Err(Notice::Unknown),
+    }
+}
+
+/// Carries out an action inside one transaction; returns the `done` marker for the page.
+fn perform(
+    conn: &mut DbConnection,
+    state: &AppState,
+    opened: &Opened,
+    origin: &Origin,
+    action: Act,
+    files: Vec<intake::Received>,
+) -> Result<&'static str, PageError> {
+    let who = opened.who();
+    let e = opened.engagement.clone();
+    let id = e.id.clone();
+    let whence = json!({"ip": origin.ip, "user_agent": origin.user_agent});
+    let run =
+        |conn: &mut DbConnection,
+         action: Action,
+         kind: &'static str,
+         f: &mut dyn FnMut(&mut DbConnection, &mut Step) -> Result<(), AppError>| {
+            let cmd = Command {
+                engagement_id: &id,
+                if_match: None,
+                action,
+                override_reason: None,
+                kind,
+            };
+            pipeline::run_loaded(conn, who.clone(), e.clone(), cmd, |c, s| {
+                f(c, s)?;
+                if let Value::Object(m) = &mut s.payload {
+                    m.insert("via".into(), whence.clone());
+                }
+                Ok(())
+            })
+        };
+    let config = state.config.clone();
+    let keys = state.links.clone();
+    Ok(match action {
+        Act::Confirm => {
+            run(
+                conn,
+                Action::RecordConsent,
+                "consent_recorded",
+                &mut |_, s| {
+                    s.reach(Milestone::Consented);
+                    s.payload = json!({"by": "hospital"});
+                    Ok(())
+                },
+            )?;
+            "confirmed"
+        }
+        Act::Decline { reason } => {
+            run(
+                conn,
+                Action::SetSideState(SideState::Declined),
+                "declined",
+                &mut |_, s| {
+                    s.changes.side_state = Some(Some(SideState::Declined.as_str().into()));
+                    s.changes.side_reason = Some(Some(reason.clone()));
+                    s.payload = json!({"by": "hospital", "reason": reason});
+                    Ok(())
+                },
+            )?;
+            "declined"
+        }
+        Act::UploadMemorandum => {
+            run(
+                conn,
+                Action::MemorandumCopy,
+                "document_uploaded",
+                &mut |c, s| {
+                    intake::record_documents(c, s, DocPurpose::MemorandumSigned, &files)?;
+                    let status = s
+                        .engagement
+                        .memorandum_status
+                        .as_deref()
+                        .and_then(MemorandumStatus::parse);
+                    if status.is_none_or(|st| st < MemorandumStatus::SignedByHospital) {
+                        s.changes.memorandum_status =
+                            Some(Some(MemorandumStatus::SignedByHospital.as_str().into()));
+                    }
+                    Ok(())
+                },
+            )?;
+            "uploaded"
+        }
+        Act::UploadDiagram => {
+            run(
+                conn,
+                Action::Confidential,
+                "diagram_uploaded",
+                &mut |c, s| intake::record_documents(c, s, DocPurpose::Diagram, &files).map(|_| ()),
+            )?;
+            "uploaded"
+        }
+        Act::Questionnaire { submit, fields } => {
+            let (template_id, template) = pages::questionnaire_template(conn, &e.id)?;
+            let _ = template_id;
+            let (answers, issues) = pages::parse_questionnaire_form(&template, &fields);
+            if !issues.is_empty() {
+                return Err(PageError::Form(Notice::Questionnaire(issues, answers)));
+            }
+            let kind = if submit {
+                "questionnaire_submitted"
+            } else {
+                "questionnaire_saved"
+            };
+            let mut kept = Some(answers.clone());
+            let result = run(conn, Action::Confidential, kind, &mut |c, s| {
+                intake::save_answers(c, s, kept.take().unwrap_or_default(), submit)
+            });
+            match result {
+                Err(AppError::Validation(errs)) => {
+                    let issues = pages::issues_from(&template, &answers, submit);
+                    let _ = errs;
+                    return Err(PageError::Form(Notice::Questionnaire(issues, answers)));
+                }
+                other => other?,
+            };
+            if submit {
+                "submitted"
+            } else {
+                "saved"
+            }
+        }
+        Act::Book { slot_id } => {
+            run(conn, Action::BookHearing, "hearing_booked", &mut |c, s| {
+                hearings::book_in(c, s, &config, &keys, &slot_id, &[])
+            })?;
+            "booked"
+        }
+        Act::Reschedule { slot_id, reason } => {
+            run(
+                conn,
+                Action::RecordHearingOutcome,
+                "hearing_rescheduled",
+                &mut |c, s| hearings::reschedule_in(c, s, &config, &keys, &slot_id, &reason),
+            )?;
+            "rescheduled"
+        }
+        Act::Cancel { reason } => {
+            run(
+                conn,
+                Action::RecordHearingOutcome,
+                "hearing_cancelled",
+                &mut |c, s| hearings::cancel_in(c, s, &config, &keys, &reason),
+            )?;
+            "cancelled"
+        }
+        Act::OtherDates { note } => {
+            pipeline::note(
+                conn,
+                &who,
+                &e,
+                "other_dates_requested",
+                json!({"note": note, "via": whence}),
+            )?;
+            "requested"
+        }
+    })
+}
+
+/// A form from a page: checks the link and the CSRF value, carries out the action, and sends
+/// the browser to the page again (303) with a confirmation.
+#[post("/p/{purpose}/{token}")]
+pub async fn submit_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> HttpResponse {
+    let (purpose, token) = path.into_inner();
+    let origin = Origin::of(&req);
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    // Read the form (files included) first; nothing is stored before the link and CSRF pass.
+    let upload = if is_multipart {
+        match intake::read_upload(&state, Multipart::new(req.headers(), body)).await {
+            Ok(u) => u,
+            Err(e) => return error_page(&state, PageError::from(e), None),
+        }
+    } else {
+        match read_form(body).await {
+            Ok(fields) => intake::Upload {
+                files: Vec::new(),
+                fields,
+            },
+            Err(e) => return error_page(&state, e, None),
+        }
+    };
+    let st = state.clone();
+    let (p, t) = (purpose.clone(), token.clone());
+    let opened = match state.db.read(move |conn| Ok(open(conn, &st, &p, &t))).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return error_page(&state, e, None),
+        Err(e) => return error_page(&state, PageError::Internal(e.problem().detail), None),
+    };
+    let help = {
+        let e = opened.engagement.clone();
+        state
+            .db
+            .read(move |conn| Ok(pages::helpdesk(conn, &e)))
+            .await
+            .ok()
+            .flatten()
+    };
+    if !state
+        .links
+        .csrf_ok(&opened.claims.jti, upload.field("csrf").unwrap_or_default())
+    {
+        return error_page(&state, PageError::Csrf, help);
+    }
+    let action = match parse_act(opened.claims.pur, &upload.fields, !upload.files.is_empty()) {
+        Ok(a) => a,
+        Err(notice) => return form_again(&state, &opened, &token, notice).await,
+    };
+    let files = match action {
+        Act::UploadDiagram | Act::UploadMemorandum => {
+            let purpose = if matches!(action, Act::UploadDiagram) {
+                DocPurpose::Diagram
+            } else {
+                DocPurpose::MemorandumSigned
+            };
+            match intake::store_files(&state, upload.files, purpose).await {
+                Ok(f) => f,
+                Err(AppError::Validation(errors)) => {
+                    return form_again(
+                        &state,
+                        &opened,
+                        &token,
+                        Notice::Files(errors.into_iter().map(|e| e.message).collect()),
+                    )
+                    .await
+                }
+                Err(e) => return error_page(&state, PageError::from(e), help),
+            }
+        }
+        _ => Vec::new(),
+    };
+    let st = state.clone();
+    let o = opened.clone();
+    let result = state
+        .db
+        .write(move |conn| Ok(perform(conn, &st, &o, &origin, action, files)))
+        .await;
+    match result {
+        Ok(Ok(done)) => secure(
+            HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("/p/{purpose}/{token}?done={done}"),
+                ))
+                .finish(),
+        ),
+        Ok(Err(PageError::Form(notice))) => form_again(&state, &opened, &token, notice).await,
+        Ok(Err(e)) => form_again_or_error(&state, &opened, &token, e, help).await,
+        Err(e) => error_page(&state, PageError::from(e), help),
+    }
+}
+
+/// A refused step (e.g. the slot was just taken) is shown on the page itself, with what is
+/// still possible; anything else gets the error page.
+async fn form_again_or_error(
+    state: &web::Data<AppState>,
+    opened: &Opened,
+    token: &str,
+    e: PageError,
+    help: Option<pages::Helpdesk>,
+) -> HttpResponse {
+    match e {
+        PageError::Refused(reason) => {
+            form_again(state, opened, token, Notice::Refused(reason)).await
+        }
+        other => error_page(state, other, help),
+    }
+}
+
+/// Shows the page again with a notice next to the form (422).
+async fn form_again(
+    state: &web::Data<AppState>,
+    opened: &Opened,
+    token: &str,
+    notice: Notice,
+) -> HttpResponse {
+    let st = state.clone();
+    let o = opened.clone();
+    let token = token.to_owned();
+    let rendered = state
+        .db
+        .read(move |conn| {
+            let csrf = st.links.csrf(&o.claims.jti);
+            Ok(pages::render(
+                conn,
+                &st,
+                &o,
+                &csrf,
+                &token,
+                None,
+                Some(&notice),
+            ))
+        })
+        .await;
+    match rendered {
+        Ok(Ok(body)) => html(StatusCode::UNPROCESSABLE_ENTITY, body),
+        Ok(Err(e)) => error_page(state, e, None),
+        Err(e) => error_page(state, PageError::from(e), None),
+    }
+}
+
+async fn read_form(mut body: web::Payload) -> Result<Vec<(String, String)>, PageError> {
+    use futures_util::StreamExt;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| PageError::BadForm)?;
+        if bytes.len() + chunk.len() > 256 * 1024 {
+            return Err(PageError::BadForm);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
+/// The memorandum's text, to read and keep (and print for signing).
+#[get("/p/memorandum/{token}/document")]
+pub async fn memorandum_document(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let token = path.into_inner();
+    let st = state.clone();
+    let result = state
+        .db
+        .read(move |conn| {
+            let opened = match open(conn, &st, "memorandum", &token) {
+                Ok(o) => o,
+                Err(e) => return Ok(Err(e)),
+            };
+            let org = pages::helpdesk(conn, &opened.engagement)
+                .map(|h| h.organization)
+                .unwrap_or_default();
+            Ok(pages::memorandum_text(&opened, &org))
+        })
+        .await;
+    match result {
+        Ok(Ok(text)) => secure(
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    crate::domain::doctype::content_disposition("秘密保持に関する覚書.txt"),
+                ))
+                .body(text),
+        ),
+        Ok(Err(e)) => error_page(&state, e, None),
+        Err(e) => error_page(&state, PageError::from(e), None),
+    }
+}
