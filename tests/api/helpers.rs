@@ -49,7 +49,12 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         Some((_, (url, _))) => url.clone(),
         None => format!("sqlite://{dir_str}/test.sqlite3"),
     };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // Links in mail point at this very app.
+    let base = format!("http://127.0.0.1:{port}");
     let mut settings = vec![
+        ("PUBLIC_BASE_URL", base.as_str()),
         ("DATABASE_URL", database_url.as_str()),
         ("DATA_DIR", dir_str.as_str()),
         ("JWT_SECRET", "test-secret-test-secret-test-secret!"),
@@ -62,8 +67,6 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         .expect("join")
         .expect("app state");
     let db = state.db.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let worker = app::mail_worker(&state.config, state.db.clone()).expect("mail worker");
     let server = app::server(state, listener, 1).expect("server");
     tokio::spawn(server);
