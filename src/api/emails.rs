@@ -155,7 +155,7 @@ pub async fn preview(
                 &c,
                 q.kind,
                 &Extra::default(),
-                true,
+                compose::Links::Placeholder,
             )?;
             let preferred = if c.charset == "iso-2022-jp" {
                 crate::mail::charset::Charset::Iso2022Jp

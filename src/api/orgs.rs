@@ -26,6 +26,12 @@ pub struct OrgOut {
     pub updated_at: DateTime<Utc>,
     /// Also sent as the `ETag`; send it back in `If-Match` when updating.
     pub version: i64,
+    /// Signature under the mail this organisation sends (replaces the generated one).
+    pub mail_signature: Option<String>,
+    /// Where hospitals' replies go (Reply-To), when no coordinator is named.
+    pub reply_to: Option<String>,
+    /// Whether `reply_to` gets a copy (Cc) of every mail.
+    pub cc_reply_to: bool,
 }
 
 impl From<db::orgs::OrgRow> for OrgOut {
@@ -38,6 +44,9 @@ impl From<db::orgs::OrgRow> for OrgOut {
             created_at: utc(o.created_at),
             updated_at: utc(o.updated_at),
             version: o.version,
+            mail_signature: o.mail_signature,
+            reply_to: o.reply_to,
+            cc_reply_to: o.cc_reply_to,
         }
     }
 }
@@ -59,6 +68,13 @@ pub struct OrgPatch {
     #[serde(default, deserialize_with = "super::users::present")]
     #[schema(value_type = Option<String>)]
     pub parent_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<String>)]
+    pub mail_signature: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<String>)]
+    pub reply_to: Option<Option<String>>,
+    pub cc_reply_to: Option<bool>,
 }
 
 /// Which organisations the caller may read: all for an admin, its own subtree for a coordinator.
@@ -270,6 +286,30 @@ pub async fn update_organization(
                 .as_deref()
                 .map(str::trim)
                 .unwrap_or(&current.name);
+            if patch.mail_signature.is_some()
+                || patch.reply_to.is_some()
+                || patch.cc_reply_to.is_some()
+            {
+                let reply_to = patch.reply_to.clone().unwrap_or(current.reply_to.clone());
+                if let Some(r) = &reply_to {
+                    let mut errors = Vec::new();
+                    validate::email("reply_to", r, &mut errors);
+                    if !errors.is_empty() {
+                        return Err(AppError::Validation(errors));
+                    }
+                }
+                db::orgs::set_mail_settings(
+                    conn,
+                    &id,
+                    patch
+                        .mail_signature
+                        .clone()
+                        .unwrap_or(current.mail_signature.clone())
+                        .as_deref(),
+                    reply_to.as_deref(),
+                    patch.cc_reply_to.unwrap_or(current.cc_reply_to),
+                )?;
+            }
             db::orgs::update(conn, &id, version, name, parent_id.as_deref(), db::now())?
                 .ok_or_else(|| AppError::PreconditionFailed("changed meanwhile; reload".into()))
         })

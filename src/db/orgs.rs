@@ -18,6 +18,7 @@ pub struct OrgRow {
     pub version: i64,
     pub mail_signature: Option<String>,
     pub reply_to: Option<String>,
+    pub cc_reply_to: bool,
 }
 
 #[derive(Insertable)]
@@ -121,6 +122,25 @@ pub fn update(
         return Ok(None);
     }
     get(conn, id)
+}
+
+/// The organisation's mail settings: signature, the address replies go to, and whether that
+/// address gets a copy of every mail.
+pub fn set_mail_settings(
+    conn: &mut DbConnection,
+    id: &str,
+    signature: Option<&str>,
+    reply_to: Option<&str>,
+    cc_reply_to: bool,
+) -> QueryResult<()> {
+    diesel::update(organizations::table.find(id))
+        .set((
+            organizations::mail_signature.eq(signature),
+            organizations::reply_to.eq(reply_to),
+            organizations::cc_reply_to.eq(cc_reply_to),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {

@@ -46,14 +46,14 @@ const CLAIM_PG: &str = "UPDATE outbox SET status = 'sending', locked_until = $1,
      attempts = attempts + 1, updated_at = $2 \
      WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= $2 \
        AND (status = 'pending' OR (status = 'sending' AND locked_until < $2)) \
-       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+       ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING *";
 
 const CLAIM_SQLITE: &str = "UPDATE outbox SET status = 'sending', locked_until = ?1, \
      attempts = attempts + 1, updated_at = ?2 \
      WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ?2 \
        AND (status = 'pending' OR (status = 'sending' AND locked_until < ?2)) \
-       ORDER BY next_attempt_at LIMIT ?3) \
+       ORDER BY next_attempt_at, id LIMIT ?3) \
      RETURNING *";
 
 /// Claims up to `limit` due rows until `lease_until`. A row whose worker died while sending is

@@ -12,6 +12,7 @@ diesel::table! {
         version -> BigInt,
         mail_signature -> Nullable<Text>,
         reply_to -> Nullable<Text>,
+        cc_reply_to -> Bool,
     }
 }
 

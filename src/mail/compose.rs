@@ -87,8 +87,18 @@ pub fn link(
     ))
 }
 
-/// Renders the mail for one contact. With `preview`, links are placeholders and nothing is
-/// stored; otherwise each link is signed and recorded.
+/// How a rendered mail gets its links.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Signed and recorded, one per purpose.
+    Sign,
+    /// Placeholders, nothing stored (previews).
+    Placeholder,
+    /// None at all (copies to people who are not the hospital's contacts).
+    Omit,
+}
+
+/// Renders the mail for one contact, with links as `links` says.
 #[allow(clippy::too_many_arguments)]
 pub fn render_for(
     conn: &mut DbConnection,
@@ -98,7 +108,7 @@ pub fn render_for(
     contact: &ContactRow,
     kind: MailKind,
     extra: &Extra,
-    preview: bool,
+    mode: Links,
 ) -> AppResult<(Context, Rendered)> {
     let hospital = db::hospitals::get(conn, &e.hospital_id)?
         .ok_or_else(|| anyhow::anyhow!("hospital missing"))?;
@@ -107,8 +117,8 @@ pub fn render_for(
         None => None,
     };
     let mut links = std::collections::BTreeMap::new();
-    for p in purposes(kind) {
-        let url = if preview {
+    for p in purposes(kind).iter().filter(|_| mode != Links::Omit) {
+        let url = if mode == Links::Placeholder {
             format!("{}/p/（{}用のリンク）", config.public_base_url, p.as_str())
         } else {
             link(conn, config, keys, &e.id, &contact.id, *p)?
@@ -259,6 +269,61 @@ fn invite(
     Ok(Some(ics::render(&inv, chrono::Utc::now())))
 }
 
+/// The hospital's system vendor, when invited to the hearing, gets the hearing mails too (with
+/// the invite, without the hospital's links). Returned as contact-shaped rows with no id.
+fn vendor_attendees(
+    conn: &mut DbConnection,
+    e: &EngagementRow,
+    kind: MailKind,
+) -> AppResult<Vec<ContactRow>> {
+    use MailKind::*;
+    if !matches!(
+        kind,
+        HearingConfirmed | HearingRescheduled | HearingCancelled | HearingReminder
+    ) {
+        return Ok(Vec::new());
+    }
+    let Some(h) = db::hearings::hearings(conn, &e.id)?
+        .into_iter()
+        .rev()
+        .find(|h| matches!(h.status.as_str(), "scheduled" | "cancelled"))
+    else {
+        return Ok(Vec::new());
+    };
+    let attendees: Vec<crate::api::hearings::Attendee> =
+        serde_json::from_str(&h.attendees).unwrap_or_default();
+    let now = db::now();
+    Ok(attendees
+        .into_iter()
+        .filter(|a| a.kind == "system_vendor" && a.email.is_some())
+        .map(|a| ContactRow {
+            id: String::new(),
+            hospital_id: e.hospital_id.clone(),
+            name: a.name,
+            department: None,
+            title: None,
+            email: a.email,
+            phone: None,
+            charset: "utf-8".into(),
+            position: 0,
+            removed_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        })
+        .collect())
+}
+
+/// The organisation's own address, when it asked for a copy of every mail.
+fn cc_of(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Option<String>> {
+    let Some(org) = e.organization_id.as_deref() else {
+        return Ok(None);
+    };
+    Ok(db::orgs::get(conn, org)?
+        .filter(|o| o.cc_reply_to)
+        .and_then(|o| o.reply_to))
+}
+
 /// Queues `kind` for every contact of the engagement's hospital that has an email. Returns the
 /// outbox ids (none when no contact has an email; the caller decides whether that is an error).
 pub fn enqueue(
@@ -269,13 +334,21 @@ pub fn enqueue(
     kind: MailKind,
     extra: &Extra,
 ) -> AppResult<Vec<String>> {
-    let contacts: Vec<ContactRow> = db::hospitals::contacts(conn, &e.hospital_id)?
+    let mut contacts: Vec<ContactRow> = db::hospitals::contacts(conn, &e.hospital_id)?
         .into_iter()
         .filter(|c| c.email.is_some())
         .collect();
+    if !contacts.is_empty() {
+        contacts.extend(vendor_attendees(conn, e, kind)?);
+    }
     let mut ids = Vec::new();
     for c in contacts {
-        let (ctx, rendered) = render_for(conn, config, keys, e, &c, kind, extra, false)?;
+        let links = if c.id.is_empty() {
+            Links::Omit
+        } else {
+            Links::Sign
+        };
+        let (ctx, rendered) = render_for(conn, config, keys, e, &c, kind, extra, links)?;
         let ics = invite(conn, config, e, &ctx, kind, &c)?;
         let id = db::new_id();
         let host = config.mail.from.split('@').nth(1).unwrap_or("localhost");
@@ -296,6 +369,11 @@ pub fn enqueue(
             .subject(rendered.subject.clone());
         if !ctx.sender.email.is_empty() {
             builder = builder.reply_to(mailbox(&ctx.sender.person, &ctx.sender.email)?);
+        }
+        let mut envelope_to = vec![email.clone()];
+        if let Some(cc) = cc_of(conn, e)? {
+            builder = builder.cc(mailbox(&ctx.sender.organization, &cc)?);
+            envelope_to.push(cc);
         }
         let mut alternative = MultiPart::alternative()
             .singlepart(text_part(&rendered.text, cs))
@@ -341,11 +419,11 @@ pub fn enqueue(
             &OutboxRow {
                 id: id.clone(),
                 engagement_id: Some(e.id.clone()),
-                contact_id: Some(c.id.clone()),
+                contact_id: Some(c.id.clone()).filter(|id| !id.is_empty()),
                 kind: kind.as_str().to_owned(),
                 message_id,
                 envelope_from: config.mail.from.clone(),
-                envelope_to: serde_json::to_string(&[email]).map_err(anyhow::Error::from)?,
+                envelope_to: serde_json::to_string(&envelope_to).map_err(anyhow::Error::from)?,
                 subject: rendered.subject,
                 charset: cs.as_str().to_owned(),
                 raw,

@@ -67,6 +67,13 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
     let w = app.world().await;
     let e = hospital_with_contacts(&app, &w, 1, "髙橋 花子").await;
     let res = app
+        .req(reqwest::Method::PATCH, &format!("/api/v1/organizations/{}", w.sub_a), Some(&w.admin))
+        .json(&json!({"reply_to": "desk@a.example", "cc_reply_to": true, "mail_signature": "架空セキュリティ株式会社\n医療DX推進部"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
         .post(
             &format!("/api/v1/engagements/{e}/emails"),
             &w.coord_a,
@@ -113,6 +120,17 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
             .and_then(|a| a.first())
             .and_then(|a| a.address()),
         Some("coord@a.example")
+    );
+    assert_eq!(
+        yamada
+            .cc()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
+        Some("desk@a.example")
+    );
+    assert!(
+        body.contains("医療DX推進部"),
+        "the organisation's signature"
     );
 
     // 髙 cannot travel in ISO-2022-JP: that mail falls back to UTF-8, and says so.
@@ -197,13 +215,13 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
         .unwrap();
     let first = hearings["slots"][0]["id"].as_str().unwrap().to_owned();
     let second = hearings["slots"][1]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.step(c, &e, &format!("hearing-slots/{first}/book"), json!({}))
-            .await
-            .status(),
-        200
-    );
-    let got = sink.wait_for(4).await;
+    // The hospital's system vendor is invited: it gets the hearing mails too, without links.
+    let vendor = json!({"attendees": [{"kind": "system_vendor", "name": "架空システム 佐藤", "email": "sato@emr-vendor.example"}]});
+    let res = app
+        .step(c, &e, &format!("hearing-slots/{first}/book"), vendor)
+        .await;
+    assert_eq!(res.status(), 200);
+    let got = sink.wait_for(5).await;
     let ics_of = |raw: &[u8]| -> String {
         let m = parse(raw);
         let found = m
@@ -212,7 +230,22 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
             .map(|a| String::from_utf8_lossy(a.contents()).to_string());
         found.expect("an invite.ics attachment")
     };
-    let booked = ics_of(&got[2]);
+    // Each step's mails arrive together; pick them by recipient.
+    let to = |batch: &[Vec<u8>], who: &str| -> Vec<u8> {
+        batch
+            .iter()
+            .find(|r| to_of(&parse(r)) == who)
+            .cloned()
+            .expect("a mail to this recipient")
+    };
+    let booked = ics_of(&to(&got[2..5], "yamada@mail.example"));
+    let vendor_raw = to(&got[2..5], "sato@emr-vendor.example");
+    let vendor_mail = parse(&vendor_raw);
+    assert!(
+        !vendor_mail.body_text(0).unwrap().contains("/p/"),
+        "no hospital links for the vendor"
+    );
+    assert!(ics_of(&vendor_raw).contains("mailto:sato@emr-vendor.example"));
     for line in [
         "METHOD:REQUEST",
         "SEQUENCE:0",
@@ -238,8 +271,8 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
         json!({"slot_id": second, "reason": "院内会議と重なったため"}),
     )
     .await;
-    let got = sink.wait_for(6).await;
-    let moved = ics_of(&got[4]);
+    let got = sink.wait_for(8).await;
+    let moved = ics_of(&to(&got[5..8], "yamada@mail.example"));
     assert!(
         moved.contains("SEQUENCE:1") && moved.contains(&uid),
         "{moved}"
@@ -253,8 +286,8 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
         json!({"reason": "病院のご都合により"}),
     )
     .await;
-    let got = sink.wait_for(8).await;
-    let cancelled = ics_of(&got[6]);
+    let got = sink.wait_for(11).await;
+    let cancelled = ics_of(&to(&got[8..11], "yamada@mail.example"));
     assert!(
         cancelled.contains("METHOD:CANCEL") && cancelled.contains(&uid),
         "{cancelled}"
@@ -273,6 +306,17 @@ async fn an_smtp_outage_delays_mail_but_loses_none() {
     ])
     .await;
     let w = app.world().await;
+    // A second worker on the same database: each mail must still arrive once.
+    let config = engagement_tracker::config::Config::load(&[
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("JWT_SECRET", crate::portal::SECRET),
+        ("SMTP_URL", url.as_str()),
+        ("MAIL_POLL_MS", "50"),
+        ("MAIL_RETRY_BASE_MS", "200"),
+    ])
+    .unwrap();
+    let second = engagement_tracker::app::mail_worker(&config, app.db.clone()).unwrap();
+    tokio::spawn(second.run());
     let mut engagements = Vec::new();
     for n in 0..5 {
         let code = institution_code("13", 11, n + 1);

@@ -39,3 +39,4 @@ CREATE INDEX link_tokens_contact_idx ON link_tokens(contact_id);
 -- Per organisation: the signature under its mail and the address replies go to.
 ALTER TABLE organizations ADD COLUMN mail_signature TEXT;
 ALTER TABLE organizations ADD COLUMN reply_to TEXT;
+ALTER TABLE organizations ADD COLUMN cc_reply_to BOOLEAN NOT NULL DEFAULT FALSE;
