@@ -587,7 +587,7 @@ where
 }
 
 /// Reason text: trimmed, non-blank, bounded.
-fn reason(field: &str, value: &str) -> AppResult<String> {
+pub fn reason(field: &str, value: &str) -> AppResult<String> {
     let mut errors = Vec::new();
     validate::non_blank(field, value, 2000, &mut errors);
     if errors.is_empty() {

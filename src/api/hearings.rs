@@ -380,7 +380,7 @@ pub async fn reschedule(
     body: Json<RescheduleIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    let why = non_blank_reason(&input.reason)?;
+    let why = super::engagements::reason("reason", &input.reason)?;
     let (config, keys) = (state.config.clone(), state.links.clone());
     step(
         &state,
@@ -488,16 +488,6 @@ pub fn book_in(
     Ok(())
 }
 
-fn non_blank_reason(r: &str) -> AppResult<String> {
-    let mut errors = Vec::new();
-    validate::non_blank("reason", r, 2000, &mut errors);
-    if errors.is_empty() {
-        Ok(r.trim().to_owned())
-    } else {
-        Err(AppError::Validation(errors))
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelIn {
@@ -518,7 +508,7 @@ pub async fn cancel(
     path: web::Path<String>,
     body: Json<CancelIn>,
 ) -> AppResult<HttpResponse> {
-    let why = non_blank_reason(&body.0.reason)?;
+    let why = super::engagements::reason("reason", &body.0.reason)?;
     let (config, keys) = (state.config.clone(), state.links.clone());
     step(
         &state,

@@ -492,12 +492,7 @@ pub async fn skip(
     path: web::Path<String>,
     body: Json<SkipIn>,
 ) -> AppResult<HttpResponse> {
-    let mut errors = Vec::new();
-    validate::non_blank("reason", &body.0.reason, 2000, &mut errors);
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let why = body.0.reason.trim().to_owned();
+    let why = super::engagements::reason("reason", &body.0.reason)?;
     step(
         &state,
         actor,

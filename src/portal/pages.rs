@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::links::{LinkError, Purpose};
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, DbConnection};
-use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone, Stage};
+use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone};
 use crate::domain::questionnaire::{
     self as q, Answer, Answers, ColumnKind, Issue, QuestionKind, Template, YesNoAnswer,
 };
@@ -738,7 +738,6 @@ pub fn render(
             "hearing.html"
         }
     };
-    let _ = Stage::Selected;
     render_template(name, data)
 }
 
