@@ -484,6 +484,22 @@ pub fn next_action(
     }
 }
 
+/// What is asked of the hospital, in Japanese, by next-action code (pages and nudges say it).
+pub fn awaited_ja(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "confirm_participation" => "ご参加の意思のご確認をお願いしております。",
+        "sign_memorandum" => "秘密保持に関する覚書のご確認とご署名をお願いしております。",
+        "upload_diagram" => "ネットワーク構成図のご提出をお願いしております。",
+        "answer_questionnaire" => "事前質問票へのご回答をお願いしております。",
+        "pick_slot" => "ヒアリング日程のご選択をお願いしております。",
+        "decide_backup" => {
+            "オフライン・バックアップ体制のご提案について、ご判断をお願いしております。"
+        }
+        "resume" => "ご支援を一時停止しております。再開のご連絡をお待ちしております。",
+        _ => return None,
+    })
+}
+
 /// Days an engagement may stay in a stage before it counts as overdue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sla {

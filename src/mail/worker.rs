@@ -217,7 +217,10 @@ fn scheduled_mails(
         {
             continue;
         }
-        let what = detail.next_action.map(|n| n.description.to_owned());
+        let what = detail
+            .next_action
+            .and_then(|n| crate::domain::pipeline::awaited_ja(n.code))
+            .map(str::to_owned);
         let cmd = Command {
             engagement_id: &id,
             if_match: None,

@@ -201,22 +201,6 @@ fn received(
         .collect())
 }
 
-/// What is asked of the hospital now, in Japanese (from the next action's code).
-fn asked_ja(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "confirm_participation" => "ご参加の意思のご確認をお願いしております。",
-        "sign_memorandum" => "秘密保持に関する覚書のご確認とご署名をお願いしております。",
-        "upload_diagram" => "ネットワーク構成図のご提出をお願いしております。",
-        "answer_questionnaire" => "事前質問票へのご回答をお願いしております。",
-        "pick_slot" => "ヒアリング日程のご選択をお願いしております。",
-        "decide_backup" => {
-            "オフライン・バックアップ体制のご提案について、ご判断をお願いしております。"
-        }
-        "resume" => "ご支援を一時停止しております。再開のご連絡をお待ちしております。",
-        _ => return None,
-    })
-}
-
 fn steps(conn: &mut DbConnection, e: &EngagementRow) -> Result<Vec<Value>, PageError> {
     let done: BTreeMap<String, String> = db::engagements::milestones(conn, &e.id)?
         .into_iter()
@@ -635,7 +619,7 @@ pub fn render(
                 .next_action
                 .as_ref()
                 .filter(|n| n.awaiting == rules::Party::Hospital)
-                .and_then(|n| asked_ja(n.code)));
+                .and_then(|n| rules::awaited_ja(n.code)));
             data["steps"] = json!(steps(conn, &e)?);
             data["side"] = json!(match e.side_state.as_deref() {
                 Some("declined") => Some("ご辞退のご連絡を承っております。"),

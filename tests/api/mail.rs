@@ -456,3 +456,111 @@ async fn mail_is_written_to_files_by_default_and_can_be_previewed() {
         .unwrap()
         .contains("医療機関サイバーセキュリティ確保事業"));
 }
+
+#[tokio::test]
+async fn reminders_and_nudges_are_queued_once_per_period() {
+    use diesel::prelude::*;
+    // The app's own worker would race this test's calls; this app runs without it.
+    let app = crate::helpers::spawn_with(&[("MAIL_POLL_MS", "3600000")]).await;
+    let w = app.world().await;
+    let e = hospital_with_contacts(&app, &w, 4, "鈴木 花子").await;
+    let c = &w.coord_a;
+    let config = engagement_tracker::config::Config::load(&[
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("JWT_SECRET", crate::portal::SECRET),
+        ("DATA_DIR", app.data_dir().to_str().unwrap()),
+    ])
+    .unwrap();
+    let worker = engagement_tracker::app::mail_worker(&config, app.db.clone()).unwrap();
+
+    // A hearing two hours from now is within the 24-hour lead: one reminder per contact, once.
+    app.step(c, &e, "consent", json!({})).await;
+    let start = chrono::Utc::now() + chrono::Duration::hours(2);
+    let slots = json!({"slots": [{"starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(), "format": "online", "meeting_url": "https://meet.example/r"}]});
+    app.step(c, &e, "hearing-slots", slots).await;
+    let h: Value = app
+        .get(&format!("/api/v1/engagements/{e}/hearings"), c)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let slot = h["slots"][0]["id"].as_str().unwrap().to_owned();
+    app.step(c, &e, &format!("hearing-slots/{slot}/book"), json!({}))
+        .await;
+    assert_eq!(worker.schedule().await.unwrap(), 2);
+    assert_eq!(worker.schedule().await.unwrap(), 0, "not twice");
+    let list: Value = app
+        .get(&format!("/api/v1/emails?engagement_id={e}"), c)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reminders = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "hearing_reminder")
+        .count();
+    assert_eq!(reminders, 2);
+
+    // An engagement left waiting on the hospital past its SLA gets one polite nudge.
+    let e2 = hospital_with_contacts(&app, &w, 5, "田中 一郎").await;
+    app.step(
+        c,
+        &e2,
+        "contact-attempts",
+        json!({"channel": "email", "outcome": "reached"}),
+    )
+    .await;
+    assert_eq!(worker.schedule().await.unwrap(), 0, "not overdue yet");
+    let db = app.db.clone();
+    let target = e2.clone();
+    tokio::task::spawn_blocking(move || {
+        use engagement_tracker::db::schema::engagements::dsl::*;
+        let mut conn = db.pool.get().unwrap();
+        diesel::update(engagements.find(&target))
+            .set(stage_since.eq(engagement_tracker::db::now() - chrono::Duration::days(30)))
+            .execute(&mut *conn)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(worker.schedule().await.unwrap(), 2);
+    assert_eq!(
+        worker.schedule().await.unwrap(),
+        0,
+        "at most one per period"
+    );
+    let preview: Value = app
+        .get(&format!("/api/v1/emails?engagement_id={e2}"), c)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nudge = preview["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "overdue_nudge")
+        .unwrap();
+    assert!(nudge["subject"]
+        .as_str()
+        .unwrap()
+        .contains("ご対応状況のご確認"));
+    let id = nudge["id"].as_str().unwrap().to_owned();
+    let db = app.db.clone();
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut conn = db.pool.get().unwrap();
+        engagement_tracker::db::outbox::get(&mut conn, &id)
+            .unwrap()
+            .unwrap()
+            .raw
+    })
+    .await
+    .unwrap();
+    let body = parse(raw.as_bytes()).body_text(0).unwrap().to_string();
+    assert!(
+        body.contains("ご参加の意思のご確認をお願いしております"),
+        "{body}"
+    );
+}
