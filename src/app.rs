@@ -104,6 +104,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .default_service(web::to(|| async {
                 AppError::NotFound("no such route".into()).error_response_owned()
             }))
+            .wrap(from_fn(api::edge::refuse_controls))
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(telemetry::middleware))
     })

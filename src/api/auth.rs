@@ -156,7 +156,7 @@ pub async fn create_api_token(
 ) -> AppResult<HttpResponse> {
     let input = body.0;
     let mut errors: Vec<FieldError> = Vec::new();
-    validate::non_blank("name", &input.name, 200, &mut errors);
+    validate::line("name", &input.name, 200, &mut errors);
     if let Some(d) = input.expires_in_days {
         if !(1..=730).contains(&d) {
             errors.push(FieldError::new(

@@ -565,6 +565,10 @@ where
     F: FnOnce(&mut DbConnection, &mut pipeline::Step) -> AppResult<()> + Send + 'static,
 {
     let idem = Idem::new(req)?;
+    let override_reason = match override_reason.filter(|r| !r.trim().is_empty()) {
+        Some(r) => Some(reason("override_reason", &r)?),
+        None => None,
+    };
     let config = state.config.clone();
     let out = state
         .db
@@ -590,8 +594,9 @@ where
 pub fn reason(field: &str, value: &str) -> AppResult<String> {
     let mut errors = Vec::new();
     validate::non_blank(field, value, 2000, &mut errors);
+    validate::multi_line(field, value, &mut errors);
     if errors.is_empty() {
-        Ok(value.trim().to_owned())
+        Ok(validate::normalize_lines(value.trim()))
     } else {
         Err(AppError::Validation(errors))
     }

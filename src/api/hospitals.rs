@@ -174,7 +174,21 @@ impl HospitalIn {
                     None
                 }
             };
-        validate::non_blank("name", &self.name, 200, &mut errors);
+        validate::line("name", &self.name, 200, &mut errors);
+        validate::single_lines(
+            &[
+                ("address", self.address.as_deref()),
+                (
+                    "system_vendor.company",
+                    self.system_vendor.company.as_deref(),
+                ),
+                (
+                    "system_vendor.contact",
+                    self.system_vendor.contact.as_deref(),
+                ),
+            ],
+            &mut errors,
+        );
         if self.beds.is_some_and(|b| !(0..=10_000).contains(&b)) {
             errors.push(FieldError::new("beds", "must be between 0 and 10000"));
         }
@@ -228,7 +242,15 @@ pub struct ContactIn {
 impl ContactIn {
     fn check(&self) -> AppResult<()> {
         let mut errors = Vec::new();
-        validate::non_blank("name", &self.name, 100, &mut errors);
+        validate::line("name", &self.name, 100, &mut errors);
+        validate::single_lines(
+            &[
+                ("department", self.department.as_deref()),
+                ("title", self.title.as_deref()),
+                ("phone", self.phone.as_deref()),
+            ],
+            &mut errors,
+        );
         if let Some(e) = &self.email {
             validate::email("email", e, &mut errors);
         }

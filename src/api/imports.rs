@@ -469,6 +469,11 @@ pub async fn import_list(
         }
     }
     let mut errors = Vec::new();
+    errors.extend(
+        round
+            .as_deref()
+            .and_then(|r| super::edge::check_text("round", r).err()),
+    );
     if file.is_none() {
         errors.push(FieldError::new(
             "file",

@@ -158,8 +158,9 @@ pub async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<
             form.files
                 .push((filename.unwrap_or_else(|| "upload".to_owned()), bytes));
         } else {
-            form.fields
-                .push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            super::edge::check_text(&name, &text).map_err(|e| AppError::Validation(vec![e]))?;
+            form.fields.push((name, text));
         }
     }
     Ok(form)

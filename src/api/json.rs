@@ -1,7 +1,9 @@
 //! A JSON body extractor whose errors name the field: `{"email": 5}` answers 422 with
-//! `errors: [{field: "email", …}]`, a syntax error answers 400.
+//! `errors: [{field: "email", …}]`, a syntax error answers 400, a control character in any
+//! string 422 naming its path, a body over the limit 413.
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::http::{header, StatusCode};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
@@ -31,7 +33,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 ));
             }
             let bytes = body.await.map_err(|e| {
-                if e.to_string().contains("overflow") {
+                // actix answers an oversized body (declared or streamed) with a 413 error.
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge(format!(
                         "the JSON body is larger than {MAX_JSON_BYTES} bytes"
                     ))
@@ -53,6 +56,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             "the request body is empty; JSON expected".into(),
         ));
     }
+    // Control characters (U+0000 first) are refused wherever they are, naming the path; the
+    // document is then read again into its type, so duplicate keys still count as errors.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    super::edge::check_json(&value)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,6 +1,7 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod edge;
 pub mod emails;
 pub mod engagements;
 pub mod hearings;

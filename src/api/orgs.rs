@@ -149,7 +149,7 @@ pub async fn create_organization(
     actor.require(actor.role.manages_accounts(), "create organisations")?;
     let input = body.0;
     let mut errors: Vec<FieldError> = Vec::new();
-    validate::non_blank("name", &input.name, 200, &mut errors);
+    validate::line("name", &input.name, 200, &mut errors);
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
@@ -254,12 +254,14 @@ pub async fn update_organization(
     actor.require(actor.role.manages_accounts(), "change organisations")?;
     let id = path.into_inner();
     let patch = body.0;
+    let mut errors = Vec::new();
     if let Some(name) = &patch.name {
-        let mut errors = Vec::new();
-        validate::non_blank("name", name, 200, &mut errors);
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
+        validate::line("name", name, 200, &mut errors);
+    }
+    let signature = patch.mail_signature.clone().flatten();
+    validate::multi_line_opt("mail_signature", signature.as_deref(), &mut errors);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
     }
     let row = state
         .db

@@ -138,7 +138,7 @@ impl UserDraft {
         let mut errors = Vec::new();
         let email = validate::normalize_email(&input.email);
         validate::email("email", &email, &mut errors);
-        validate::non_blank("display_name", &input.display_name, 200, &mut errors);
+        validate::line("display_name", &input.display_name, 200, &mut errors);
         validate::password("password", &input.password, &mut errors);
         let prefecture_code = prefecture(input.prefecture_code.as_deref(), &mut errors);
         if !errors.is_empty() {
@@ -328,7 +328,7 @@ pub async fn update_user(
     let patch = body.0;
     let mut errors = Vec::new();
     if let Some(name) = &patch.display_name {
-        validate::non_blank("display_name", name, 200, &mut errors);
+        validate::line("display_name", name, 200, &mut errors);
     }
     if let Some(pw) = &patch.password {
         validate::password("password", pw, &mut errors);

@@ -108,7 +108,9 @@ pub async fn list_findings(
 
 fn check_finding(f: &FindingIn) -> AppResult<()> {
     let mut errors = Vec::new();
-    validate::non_blank("title", &f.title, 300, &mut errors);
+    validate::line("title", &f.title, 300, &mut errors);
+    validate::multi_line_opt("affected", f.affected.as_deref(), &mut errors);
+    validate::multi_line_opt("recommendation", f.recommendation.as_deref(), &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {

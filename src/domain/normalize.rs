@@ -31,12 +31,14 @@ pub fn is_hyphen_like(c: char) -> bool {
     )
 }
 
-/// Half-width, whitespace runs collapsed to one space, trimmed.
+/// Half-width, whitespace runs collapsed to one space, trimmed. Control characters (a line
+/// break typed with Alt+Enter in a cell, a stray NUL) count as whitespace, so a cleaned cell is
+/// always one line that can go into a mail header.
 pub fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars().map(half_width) {
-        if c.is_whitespace() {
+        if c.is_whitespace() || super::validate::is_control(c) {
             pending_space = !out.is_empty();
         } else {
             if pending_space {
@@ -100,6 +102,9 @@ mod tests {
         assert_eq!(text("\u{3000}"), "");
         // Kana and kanji are untouched.
         assert_eq!(text("カルテ"), "カルテ");
+        // Control characters never survive: a cell is one clean line.
+        assert_eq!(text("山田\n太郎"), "山田 太郎");
+        assert_eq!(text("a\u{0}b\u{7f}c\u{85}d\u{1b}e\u{2028}f"), "a b c d e f");
     }
 
     #[test]

@@ -212,6 +212,7 @@ fn parse_act(
     fields: &[(String, String)],
     has_files: bool,
 ) -> Result<Act, Notice> {
+    let fields = &pages::clean_form(fields)?;
     let get = |k: &str| {
         fields
             .iter()

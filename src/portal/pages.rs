@@ -16,6 +16,7 @@ use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone};
 use crate::domain::questionnaire::{
     self as q, Answer, Answers, ColumnKind, Issue, QuestionKind, Template, YesNoAnswer,
 };
+use crate::domain::validate;
 use crate::error::AppError;
 use crate::mail::render::{date_ja, datetime_ja, format_ja, slot_ja};
 
@@ -27,6 +28,8 @@ pub enum Notice {
     Files(Vec<String>),
     Questionnaire(Vec<Issue>, Answers),
     Refused(String),
+    /// A field holds a control character; carries the field's name as the page shows it.
+    BadText(String),
 }
 
 #[derive(Debug)]
@@ -515,7 +518,37 @@ fn notice_lines(notice: Option<&Notice>) -> Vec<String> {
             issues.len()
         )],
         Some(Notice::Refused(m)) => vec![m.clone()],
+        Some(Notice::BadText(label)) => vec![format!(
+            "{label}に使用できない文字（制御文字）が含まれています。改行以外の特殊な文字を除いて、もう一度お送りください。"
+        )],
     }
+}
+
+/// A form's fields as stored: line breaks from a text area (CR LF) become LF. A control
+/// character is refused (the page is shown again, 422, naming the field): free text keeps line
+/// breaks only; questionnaire answers keep tabs too (they are pasted from spreadsheets).
+pub fn clean_form(fields: &[(String, String)]) -> Result<Vec<(String, String)>, Notice> {
+    let label = |k: &str| match k {
+        "reason" => "理由",
+        "note" => "ご都合のよい日時",
+        k if k.starts_with("q.") => "ご回答",
+        _ => "送信内容",
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for (k, v) in fields {
+        let mut errors = Vec::new();
+        validate::single_line("name", k, &mut errors);
+        if k.starts_with("q.") {
+            errors.extend(crate::api::edge::check_text(k, v).err());
+        } else {
+            validate::multi_line(k, v, &mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(Notice::BadText(label(k).to_owned()));
+        }
+        out.push((k.clone(), validate::normalize_lines(v)));
+    }
+    Ok(out)
 }
 
 fn done_view(purpose: Purpose, done: &str) -> (&'static str, &'static str, &'static str) {

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod engagements;
 mod imports;
+mod input;
 mod mail;
 mod openapi;
 mod ops;
