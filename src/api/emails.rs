@@ -16,6 +16,7 @@ use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, Scope};
 use crate::domain::pipeline::{Action, Milestone};
+use crate::domain::validate;
 use crate::error::{AppError, AppResult};
 use crate::mail::compose::{self, Extra};
 use crate::mail::render::MailKind;
@@ -53,7 +54,15 @@ pub async fn send(
 ) -> AppResult<HttpResponse> {
     let idem = Idem::new(&req)?;
     let id = path.into_inner();
-    let input = body.0;
+    let mut input = body.0;
+    if let Some(note) = &input.note {
+        let mut errors = Vec::new();
+        validate::multi_line("note", note, &mut errors);
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        input.note = Some(validate::normalize_lines(note));
+    }
     let config = state.config.clone();
     let keys = state.links.clone();
     let out = state
@@ -73,13 +82,10 @@ pub async fn send(
                     override_reason: None,
                     kind: "email_queued",
                 };
-                let person = actor
-                    .label
-                    .split_once(" <")
-                    .map(|(n, rest)| (n.to_owned(), rest.trim_end_matches('>').to_owned()));
+                let acting_user = Some(actor.user_id.clone());
                 let queued = pipeline::run_loaded(conn, (&actor).into(), e, cmd, |conn, s| {
                     let extra = Extra {
-                        person,
+                        acting_user,
                         note: input.note.clone(),
                         ..Default::default()
                     };
@@ -147,22 +153,22 @@ pub async fn preview(
                 None => contacts.into_iter().find(|c| c.email.is_some()),
             }
             .ok_or_else(|| AppError::NotFound("no such contact with an email".into()))?;
-            let (_, r) = compose::render_for(
+            // Previewed as the caller would send it.
+            let extra = Extra {
+                acting_user: Some(actor.user_id.clone()),
+                ..Default::default()
+            };
+            let (ctx, r) = compose::render_for(
                 conn,
                 &config,
                 &keys,
                 &e,
                 &c,
                 q.kind,
-                &Extra::default(),
+                &extra,
                 compose::Links::Placeholder,
             )?;
-            let preferred = if c.charset == "iso-2022-jp" {
-                crate::mail::charset::Charset::Iso2022Jp
-            } else {
-                crate::mail::charset::Charset::Utf8
-            };
-            let cs = crate::mail::charset::choose(preferred, &[&r.subject, &r.text]);
+            let cs = compose::charset_for(&c, &ctx, &r);
             Ok(Preview {
                 to: format!("{} <{}>", c.name, c.email.unwrap_or_default()),
                 subject: r.subject,
@@ -301,6 +307,19 @@ pub async fn resend(
     Ok(web::Json(row.into()))
 }
 
+/// A contact of the engagement's hospital, or 422 naming `contact_id` — the same answer for a
+/// contact of another hospital, a removed one and an id that does not exist, for issuing and
+/// revoking alike.
+fn contact_of(
+    conn: &mut db::DbConnection,
+    e: &db::engagements::EngagementRow,
+    contact_id: &str,
+) -> AppResult<db::hospitals::ContactRow> {
+    db::hospitals::contact(conn, contact_id)?
+        .filter(|c| c.hospital_id == e.hospital_id)
+        .ok_or_else(|| AppError::field("contact_id", "not a contact of this engagement's hospital"))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkIn {
@@ -319,6 +338,7 @@ pub struct LinkOut {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = LinkIn, responses(
     (status = 201, body = LinkOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links")]
 pub async fn issue_link(
@@ -335,9 +355,7 @@ pub async fn issue_link(
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
-            db::hospitals::contact(conn, &input.contact_id)?
-                .filter(|c| c.hospital_id == e.hospital_id)
-                .ok_or_else(|| AppError::field("contact_id", "not a contact of this hospital"))?;
+            contact_of(conn, &e, &input.contact_id)?;
             let url = compose::link(
                 conn,
                 &config,
@@ -381,6 +399,7 @@ pub struct Revoked {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = RevokeIn, responses(
     (status = 200, body = Revoked),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links/revoke")]
 pub async fn revoke_links(
@@ -395,6 +414,9 @@ pub async fn revoke_links(
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
+            if let Some(c) = &input.contact_id {
+                contact_of(conn, &e, c)?;
+            }
             let n = db::links::revoke(
                 conn,
                 &e.id,

@@ -95,6 +95,8 @@ pub struct HearingsOut {
 
 fn check_slot(i: usize, s: &SlotIn, errors: &mut Vec<FieldError>) {
     let at = |f: &str| format!("slots[{i}].{f}");
+    validate::single_line_opt(&at("meeting_url"), s.meeting_url.as_deref(), errors);
+    validate::single_line_opt(&at("place"), s.place.as_deref(), errors);
     if s.ends_at <= s.starts_at {
         errors.push(FieldError::new(at("ends_at"), "must be after starts_at"));
     }
@@ -270,7 +272,7 @@ fn check_attendees(list: &[Attendee]) -> AppResult<()> {
                 "vendor_staff, hospital_contact or system_vendor",
             ));
         }
-        validate::non_blank(&format!("attendees[{i}].name"), &a.name, 100, &mut errors);
+        validate::line(&format!("attendees[{i}].name"), &a.name, 100, &mut errors);
         if let Some(e) = &a.email {
             validate::email(&format!("attendees[{i}].email"), e, &mut errors);
         }
@@ -420,6 +422,7 @@ pub fn reschedule_in(
     let attendees: Vec<Attendee> = serde_json::from_str(&current.attendees).unwrap_or_default();
     let new = book_slot(conn, s, slot_id, &attendees, current.sequence + 1)?;
     let extra = Extra {
+        acting_user: acting_user(s),
         previous: db::hearings::slot(conn, &current.slot_id)?,
         reason: Some(why.to_owned()),
         ..Default::default()
@@ -436,6 +439,12 @@ pub fn reschedule_in(
     Ok(())
 }
 
+/// The user behind a step, when a user (not the hospital's contact, not the system) acted: the
+/// mail's Reply-To.
+fn acting_user(s: &pipeline::Step) -> Option<String> {
+    s.who.id.clone().filter(|_| s.who.kind == "user")
+}
+
 /// Cancels the scheduled hearing (its slot is withdrawn) and queues the cancellation mail.
 pub fn cancel_in(
     conn: &mut DbConnection,
@@ -450,6 +459,7 @@ pub fn cancel_in(
     // A cancelled slot is not offered again by itself.
     db::hearings::withdraw_slot(conn, &current.slot_id, s.now)?;
     let extra = Extra {
+        acting_user: acting_user(s),
         previous: db::hearings::slot(conn, &current.slot_id)?,
         reason: Some(why.to_owned()),
         ..Default::default()
@@ -476,13 +486,17 @@ pub fn book_in(
     attendees: &[Attendee],
 ) -> AppResult<()> {
     book_slot(conn, s, slot_id, attendees, 0)?;
+    let extra = Extra {
+        acting_user: acting_user(s),
+        ..Default::default()
+    };
     let mails = compose::enqueue(
         conn,
         config,
         keys,
         &s.engagement,
         MailKind::HearingConfirmed,
-        &Extra::default(),
+        &extra,
     )?;
     s.payload["mails"] = json!(mails);
     Ok(())

@@ -47,15 +47,50 @@ pub fn choose(preferred: Charset, parts: &[&str]) -> Charset {
     }
 }
 
-/// The text in the charset (ISO-2022-JP bodies end back in ASCII, as encoding_rs ensures).
+/// Lines of an ISO-2022-JP body longer than this many characters are broken: a character
+/// costs at most 5 bytes (an escape sequence and a double-byte character), so every line stays
+/// within SMTP's 998 bytes and the body can travel as `7bit`.
+const MAX_JIS_LINE_CHARS: usize = 190;
+
+fn wrap_long_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let chars: Vec<char> = line.chars().collect();
+        for (j, chunk) in chars.chunks(MAX_JIS_LINE_CHARS).enumerate() {
+            if j > 0 {
+                out.push('\n');
+            }
+            out.extend(chunk);
+        }
+    }
+    out
+}
+
+/// The text in the charset (ISO-2022-JP bodies end back in ASCII, as encoding_rs ensures, and
+/// their lines are kept short enough for `7bit`).
 pub fn encode_body(text: &str, charset: Charset) -> Vec<u8> {
     match charset {
         // Mail lines end in CRLF; ISO-2022-JP needs them before it is encoded.
         Charset::Iso2022Jp => encoding_rs::ISO_2022_JP
-            .encode(&text.replace("\r\n", "\n").replace('\n', "\r\n"))
+            .encode(&wrap_long_lines(&text.replace("\r\n", "\n")).replace('\n', "\r\n"))
             .0
             .into_owned(),
         Charset::Utf8 => text.as_bytes().to_vec(),
+    }
+}
+
+/// An address header value (`From`, `To`, `Reply-To`, `Cc`) whose display name travels as
+/// encoded words in the charset; ASCII names and bare addresses are left to lettre's own
+/// formatting. The name must already be free of control characters.
+pub fn address_header(mailbox: &lettre::message::Mailbox, charset: Charset) -> String {
+    match mailbox.name.as_deref() {
+        Some(name) if !name.is_ascii() => {
+            format!("{} <{}>", encode_word(name, charset), mailbox.email)
+        }
+        _ => mailbox.to_string(),
     }
 }
 
@@ -111,6 +146,37 @@ mod tests {
         let (back, _, bad) = encoding_rs::ISO_2022_JP.decode(&bytes);
         assert!(!bad);
         assert_eq!(back.replace("\r\n", "\n"), text);
+    }
+
+    #[test]
+    fn long_lines_are_broken_to_stay_seven_bit() {
+        let text = format!("{}\n短い行\n", "あa".repeat(400));
+        let bytes = encode_body(&text, Charset::Iso2022Jp);
+        for line in bytes.split(|b| *b == b'\n') {
+            assert!(line.len() <= 998, "{} bytes", line.len());
+        }
+        let (back, _, bad) = encoding_rs::ISO_2022_JP.decode(&bytes);
+        assert!(!bad);
+        assert_eq!(back.replace("\r\n", ""), text.replace('\n', ""));
+    }
+
+    #[test]
+    fn address_headers_encode_only_what_needs_it() {
+        use lettre::message::Mailbox;
+        let jp = Mailbox::new(
+            Some("山田 太郎".into()),
+            "yamada@example.jp".parse().unwrap(),
+        );
+        let h = address_header(&jp, Charset::Iso2022Jp);
+        assert!(h.starts_with("=?ISO-2022-JP?B?"), "{h}");
+        assert!(h.ends_with(" <yamada@example.jp>"), "{h}");
+        let ascii = Mailbox::new(Some("Desk".into()), "desk@example.jp".parse().unwrap());
+        assert_eq!(
+            address_header(&ascii, Charset::Iso2022Jp),
+            "Desk <desk@example.jp>"
+        );
+        let bare = Mailbox::new(None, "a@example.jp".parse().unwrap());
+        assert_eq!(address_header(&bare, Charset::Iso2022Jp), "a@example.jp");
     }
 
     #[test]

@@ -3,14 +3,11 @@
 //! possible, with a calendar invite for hearing mails. Runs inside the caller's transaction, so
 //! the mail exists exactly when the change that causes it does.
 
-use chrono::Duration;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
-use lettre::Message;
-
 use super::charset::{self, Charset};
 use super::ics::{self, Invite, Person};
+use super::message::{self, Addr};
 use super::render::{self, Context, MailKind, Rendered, Sender, SlotView};
+use super::reply_to;
 use crate::auth::links::{LinkKeys, Purpose};
 use crate::config::Config;
 use crate::db::engagements::EngagementRow;
@@ -18,7 +15,9 @@ use crate::db::hearings::SlotRow;
 use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
+use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
+use chrono::Duration;
 
 /// Which links a kind of mail carries.
 pub fn purposes(kind: MailKind) -> &'static [Purpose] {
@@ -36,8 +35,10 @@ pub fn purposes(kind: MailKind) -> &'static [Purpose] {
 /// What else a mail needs beyond the engagement itself.
 #[derive(Default, Clone)]
 pub struct Extra {
-    /// The person sending (a coordinator's "name <email>"), for the signature and Reply-To.
-    pub person: Option<(String, String)>,
+    /// The user who caused the mail (sending it, moving or cancelling a hearing): the
+    /// Reply-To and the person named in the letter. `None` when the hospital or the system
+    /// acted; then `reply_to::resolve` finds who answers.
+    pub acting_user: Option<String>,
     pub previous: Option<SlotRow>,
     pub reason: Option<String>,
     pub note: Option<String>,
@@ -141,7 +142,9 @@ pub fn render_for(
         })
         .map(slot_view)
         .collect();
-    let (person, person_email) = extra.person.clone().unwrap_or_default();
+    // An empty name is the organisation's own address (a desk, not a person).
+    let reply = reply_to::resolve(conn, e, org.as_ref(), extra.acting_user.as_deref())?;
+    let (person, email) = reply.map(|p| (p.name, p.email)).unwrap_or_default();
     let ctx = Context {
         hospital_name: hospital.name.clone(),
         department: contact.department.clone(),
@@ -152,11 +155,7 @@ pub fn render_for(
                 .map(|o| o.name.clone())
                 .unwrap_or_else(|| "医療機関サイバーセキュリティ確保事業 事務局".into()),
             person,
-            email: org
-                .as_ref()
-                .and_then(|o| o.reply_to.clone())
-                .filter(|_| person_email.is_empty())
-                .unwrap_or(person_email),
+            email,
             phone: None,
             signature: org.as_ref().and_then(|o| o.mail_signature.clone()),
         },
@@ -173,28 +172,25 @@ pub fn render_for(
     Ok((ctx, rendered))
 }
 
-fn mailbox(name: &str, email: &str) -> AppResult<Mailbox> {
-    let addr = email
-        .parse()
-        .map_err(|_| AppError::field("email", format!("{email} is not a usable address")))?;
-    Ok(Mailbox::new(
-        Some(name.to_owned()).filter(|n| !n.is_empty()),
-        addr,
-    ))
-}
-
-fn text_part(text: &str, charset: Charset) -> SinglePart {
-    match charset {
-        Charset::Iso2022Jp => {
-            let bytes = charset::encode_body(text, charset);
-            let ct = ContentType::parse("text/plain; charset=ISO-2022-JP")
-                .unwrap_or(ContentType::TEXT_PLAIN);
-            let body = Body::new_with_encoding(bytes.clone(), ContentTransferEncoding::SevenBit)
-                .unwrap_or_else(|_| Body::new(bytes));
-            SinglePart::builder().header(ct).body(body)
-        }
-        Charset::Utf8 => SinglePart::plain(text.to_owned()),
-    }
+/// The charset a contact's mail goes out in: ISO-2022-JP when the contact prefers it and
+/// everything shown — subject, text and every display name in the headers — fits JIS X 0208;
+/// UTF-8 otherwise. The preview and the mail itself decide alike.
+pub fn charset_for(contact: &ContactRow, ctx: &Context, r: &Rendered) -> Charset {
+    let preferred = if contact.charset == "iso-2022-jp" {
+        Charset::Iso2022Jp
+    } else {
+        Charset::Utf8
+    };
+    charset::choose(
+        preferred,
+        &[
+            &r.subject,
+            &r.text,
+            &header_text(&contact.name),
+            &header_text(&ctx.sender.organization),
+            &header_text(&ctx.sender.person),
+        ],
+    )
 }
 
 /// The hearing invite: stable UID per hearing, SEQUENCE from the hearing, organizer and
@@ -228,11 +224,13 @@ fn invite(
     let Some(slot) = db::hearings::slot(conn, &h.slot_id)? else {
         return Ok(None);
     };
-    // One UID per engagement's hearing series, so a reschedule updates the same calendar entry.
+    // One UID per hearing series, so a reschedule updates the same calendar entry and a
+    // booking after a cancellation is a new one.
+    let statuses: Vec<&str> = hearings.iter().map(|x| x.status.as_str()).collect();
+    let index = hearings.iter().position(|x| x.id == h.id).unwrap_or(0);
     let first = hearings
-        .first()
-        .map(|f| f.id.clone())
-        .unwrap_or_else(|| h.id.clone());
+        .get(ics::series_start(&statuses, index))
+        .map_or_else(|| h.id.clone(), |f| f.id.clone());
     let host = config.mail.from.split('@').nth(1).unwrap_or("localhost");
     let hearing_link = ctx.links.get("hearing").cloned().unwrap_or_default();
     let inv = Invite {
@@ -254,14 +252,14 @@ fn invite(
         location: slot.place.clone().or_else(|| slot.meeting_url.clone()),
         url: slot.meeting_url.clone(),
         organizer: Person {
-            name: ctx.sender.organization.clone(),
+            name: header_text(&ctx.sender.organization),
             email: config.mail.from.clone(),
         },
         attendees: to
             .email
             .iter()
             .map(|email| Person {
-                name: to.name.clone(),
+                name: header_text(&to.name),
                 email: email.clone(),
             })
             .collect(),
@@ -353,66 +351,54 @@ pub fn enqueue(
         let id = db::new_id();
         let host = config.mail.from.split('@').nth(1).unwrap_or("localhost");
         let message_id = format!("<{id}@{host}>");
-        let preferred = if c.charset == "iso-2022-jp" {
-            Charset::Iso2022Jp
-        } else {
-            Charset::Utf8
-        };
-        let cs = charset::choose(preferred, &[&rendered.subject, &rendered.text]);
+        let cs = charset_for(&c, &ctx, &rendered);
         let email = c.email.clone().unwrap_or_default();
-        let from = mailbox(&ctx.sender.organization, &config.mail.from)?;
-        let mut builder = Message::builder()
-            .from(from)
-            .to(mailbox(&c.name, &email)?)
-            .message_id(Some(message_id.clone()))
-            .date_now()
-            .subject(rendered.subject.clone());
-        if !ctx.sender.email.is_empty() {
-            builder = builder.reply_to(mailbox(&ctx.sender.person, &ctx.sender.email)?);
-        }
         let mut envelope_to = vec![email.clone()];
-        if let Some(cc) = cc_of(conn, e)? {
-            builder = builder.cc(mailbox(&ctx.sender.organization, &cc)?);
-            envelope_to.push(cc);
+        let cc = cc_of(conn, e)?;
+        if let Some(cc) = &cc {
+            envelope_to.push(cc.clone());
         }
-        let mut alternative = MultiPart::alternative()
-            .singlepart(text_part(&rendered.text, cs))
-            .singlepart(SinglePart::html(rendered.html.clone()));
-        if let Some(ics) = &ics {
-            let method = if kind == MailKind::HearingCancelled {
-                "CANCEL"
-            } else {
-                "REQUEST"
-            };
-            let ct = ContentType::parse(&format!("text/calendar; charset=UTF-8; method={method}"))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            alternative =
-                alternative.singlepart(SinglePart::builder().header(ct).body(ics.clone()));
-        }
-        let body = match &ics {
-            Some(ics) => MultiPart::mixed().multipart(alternative).singlepart(
-                Attachment::new("invite.ics".to_owned()).body(
-                    ics.clone(),
-                    ContentType::parse("application/ics").map_err(|e| anyhow::anyhow!("{e}"))?,
-                ),
-            ),
-            None => alternative,
+        let organization = &ctx.sender.organization;
+        let method = if kind == MailKind::HearingCancelled {
+            ics::Method::Cancel
+        } else {
+            ics::Method::Request
         };
-        let mut message = builder
-            .multipart(body)
-            .map_err(|e| anyhow::anyhow!("cannot build mail: {e}"))?;
-        if cs == Charset::Iso2022Jp {
-            // lettre encodes headers as UTF-8; the subject goes in the contact's charset.
-            message
-                .headers_mut()
-                .insert_raw(HeaderValue::dangerous_new_pre_encoded(
-                    HeaderName::new_from_ascii_str("Subject"),
-                    rendered.subject.clone(),
-                    charset::encode_word(&rendered.subject, cs),
-                ));
-        }
-        let raw = String::from_utf8(message.formatted())
-            .map_err(|_| anyhow::anyhow!("a built message is not 7-bit clean"))?;
+        let raw = message::build(&message::Parts {
+            from: Addr {
+                role: "sender (MAIL_FROM)",
+                name: organization,
+                email: &config.mail.from,
+            },
+            to: Addr {
+                role: "contact",
+                name: &c.name,
+                email: &email,
+            },
+            // The organisation's own address shows the organisation's name.
+            reply_to: Some(&ctx.sender)
+                .filter(|s| !s.email.is_empty())
+                .map(|s| Addr {
+                    role: "Reply-To",
+                    name: if s.person.is_empty() {
+                        organization
+                    } else {
+                        &s.person
+                    },
+                    email: &s.email,
+                }),
+            cc: cc.as_deref().map(|cc| Addr {
+                role: "organisation's copy (reply_to)",
+                name: organization,
+                email: cc,
+            }),
+            message_id: &message_id,
+            subject: &rendered.subject,
+            text: &rendered.text,
+            html: &rendered.html,
+            invite: ics.as_deref().map(|i| (i, method)),
+            charset: cs,
+        })?;
         let now = db::now();
         db::outbox::insert(
             conn,

@@ -32,6 +32,19 @@ pub struct Invite {
     pub attendees: Vec<Person>,
 }
 
+/// Which hearing starts the calendar series of hearing `index`, given every hearing's status
+/// in booking order. A reschedule continues its series (the same UID, SEQUENCE raised); any
+/// other end — cancelled, held, no-show, postponed — closes it, so the next booking starts a
+/// series of its own with a new UID. (Calendars ignore a `REQUEST` for a UID they saw
+/// cancelled unless its SEQUENCE is higher; a new series is the plainer rule.)
+pub fn series_start(statuses: &[&str], index: usize) -> usize {
+    let mut start = index.min(statuses.len().saturating_sub(1));
+    while start > 0 && statuses[start - 1] == "rescheduled" {
+        start -= 1;
+    }
+    start
+}
+
 /// icalendar writes `TZID=Asia/Tokyo` but no definition of it; clients want one.
 const VTIMEZONE: &str = "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900\r\nTZNAME:JST\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
 
@@ -149,6 +162,25 @@ mod tests {
         for line in raw.split("\r\n") {
             assert!(line.len() <= 75, "folded: {line}");
         }
+    }
+
+    #[test]
+    fn a_series_runs_through_reschedules_and_ends_with_anything_else() {
+        let h = ["rescheduled", "rescheduled", "cancelled", "scheduled"];
+        assert_eq!(series_start(&h, 0), 0);
+        assert_eq!(
+            series_start(&h, 2),
+            0,
+            "the cancelled one ends the first series"
+        );
+        assert_eq!(
+            series_start(&h, 3),
+            3,
+            "a booking after a cancel starts anew"
+        );
+        let h = ["held", "rescheduled", "scheduled"];
+        assert_eq!(series_start(&h, 2), 1);
+        assert_eq!(series_start(&["scheduled"], 0), 0);
     }
 
     #[test]

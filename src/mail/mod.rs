@@ -3,6 +3,8 @@
 pub mod charset;
 pub mod compose;
 pub mod ics;
+pub mod message;
 pub mod render;
+pub mod reply_to;
 pub mod transport;
 pub mod worker;

@@ -68,7 +68,25 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
     let e = hospital_with_contacts(&app, &w, 1, "髙橋 花子").await;
     let res = app
         .req(reqwest::Method::PATCH, &format!("/api/v1/organizations/{}", w.sub_a), Some(&w.admin))
-        .json(&json!({"reply_to": "desk@a.example", "cc_reply_to": true, "mail_signature": "架空セキュリティ株式会社\n医療DX推進部"}))
+        .json(&json!({"name": "架空セキュリティ株式会社", "reply_to": "desk@a.example", "cc_reply_to": true, "mail_signature": "架空セキュリティ株式会社\n医療DX推進部"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The coordinator's name is Japanese too, so every address header has one.
+    let me: Value = app
+        .get("/api/v1/me", &w.coord_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", me["id"].as_str().unwrap()),
+            Some(&w.admin),
+        )
+        .json(&json!({"display_name": "佐藤 一郎"}))
         .send()
         .await
         .unwrap();
@@ -96,24 +114,57 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
         subject.starts_with("【医療機関サイバーセキュリティ確保事業】"),
         "{subject}"
     );
-    let raw_text = String::from_utf8_lossy(&by_to["yamada@mail.example"]).to_string();
-    assert!(
-        raw_text.contains("=?ISO-2022-JP?B?") || raw_text.contains("=?iso-2022-jp?b?"),
-        "subject in ISO-2022-JP"
-    );
-    let text_part = yamada.text_body.first().copied().unwrap();
-    let part = &yamada.parts[text_part as usize];
+    // RFC 1468 the whole way: 7-bit, one ISO-2022-JP text part, no HTML, every header with
+    // Japanese in it as ISO-2022-JP encoded words.
+    let raw = &by_to["yamada@mail.example"];
+    assert!(raw.iter().all(u8::is_ascii), "7-bit clean");
+    let raw_text = String::from_utf8_lossy(raw).to_string();
+    let head = raw_text
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("\r\n ", " ");
+    for name in ["Subject", "From", "To", "Reply-To", "Cc"] {
+        let line = head
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("a {name} header in {head}"));
+        assert!(line.contains("=?ISO-2022-JP?B?"), "{line}");
+        assert!(!line.to_lowercase().contains("utf-8"), "{line}");
+    }
+    assert_eq!(yamada.parts.len(), 1, "a single text part");
+    let part = &yamada.parts[0];
+    let ct = part.content_type().unwrap();
+    assert_eq!((ct.ctype(), ct.subtype()), ("text", Some("plain")));
     assert_eq!(
-        part.content_type()
-            .and_then(|c| c.attribute("charset"))
+        ct.attribute("charset")
             .map(str::to_ascii_uppercase)
             .as_deref(),
         Some("ISO-2022-JP")
     );
+    assert_eq!(part.content_transfer_encoding(), Some("7bit"));
+    assert!(
+        raw_text.contains("\u{1b}$B"),
+        "ISO-2022-JP bytes, not quoted-printable"
+    );
+    let name_of = |a: Option<&mail_parser::Address>| {
+        a.and_then(|a| a.first())
+            .and_then(|a| a.name())
+            .map(str::to_owned)
+    };
+    assert_eq!(name_of(yamada.to()).as_deref(), Some("山田 太郎"));
+    assert_eq!(
+        name_of(yamada.from()).as_deref(),
+        Some("架空セキュリティ株式会社")
+    );
+    assert_eq!(name_of(yamada.reply_to()).as_deref(), Some("佐藤 一郎"));
+    assert_eq!(
+        name_of(yamada.cc()).as_deref(),
+        Some("架空セキュリティ株式会社")
+    );
     let body = yamada.body_text(0).unwrap();
     assert!(body.contains("山田 太郎 様"), "{body}");
     assert!(body.contains("/p/participation/"), "{body}");
-    assert!(yamada.body_html(0).unwrap().contains("<a "));
     assert_eq!(
         yamada
             .reply_to()
@@ -144,6 +195,10 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
         Some("utf-8")
     );
     assert!(takahashi.body_text(0).unwrap().contains("髙橋 花子 様"));
+    assert!(
+        takahashi.body_html(0).unwrap().contains("<a "),
+        "UTF-8 mail keeps its HTML"
+    );
 
     // The outbox records delivery and the charset used; the Message-ID is the one that arrived.
     let list: Value = app
@@ -563,4 +618,436 @@ async fn reminders_and_nudges_are_queued_once_per_period() {
         body.contains("ご参加の意思のご確認をお願いしております"),
         "{body}"
     );
+    // Sent by the system, answered by the coordinator in charge (Sub A has no address).
+    assert_eq!(
+        reply_to_of(raw.as_bytes()).0.as_deref(),
+        Some("coord@a.example")
+    );
+}
+
+/// The invite attached to a mail, read by an iCalendar parser of its own (`ical`, not the
+/// crate that writes it): METHOD, UID and SEQUENCE.
+fn invite_of(raw: &[u8]) -> (String, String, i64) {
+    let m = parse(raw);
+    let ics = m
+        .attachments()
+        .find(|a| a.attachment_name() == Some("invite.ics"))
+        .map(|a| a.contents().to_vec())
+        .expect("an invite.ics attachment");
+    let mut calendars = ical::IcalParser::new(std::io::BufReader::new(&ics[..]));
+    let cal = calendars
+        .next()
+        .expect("a calendar")
+        .expect("a well-formed calendar");
+    assert!(calendars.next().is_none(), "one calendar");
+    assert_eq!(cal.events.len(), 1, "one event");
+    assert_eq!(cal.timezones.len(), 1, "its VTIMEZONE");
+    let value = |props: &[ical::property::Property], name: &str| {
+        props
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_else(|| panic!("{name} in the invite"))
+    };
+    let event = &cal.events[0].properties;
+    (
+        value(&cal.properties, "METHOD"),
+        value(event, "UID"),
+        value(event, "SEQUENCE")
+            .parse()
+            .expect("a numeric SEQUENCE"),
+    )
+}
+
+/// The mail of `batch` that went to `who`.
+fn to_whom(batch: &[Vec<u8>], who: &str) -> Vec<u8> {
+    batch
+        .iter()
+        .find(|r| to_of(&parse(r)) == who)
+        .cloned()
+        .unwrap_or_else(|| panic!("a mail to {who}"))
+}
+
+fn reply_to_of(raw: &[u8]) -> (Option<String>, Option<String>) {
+    let m = parse(raw);
+    let first = m.reply_to().and_then(|a| a.first());
+    (
+        first.and_then(|a| a.address()).map(str::to_owned),
+        first.and_then(|a| a.name()).map(str::to_owned),
+    )
+}
+
+/// What a phone's browser does with a page: open it, then post its form with the page's CSRF
+/// value. Returns the status of the post (303 when the action was taken).
+async fn act_on_page(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> u16 {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::portal::csrf_of(&html);
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend_from_slice(fields);
+    client
+        .post(app.url(path))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn slot_ids(app: &TestApp, token: &str, e: &str) -> Vec<String> {
+    let h: Value = app
+        .get(&format!("/api/v1/engagements/{e}/hearings"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    h["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn three_slots() -> Value {
+    json!({"slots": [
+        {"starts_at": "2026-12-01T01:00:00Z", "ends_at": "2026-12-01T02:00:00Z", "format": "online", "meeting_url": "https://meet.example/1"},
+        {"starts_at": "2026-12-02T01:00:00Z", "ends_at": "2026-12-02T02:00:00Z", "format": "online", "meeting_url": "https://meet.example/2"},
+        {"starts_at": "2026-12-03T01:00:00Z", "ends_at": "2026-12-03T02:00:00Z", "format": "online", "meeting_url": "https://meet.example/3"}
+    ]})
+}
+
+#[tokio::test]
+async fn a_booking_after_a_cancellation_is_a_new_calendar_series() {
+    let (app, sink) = app_with_smtp().await;
+    let w = app.world().await;
+    let e = hospital_with_contacts(&app, &w, 6, "佐藤 次郎").await;
+    let c = &w.coord_a;
+    app.step(c, &e, "consent", json!({})).await;
+    app.step(c, &e, "hearing-slots", three_slots()).await;
+    let slots = slot_ids(&app, c, &e).await;
+    let contacts: Value = app
+        .get(&format!("/api/v1/engagements/{e}"), c)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contact = contacts["hospital"]["contacts"][0]["id"]
+        .as_str()
+        .expect("a contact id")
+        .to_owned();
+    // The link the hospital keeps from its first mail.
+    let hearing_link = crate::portal::link(&app, c, &e, &contact, "hearing").await;
+
+    let res = app
+        .step(
+            c,
+            &e,
+            &format!("hearing-slots/{}/book", slots[0]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let got = sink.wait_for(2).await;
+    let booked = invite_of(&to_whom(&got[0..2], "yamada@mail.example"));
+    assert_eq!((booked.0.as_str(), booked.2), ("REQUEST", 0));
+
+    let res = app
+        .step(
+            c,
+            &e,
+            "hearing/reschedule",
+            json!({"slot_id": slots[1], "reason": "院内会議と重なったため"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let got = sink.wait_for(4).await;
+    let moved = invite_of(&to_whom(&got[2..4], "yamada@mail.example"));
+    assert_eq!(
+        moved,
+        ("REQUEST".into(), booked.1.clone(), 1),
+        "same series, raised"
+    );
+
+    let res = app
+        .step(
+            c,
+            &e,
+            "hearing/cancel",
+            json!({"reason": "病院のご都合により"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let got = sink.wait_for(6).await;
+    let cancelled = invite_of(&to_whom(&got[4..6], "yamada@mail.example"));
+    assert_eq!(cancelled, ("CANCEL".into(), booked.1.clone(), 2));
+
+    // Booked again through the same link: a new series, which calendars take as a new event
+    // (the old UID was cancelled; a REQUEST for it with a lower SEQUENCE would be dropped).
+    let status = act_on_page(
+        &app,
+        &hearing_link,
+        &[("action", "book"), ("slot_id", &slots[2])],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let got = sink.wait_for(8).await;
+    let again = invite_of(&to_whom(&got[6..8], "yamada@mail.example"));
+    assert_eq!(again.0, "REQUEST");
+    assert_ne!(again.1, booked.1, "a new UID after a cancellation");
+    let same_uid_before = [&booked, &moved, &cancelled]
+        .iter()
+        .filter(|i| i.1 == again.1)
+        .map(|i| i.2)
+        .max();
+    assert!(
+        same_uid_before.is_none_or(|s| again.2 > s),
+        "never a SEQUENCE a calendar has already seen for this UID"
+    );
+    // Both contacts get the same series.
+    let other = invite_of(&to_whom(&got[6..8], "second@mail.example"));
+    assert_eq!(other.1, again.1);
+}
+
+#[tokio::test]
+async fn every_mail_has_a_reply_to_a_person_reads() {
+    use engagement_tracker::domain::access::Role;
+    let (app, sink) = app_with_smtp().await;
+    let w = app.world().await;
+    // Sub A has no mail settings at all. A second coordinator joins it later.
+    let e = hospital_with_contacts(&app, &w, 7, "佐藤 次郎").await;
+    let a = &w.admin;
+    app.step(a, &e, "consent", json!({})).await;
+    app.step(a, &e, "hearing-slots", three_slots()).await;
+    let slots = slot_ids(&app, a, &e).await;
+    let d: Value = app
+        .get(&format!("/api/v1/engagements/{e}"), a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contact = d["hospital"]["contacts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = crate::portal::link(&app, a, &e, &contact, "hearing").await;
+    let coord2_id = app
+        .seed_user("coord2@a.example", &w.sub_a, Role::Coordinator)
+        .await;
+    let coord2 = app.login("coord2@a.example").await;
+
+    // The hospital books before any coordinator of Sub A has acted: the organisation's
+    // longest-standing coordinator answers.
+    assert_eq!(
+        act_on_page(&app, &link, &[("action", "book"), ("slot_id", &slots[0])]).await,
+        303
+    );
+    let got = sink.wait_for(2).await;
+    let (addr, _) = reply_to_of(&to_whom(&got[0..2], "yamada@mail.example"));
+    assert_eq!(addr.as_deref(), Some("coord@a.example"));
+
+    // A coordinator moves the hearing: the mail answers to that coordinator.
+    let res = app
+        .step(
+            &coord2,
+            &e,
+            "hearing/reschedule",
+            json!({"slot_id": slots[1], "reason": "担当者の都合により"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let got = sink.wait_for(4).await;
+    let (addr, _) = reply_to_of(&to_whom(&got[2..4], "yamada@mail.example"));
+    assert_eq!(addr.as_deref(), Some("coord2@a.example"));
+
+    // The hospital cancels on its page: the coordinator in charge (the last who acted).
+    assert_eq!(
+        act_on_page(
+            &app,
+            &link,
+            &[("action", "cancel"), ("reason", "院内の都合")]
+        )
+        .await,
+        303
+    );
+    let got = sink.wait_for(6).await;
+    let (addr, _) = reply_to_of(&to_whom(&got[4..6], "yamada@mail.example"));
+    assert_eq!(addr.as_deref(), Some("coord2@a.example"));
+
+    // That coordinator leaves: replies go to one who is still there.
+    let res = app
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/users/{coord2_id}"),
+            Some(a),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(
+        act_on_page(&app, &link, &[("action", "book"), ("slot_id", &slots[2])]).await,
+        303
+    );
+    let got = sink.wait_for(8).await;
+    let (addr, _) = reply_to_of(&to_whom(&got[6..8], "yamada@mail.example"));
+    assert_eq!(addr.as_deref(), Some("coord@a.example"));
+
+    // An organisation with nobody in it: the prime contractor's admin answers — until the
+    // organisation sets its own address, which then answers under the organisation's name.
+    let sub_b = app
+        .create_org(a, "架空サポート株式会社", "subcontractor", Some(&w.prime))
+        .await;
+    let code = institution_code("13", 10, 8);
+    let h: Value = app
+        .post(
+            "/api/v1/hospitals",
+            a,
+            json!({"prefecture": "13", "institution_code": code, "name": "架空第二病院"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hid = h["id"].as_str().unwrap().to_owned();
+    let c: Value = app
+        .post(
+            &format!("/api/v1/hospitals/{hid}/contacts"),
+            a,
+            json!({"name": "鈴木 一郎", "email": "suzuki@second.example"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let e2 = app.engagement(a, &hid, Some(&sub_b)).await;
+    app.step(a, &e2, "consent", json!({})).await;
+    app.step(a, &e2, "hearing-slots", three_slots()).await;
+    let slots2 = slot_ids(&app, a, &e2).await;
+    let link2 = crate::portal::link(&app, a, &e2, c["id"].as_str().unwrap(), "hearing").await;
+    assert_eq!(
+        act_on_page(&app, &link2, &[("action", "book"), ("slot_id", &slots2[0])]).await,
+        303
+    );
+    let got = sink.wait_for(9).await;
+    let (addr, _) = reply_to_of(&got[8]);
+    assert_eq!(addr.as_deref(), Some("admin@prime.example"));
+
+    let res = app
+        .req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/organizations/{sub_b}"),
+            Some(a),
+        )
+        .json(&json!({"reply_to": "desk@b.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        act_on_page(
+            &app,
+            &link2,
+            &[
+                ("action", "reschedule"),
+                ("slot_id", &slots2[1]),
+                ("reason", "都合により")
+            ]
+        )
+        .await,
+        303
+    );
+    let got = sink.wait_for(10).await;
+    let (addr, name) = reply_to_of(&got[9]);
+    assert_eq!(addr.as_deref(), Some("desk@b.example"));
+    assert_eq!(name.as_deref(), Some("架空サポート株式会社"));
+}
+
+#[tokio::test]
+async fn stored_values_a_header_cannot_carry_never_break_mail() {
+    use diesel::prelude::*;
+    let (app, sink) = app_with_smtp().await;
+    let w = app.world().await;
+    let e = hospital_with_contacts(&app, &w, 9, "佐藤 次郎").await;
+    // Written before input was checked: a line break in a name, an address lettre refuses.
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        use engagement_tracker::db::schema::contacts::dsl::*;
+        let mut conn = db.pool.get().unwrap();
+        diesel::update(contacts.filter(email.eq("yamada@mail.example")))
+            .set(name.eq("山田\r\n太郎"))
+            .execute(&mut *conn)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/engagements/{e}/emails"),
+            &w.coord_a,
+            json!({"kind": "first_contact"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "the name is cleaned for the header");
+    let got = sink.wait_for(2).await;
+    let m = parse(&to_whom(&got, "yamada@mail.example"))
+        .to()
+        .unwrap()
+        .first()
+        .unwrap()
+        .name()
+        .map(str::to_owned);
+    assert_eq!(m.as_deref(), Some("山田 太郎"));
+
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        use engagement_tracker::db::schema::contacts::dsl::*;
+        let mut conn = db.pool.get().unwrap();
+        diesel::update(contacts.filter(email.eq("second@mail.example")))
+            .set(email.eq("a,b@c.example"))
+            .execute(&mut *conn)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/engagements/{e}/emails"),
+            &w.coord_a,
+            json!({"kind": "intake_request"}),
+        )
+        .await;
+    let p = crate::helpers::problem(res, 409).await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("a,b@c.example"),
+        "{p}"
+    );
+    // Nothing half-written, and the next request is served as usual.
+    let list: Value = app
+        .get(&format!("/api/v1/emails?engagement_id={e}"), &w.coord_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let res = app
+        .step(
+            &w.coord_a,
+            &e,
+            "contact-attempts",
+            json!({"channel": "phone", "outcome": "reached"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 }
