@@ -310,6 +310,7 @@ fn vendor_attendees(
             created_at: now,
             updated_at: now,
             version: 0,
+            mail_error: None,
         })
         .collect())
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod binary;
 mod cli;
 mod engagements;
 mod imports;
@@ -14,4 +15,5 @@ mod ops;
 mod pipeline;
 mod portal;
 mod questionnaire;
+mod resilience;
 mod uploads;
