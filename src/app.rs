@@ -3,9 +3,11 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use tokio::sync::watch;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -17,8 +19,12 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::files::{LocalStorage, Storage};
+use crate::mail::worker::Stop;
 use crate::metrics::Metrics;
 use crate::telemetry;
+
+/// How long a stopping server lets requests in progress finish.
+const SHUTDOWN_SECS: u64 = 20;
 
 /// What every handler can reach. Nothing here is needed by another replica: state lives in the
 /// database.
@@ -36,8 +42,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database and applies pending migrations.
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url, config.db_pool_size)?;
-        let applied = db.migrate()?;
+        let (db, applied) = Db::open(&config.database_url, config.db_pool_size, config.db_timeout)?;
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied migrations");
         }
@@ -78,7 +83,99 @@ pub fn mail_worker(config: &Config, db: Db) -> anyhow::Result<crate::mail::worke
     })
 }
 
-/// Binds the routes to `listener`; the returned server runs when awaited.
+/// The app as `serve` runs it: the HTTP server and, unless `MAIL_WORKER=off`, the mail worker
+/// (delivery and the reminder/nudge scheduler) in the same process.
+pub struct Running {
+    pub db: Db,
+    pub config: Arc<Config>,
+    server: ServerHandle,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    worker: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+}
+
+/// Starts the app on `listener`: connects (migrating first), serves HTTP with `http_workers`
+/// threads and starts the mail worker unless `MAIL_WORKER=off`. `serve` and the tests both
+/// start the app here. Must be called inside a Tokio runtime.
+pub async fn start(
+    config: Config,
+    listener: TcpListener,
+    http_workers: usize,
+) -> anyhow::Result<Running> {
+    let state = tokio::task::spawn_blocking(move || AppState::new(config)).await??;
+    let db = state.db.clone();
+    let config = state.config.clone();
+    let worker = if config.mail.worker_in_serve {
+        let (tx, stop) = Stop::channel();
+        let worker = mail_worker(&config, db.clone())?;
+        Some((tx, tokio::spawn(worker.run_until(stop))))
+    } else {
+        tracing::info!("mail worker off (MAIL_WORKER=off): run `engagement-tracker worker`");
+        None
+    };
+    let server = server(state, listener, http_workers)?;
+    let handle = server.handle();
+    Ok(Running {
+        db,
+        config,
+        server: handle,
+        served: tokio::spawn(server),
+        worker,
+    })
+}
+
+impl Running {
+    /// Stops gracefully: no new connections or mail are taken, requests in progress are
+    /// answered, the mail being sent is finished and the rest of the worker's claim is given
+    /// back for the next worker.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some((tx, _)) = &self.worker {
+            let _ = tx.send(true);
+        }
+        self.server.stop(true).await;
+        if let Some((_, worker)) = self.worker {
+            worker.await.context("mail worker")?;
+        }
+        self.served.await??;
+        Ok(())
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops gracefully (or until the server fails).
+    pub async fn until_signal(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            signal = shutdown_signal() => {
+                tracing::info!(signal = signal?, "stopping");
+                self.stop().await
+            }
+            served = &mut self.served => {
+                served??;
+                anyhow::bail!("the HTTP server stopped by itself")
+            }
+        }
+    }
+}
+
+/// Waits for SIGTERM (how service managers and Kubernetes stop a process) or SIGINT (Ctrl-C);
+/// returns its name.
+pub async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+        tokio::select! {
+            _ = term.recv() => Ok("SIGTERM"),
+            _ = int.recv() => Ok("SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
+}
+
+/// Binds the routes to `listener`; the returned server runs when awaited. It does not watch
+/// signals itself: [`Running`] stops it.
 pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -109,6 +206,8 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .wrap(from_fn(telemetry::middleware))
     })
     .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_SECS)
     .listen(listener)?
     .run();
     Ok(server)

@@ -7,21 +7,26 @@ use anyhow::{bail, Context};
 
 use crate::api::orgs::create_org;
 use crate::api::users::{NewUser, UserDraft};
-use crate::app::{self, AppState};
+use crate::app;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::domain::access::Role;
 use crate::domain::orgs::OrgKind;
 use crate::error::AppError;
+use crate::mail::worker::Stop;
 use crate::telemetry;
 
 pub async fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<()> {
     telemetry::init(&config.log_format);
     let bind = config.bind;
     let backend = config.backend_name();
-    let state = tokio::task::spawn_blocking(move || AppState::new(config)).await??;
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind} (BIND)"))?;
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let running = app::start(config, listener, workers).await?;
     let admins = {
-        let db = state.db.clone();
+        let db = running.db.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.pool.get()?;
             anyhow::Ok(db::users::count_active_admins(&mut conn)?)
@@ -35,27 +40,38 @@ pub async fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<()>
              (or `engagement-tracker user create …` with the installed binary; same DATABASE_URL/DATA_DIR)\n"
         );
     }
-    let listener =
-        TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind} (BIND)"))?;
     tracing::info!(%bind, backend, "serving; API docs at /docs");
-    let workers =
-        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    app::server(state, listener, workers)?.await?;
+    running.until_signal().await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
-/// Delivers mail from the outbox until stopped (for separate worker processes).
+/// Delivers mail from the outbox until SIGTERM or SIGINT (for separate worker processes).
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config.log_format);
-    let db = Db::connect(&config.database_url, 2)?;
-    db.migrate()?;
-    app::mail_worker(&config, db)?.run().await;
+    let db = open(&config, 2)?;
+    let worker = app::mail_worker(&config, db)?;
+    let (tx, stop) = Stop::channel();
+    let mut running = tokio::spawn(worker.run_until(stop));
+    tokio::select! {
+        signal = app::shutdown_signal() => {
+            tracing::info!(signal = signal?, "stopping");
+            let _ = tx.send(true);
+            running.await?;
+        }
+        done = &mut running => done?,
+    }
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects with a small pool, applying pending migrations first.
+fn open(config: &Config, pool_size: u32) -> anyhow::Result<Db> {
+    Ok(Db::open(&config.database_url, pool_size, config.db_timeout)?.0)
 }
 
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url, 1)?;
-    let applied = db.migrate()?;
+    let (_, applied) = Db::open(&config.database_url, 1, config.db_timeout)?;
     if applied.is_empty() {
         println!("database is up to date ({})", config.backend_name());
     }
@@ -102,8 +118,7 @@ pub struct UserArgs {
 /// Creates a user. The organisation is found by id or name; on a database with no
 /// organisations at all, the first admin's organisation is created as the prime contractor.
 pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url, 2)?;
-    db.migrate()?;
+    let db = open(config, 2)?;
     let password = read_password()?;
     let draft = UserDraft::new(NewUser {
         display_name: args.name.clone().unwrap_or_else(|| args.email.clone()),
@@ -167,8 +182,7 @@ pub fn import(
     };
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let format = crate::import::detect_format(&bytes, file.to_str());
-    let db = Db::connect(&config.database_url, 2)?;
-    db.migrate()?;
+    let db = open(config, 2)?;
     let who = Who {
         kind: "system",
         id: None,

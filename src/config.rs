@@ -25,6 +25,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub log_format: LogFormat,
     pub db_pool_size: u32,
+    /// How long a request waits for a database connection before it answers 503.
+    pub db_timeout: std::time::Duration,
     pub sla: crate::domain::pipeline::Sla,
     pub backup_rate: crate::domain::backup::Rate,
     pub max_upload_bytes: u64,
@@ -143,10 +145,7 @@ impl Config {
                 jwt_secret.len()
             );
         }
-        let access_token_ttl_secs = parse_num(src, "ACCESS_TOKEN_TTL_SECS", 900)?;
-        if !(60..=86_400).contains(&access_token_ttl_secs) {
-            bail!("ACCESS_TOKEN_TTL_SECS must be between 60 and 86400");
-        }
+        let access_token_ttl_secs = parse_in(src, "ACCESS_TOKEN_TTL_SECS", 900, 60..=86_400)?;
         let smtp_url = src.get("SMTP_URL");
         if let Some(url) = &smtp_url {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
@@ -158,10 +157,8 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(other) => bail!("LOG_FORMAT must be `text` or `json`, not `{other}`"),
         };
-        let db_pool_size = parse_num(src, "DB_POOL_SIZE", 10)?;
-        if !(1..=200).contains(&db_pool_size) {
-            bail!("DB_POOL_SIZE must be between 1 and 200");
-        }
+        let db_pool_size = parse_in(src, "DB_POOL_SIZE", 10, 1..=200)?;
+        let db_timeout_ms = parse_in(src, "DB_TIMEOUT_MS", 1_000, 100..=60_000)?;
         let sla = crate::domain::pipeline::Sla::parse(&src.get("SLA_DAYS").unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("SLA_DAYS: {e}"))?;
         let backup_rate = match src.get("BACKUP_RATE_JPY_PER_TB") {
@@ -169,10 +166,12 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("BACKUP_RATE_JPY_PER_TB: {e}"))?,
             None => Default::default(),
         };
-        let max_upload_bytes = parse_num(src, "MAX_UPLOAD_BYTES", 50 * 1024 * 1024)?;
-        if !(1024..=1024 * 1024 * 1024).contains(&max_upload_bytes) {
-            bail!("MAX_UPLOAD_BYTES must be between 1 KiB and 1 GiB");
-        }
+        let max_upload_bytes = parse_in(
+            src,
+            "MAX_UPLOAD_BYTES",
+            50 * 1024 * 1024,
+            1024..=1024 * 1024 * 1024,
+        )?;
         let host = public_base_url
             .split("://")
             .nth(1)
@@ -185,16 +184,17 @@ impl Config {
             from: src
                 .get("MAIL_FROM")
                 .unwrap_or_else(|| format!("engagement-tracker@{host}")),
-            retry_base_ms: parse_num(src, "MAIL_RETRY_BASE_MS", 30_000)?.max(1) as u64,
-            max_attempts: parse_num(src, "MAIL_MAX_ATTEMPTS", 8)?.clamp(1, 100),
-            poll_ms: parse_num(src, "MAIL_POLL_MS", 1_000)?.max(10) as u64,
-            worker_in_serve: !matches!(
-                src.get("MAIL_WORKER").as_deref(),
-                Some("off" | "false" | "0")
-            ),
-            link_ttl_days: parse_num(src, "LINK_TTL_DAYS", 14)?.clamp(1, 365),
-            reminder_lead_hours: parse_num(src, "REMINDER_LEAD_HOURS", 24)?.clamp(1, 24 * 14),
-            nudge_every_days: parse_num(src, "NUDGE_EVERY_DAYS", 7)?.clamp(1, 90),
+            retry_base_ms: parse_in(src, "MAIL_RETRY_BASE_MS", 30_000, 10..=3_600_000)? as u64,
+            max_attempts: parse_in(src, "MAIL_MAX_ATTEMPTS", 8, 1..=100)?,
+            poll_ms: parse_in(src, "MAIL_POLL_MS", 1_000, 10..=3_600_000)? as u64,
+            worker_in_serve: match src.get("MAIL_WORKER").as_deref().map(str::trim) {
+                None | Some("on" | "true" | "1") => true,
+                Some("off" | "false" | "0") => false,
+                Some(other) => bail!("MAIL_WORKER must be `on` or `off`, not `{other}`"),
+            },
+            link_ttl_days: parse_in(src, "LINK_TTL_DAYS", 14, 1..=365)?,
+            reminder_lead_hours: parse_in(src, "REMINDER_LEAD_HOURS", 24, 1..=24 * 14)?,
+            nudge_every_days: parse_in(src, "NUDGE_EVERY_DAYS", 7, 1..=90)?,
             templates_dir: src.get("MAIL_TEMPLATES_DIR").map(PathBuf::from),
         };
         let mut errors = Vec::new();
@@ -216,6 +216,7 @@ impl Config {
             smtp_url,
             log_format,
             db_pool_size: db_pool_size as u32,
+            db_timeout: std::time::Duration::from_millis(db_timeout_ms as u64),
         })
     }
 
@@ -242,40 +243,56 @@ fn parse_num(src: &impl Source, key: &str, default: i64) -> anyhow::Result<i64> 
     }
 }
 
+/// A whole number in `range`; a value outside it stops the start (it is never clamped, so the
+/// setting in force is always the one written).
+fn parse_in(
+    src: &impl Source,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> anyhow::Result<i64> {
+    let v = parse_num(src, key, default)?;
+    if !range.contains(&v) {
+        bail!(
+            "{key} must be between {} and {}, not {v}",
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(v)
+}
+
 /// With no secret configured, one is generated on first start and kept (owner-only) so that
-/// tokens survive a restart.
+/// tokens survive a restart. Two processes starting together on an empty DATA_DIR (`serve` and
+/// `user create`) end up with the same one: the file appears whole, and only once.
 fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     use rand::RngCore;
+    use std::io::Write;
     let path = data_dir.join("jwt-secret");
-    if path.exists() {
-        return Ok(std::fs::read(&path)
+    let read = |path: &Path| -> anyhow::Result<Vec<u8>> {
+        Ok(std::fs::read(path)
             .with_context(|| format!("{} cannot be read", path.display()))?
             .trim_ascii()
-            .to_vec());
+            .to_vec())
+    };
+    if path.exists() {
+        return read(&path);
     }
-    std::fs::create_dir_all(data_dir)
+    crate::files::create_private_dir(data_dir)
         .with_context(|| format!("DATA_DIR {} cannot be created", data_dir.display()))?;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let secret = hex::encode(raw);
-    write_private(&path, secret.as_bytes())?;
-    Ok(secret.into_bytes())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+    // Written beside, then linked into place without replacing: tempfile makes it 0600.
+    let mut tmp = tempfile::NamedTempFile::new_in(data_dir)
+        .with_context(|| format!("cannot write in DATA_DIR {}", data_dir.display()))?;
+    tmp.write_all(secret.as_bytes())?;
+    match tmp.persist_noclobber(&path) {
+        Ok(_) => Ok(secret.into_bytes()),
+        // Another process made it first: use that one.
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(e.error).with_context(|| format!("{} cannot be written", path.display())),
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("{} cannot be written", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -311,20 +328,112 @@ mod tests {
     }
 
     #[test]
+    fn numbers_out_of_range_are_refused_not_clamped() {
+        for (key, bad) in [
+            ("ACCESS_TOKEN_TTL_SECS", "59"),
+            ("DB_POOL_SIZE", "0"),
+            ("DB_TIMEOUT_MS", "0"),
+            ("DB_TIMEOUT_MS", "600000"),
+            ("MAX_UPLOAD_BYTES", "10"),
+            ("MAIL_RETRY_BASE_MS", "0"),
+            ("MAIL_MAX_ATTEMPTS", "0"),
+            ("MAIL_MAX_ATTEMPTS", "1000"),
+            ("MAIL_POLL_MS", "1"),
+            ("LINK_TTL_DAYS", "0"),
+            ("LINK_TTL_DAYS", "366"),
+            ("REMINDER_LEAD_HOURS", "-3"),
+            ("REMINDER_LEAD_HOURS", "0"),
+            ("NUDGE_EVERY_DAYS", "0"),
+            ("NUDGE_EVERY_DAYS", "91"),
+        ] {
+            let err = Config::load(&[("JWT_SECRET", SECRET), (key, bad)]).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(key) && msg.contains("between") && msg.contains(bad),
+                "{key}={bad}: {msg}"
+            );
+        }
+        let err = Config::load(&[("JWT_SECRET", SECRET), ("LINK_TTL_DAYS", "two")]).unwrap_err();
+        assert!(err.to_string().contains("LINK_TTL_DAYS"), "{err}");
+    }
+
+    #[test]
+    fn numbers_at_the_ends_of_their_ranges_are_kept() {
+        let c = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("LINK_TTL_DAYS", "365"),
+            ("MAIL_MAX_ATTEMPTS", "1"),
+            ("REMINDER_LEAD_HOURS", "336"),
+            ("NUDGE_EVERY_DAYS", "1"),
+            ("DB_TIMEOUT_MS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(c.mail.link_ttl_days, 365);
+        assert_eq!(c.mail.max_attempts, 1);
+        assert_eq!(c.mail.reminder_lead_hours, 336);
+        assert_eq!(c.mail.nudge_every_days, 1);
+        assert_eq!(c.db_timeout.as_millis(), 100);
+    }
+
+    #[test]
+    fn database_waits_are_short_by_default() {
+        let c = Config::load(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert!(c.db_timeout <= std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn mail_worker_is_on_or_off() {
+        let on = |v: &str| {
+            Config::load(&[("JWT_SECRET", SECRET), ("MAIL_WORKER", v)])
+                .map(|c| c.mail.worker_in_serve)
+        };
+        assert!(on("on").unwrap());
+        assert!(!on("off").unwrap());
+        assert!(!on("false").unwrap());
+        let err = on("of").unwrap_err();
+        assert!(err.to_string().contains("MAIL_WORKER"), "{err}");
+        assert!(
+            Config::load(&[("JWT_SECRET", SECRET)])
+                .unwrap()
+                .mail
+                .worker_in_serve
+        );
+    }
+
+    #[test]
+    fn processes_starting_together_share_one_generated_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("data");
+        let secrets: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create_secret(&d).unwrap()))
+                .collect();
+            starts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(secrets.iter().all(|s| s == &secrets[0] && s.len() == 64));
+        let leftovers = std::fs::read_dir(&d).unwrap().count();
+        assert_eq!(leftovers, 1, "only the key itself");
+    }
+
+    #[test]
     fn generated_secret_is_kept_private_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
+        let d = format!("{d}/new");
+        let d = d.as_str();
         let a = Config::load(&[("DATA_DIR", d)]).unwrap();
         let b = Config::load(&[("DATA_DIR", d)]).unwrap();
         assert_eq!(a.jwt_secret, b.jwt_secret);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("jwt-secret"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir.path().join("new/jwt-secret")), 0o600);
+            assert_eq!(
+                mode(&dir.path().join("new")),
+                0o700,
+                "DATA_DIR is created 0700"
+            );
         }
     }
 }

@@ -175,7 +175,9 @@ impl From<diesel::result::Error> for AppError {
 
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
-        AppError::Unavailable(format!("database unavailable: {e}"))
+        // The cause (host, port, driver text) is for the log, not for the caller.
+        tracing::warn!(error = %e, "database unavailable");
+        AppError::Unavailable(crate::db::UNAVAILABLE.into())
     }
 }
 

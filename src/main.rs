@@ -93,6 +93,13 @@ fn parse_role(s: &str) -> Result<Role, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything is created: the database, mail with live links, documents and the key
+    // are for this user only (files 0600, directories 0700), whatever the caller's umask. The
+    // OpenAPI document is public and keeps the caller's.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Openapi { .. }) {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    }
     let result = match Config::from_env() {
         Err(e) => Err(e.context("invalid configuration")),
         Ok(config) => match cli.command {

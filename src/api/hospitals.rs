@@ -54,6 +54,9 @@ pub struct ContactOut {
     #[schema(value_type = Charset)]
     pub charset: String,
     pub version: i64,
+    /// Why the last scheduled mail to this contact could not be queued (e.g. an address the
+    /// mail system does not accept); cleared once mail to the hospital goes out again.
+    pub mail_error: Option<String>,
 }
 
 impl From<ContactRow> for ContactOut {
@@ -67,6 +70,7 @@ impl From<ContactRow> for ContactOut {
             phone: c.phone,
             charset: c.charset,
             version: c.version,
+            mail_error: c.mail_error,
         }
     }
 }
@@ -538,6 +542,7 @@ pub fn contact_row(
         created_at: now,
         updated_at: now,
         version: 1,
+        mail_error: None,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct ContactRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// Set by the mail scheduler when it could not queue mail to this contact.
+    pub mail_error: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &HospitalRow) -> QueryResult<()> {

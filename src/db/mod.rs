@@ -6,6 +6,7 @@ pub mod hearings;
 pub mod hospitals;
 pub mod intake;
 pub mod links;
+pub mod mail_problems;
 pub mod orgs;
 pub mod outbox;
 pub mod rounds;
@@ -14,12 +15,15 @@ pub mod tokens;
 pub mod users;
 pub mod verification;
 
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
@@ -35,6 +39,15 @@ pub enum DbConnection {
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Any number: replicas starting at once take this PostgreSQL advisory lock in turn to migrate.
+const PG_MIGRATION_LOCK: i64 = 0x656e_6761_6765;
+
+/// How long a connection waits for a SQLite lock held by another process.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// What a caller sees when the database cannot be reached; the cause goes to the log only.
+pub const UNAVAILABLE: &str = "the database is unavailable; try again shortly";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnError {
@@ -70,9 +83,14 @@ pub fn establish(url: &str) -> Result<DbConnection, ConnError> {
     if is_postgres_url(url) {
         Ok(DbConnection::Pg(PgConnection::establish(url)?))
     } else {
-        Ok(DbConnection::Sqlite(SqliteConnection::establish(
-            sqlite_path(url),
-        )?))
+        let mut c = SqliteConnection::establish(sqlite_path(url))?;
+        // busy_timeout first: it makes the others wait for the lock instead of failing. Foreign
+        // keys are off by default. WAL is set once, in `Db::open`, and kept by the file.
+        c.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = NORMAL;"
+        ))?;
+        Ok(DbConnection::Sqlite(c))
     }
 }
 
@@ -81,24 +99,18 @@ impl r2d2::ManageConnection for Manager {
     type Error = ConnError;
 
     fn connect(&self) -> Result<DbConnection, ConnError> {
-        let mut conn = establish(&self.url)?;
-        if let DbConnection::Sqlite(c) = &mut conn {
-            // busy_timeout first: it makes the others wait for the lock instead of failing.
-            // WAL lets readers run beside the one writer; foreign keys are off by default.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            )?;
-        }
-        Ok(conn)
+        establish(&self.url)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnError> {
         conn.batch_execute("SELECT 1").map_err(Into::into)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection still inside a transaction (a panic unwound through it, a rollback failed)
+    /// is closed, never handed out again: later "transactions" would be savepoints inside it and
+    /// never commit.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -110,42 +122,45 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Db {
     pub pool: Pool,
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Test hook, see [`Db::panic_inside_next_write`].
+    panic_next_write: Arc<AtomicBool>,
 }
 
 impl Db {
-    pub fn connect(url: &str, max_size: u32) -> anyhow::Result<Self> {
+    /// Prepares the database on one connection — on SQLite the file (owner-only) and WAL mode —
+    /// applies pending migrations on it under a lock (so that processes starting together take
+    /// turns), and only then opens the pool. Returns the names of the migrations applied.
+    pub fn open(
+        url: &str,
+        max_size: u32,
+        timeout: Duration,
+    ) -> anyhow::Result<(Self, Vec<String>)> {
         if !is_postgres_url(url) {
-            if let Some(parent) = std::path::Path::new(sqlite_path(url)).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("cannot create the directory {}", parent.display())
-                    })?;
-                }
-            }
+            create_sqlite_file(Path::new(sqlite_path(url)))?;
         }
+        let mut conn = establish(url).context("cannot connect to the database")?;
+        let applied = migrate(&mut conn)?;
+        drop(conn);
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(timeout)
             .build(Manager::new(url))
             .context("cannot connect to the database")?;
         let write_lock = (!is_postgres_url(url)).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { pool, write_lock })
+        Ok((
+            Self {
+                pool,
+                write_lock,
+                panic_next_write: Arc::new(AtomicBool::new(false)),
+            },
+            applied,
+        ))
     }
 
-    /// Applies pending migrations; returns their names.
-    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        let mut conn = self
-            .pool
-            .get()
-            .context("cannot get a database connection")?;
-        let migrations = match &*conn {
-            DbConnection::Pg(_) => PG_MIGRATIONS,
-            DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
-        };
-        let applied = conn
-            .run_pending_migrations(migrations)
-            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.iter().map(|m| m.to_string()).collect())
+    /// Whether the database answers, waiting at most `timeout` for a connection.
+    pub fn ping(&self, timeout: Duration) -> AppResult<()> {
+        let mut conn = self.pool.get_timeout(timeout)?;
+        conn.batch_execute("SELECT 1").map_err(unavailable)
     }
 
     /// Runs blocking reads off the async executor.
@@ -180,16 +195,54 @@ impl Db {
         .await?
     }
 
+    /// Runs `f` as one transaction: committed when it returns `Ok`, rolled back when it returns
+    /// an error or panics (a panic answers as an internal error). On SQLite the transaction
+    /// starts as a writer (`BEGIN IMMEDIATE`), queued behind the process's other writers.
     pub fn write_blocking<T, F>(&self, f: F) -> AppResult<T>
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T>,
     {
-        let mut conn = self.pool.get()?;
-        let _guard = self
+        // The lock is taken before the connection, so queued writers hold no connection.
+        let guard = self
             .write_lock
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        DbConnection::transaction(&mut conn, f)
+        let mut conn = self.pool.get()?;
+        let panic_next = &self.panic_next_write;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            transaction(&mut conn, |c| {
+                let out = f(c)?;
+                if panic_next.swap(false, Ordering::SeqCst) {
+                    panic!("panic injected inside a write (test hook)");
+                }
+                Ok(out)
+            })
+        }));
+        let result = match outcome {
+            Ok(result) => result,
+            Err(payload) => {
+                roll_back_all(&mut conn);
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(AppError::Internal(anyhow::anyhow!(
+                    "a database command panicked and was rolled back: {what}"
+                )))
+            }
+        };
+        // The connection goes back (or, if not clean, is closed) before the next writer may go.
+        drop(conn);
+        drop(guard);
+        result
+    }
+
+    /// Test hook (not reachable over HTTP): the next write transaction on this pool panics after
+    /// its body ran, as a bug in mail building would.
+    #[doc(hidden)]
+    pub fn panic_inside_next_write(&self) {
+        self.panic_next_write.store(true, Ordering::SeqCst);
     }
 
     pub fn in_use(&self) -> u32 {
@@ -198,9 +251,106 @@ impl Db {
     }
 }
 
+/// One transaction on either backend; SQLite's begins `IMMEDIATE`, so that a transaction that
+/// reads before it writes cannot fail halfway with "database is locked" when another process
+/// wrote meanwhile (the lock is waited for at the start instead).
+fn transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> AppResult<T>,
+) -> AppResult<T> {
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Pg(_) => Tm::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The first error is the one worth reporting; a failed rollback leaves the
+            // connection marked broken, and the pool closes it.
+            let _ = Tm::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
+/// After a panic: rolls back whatever is still open (savepoints too). If that fails the
+/// connection stays marked broken and the pool closes it.
+fn roll_back_all(conn: &mut DbConnection) {
+    for _ in 0..16 {
+        if !diesel::r2d2::R2D2Connection::is_broken(conn)
+            || <DbConnection as Connection>::TransactionManager::rollback_transaction(conn).is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// Creates the SQLite file (and its directory) owner-only before SQLite does: SQLite gives its
+/// `-wal` and `-shm` files the database file's mode.
+fn create_sqlite_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::files::create_private_dir(parent)
+            .with_context(|| format!("cannot create the directory {}", parent.display()))?;
+    }
+    match crate::files::create_private_file(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+/// Applies pending migrations on `conn`, holding a lock for the whole run: `BEGIN IMMEDIATE` on
+/// SQLite (after switching the file to WAL), an advisory lock on PostgreSQL. Without it two
+/// processes starting on an empty database both apply the first migration, and one fails.
+fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let run = |conn: &mut DbConnection, migrations: EmbeddedMigrations| {
+        conn.run_pending_migrations(migrations)
+            .map(|applied| applied.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    };
+    match conn {
+        DbConnection::Sqlite(c) => {
+            c.batch_execute("PRAGMA journal_mode = WAL")
+                .context("cannot switch the SQLite database to WAL mode")?;
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                .context("cannot lock the database to migrate it")?;
+            type Tm = <DbConnection as Connection>::TransactionManager;
+            match run(conn, SQLITE_MIGRATIONS) {
+                Ok(applied) => {
+                    Tm::commit_transaction(conn).context("committing migrations")?;
+                    Ok(applied)
+                }
+                Err(e) => {
+                    let _ = Tm::rollback_transaction(conn);
+                    Err(e)
+                }
+            }
+        }
+        DbConnection::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
+                .context("cannot lock the database to migrate it")?;
+            let result = run(conn, PG_MIGRATIONS);
+            // Closing the connection would release it too; unlock for tidiness.
+            let _ = conn.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"));
+            result
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AppError {
+    tracing::warn!(error = %e, "database unavailable");
+    AppError::Unavailable(UNAVAILABLE.into())
+}
+
 impl From<ConnError> for AppError {
     fn from(e: ConnError) -> Self {
-        AppError::Unavailable(format!("database unavailable: {e}"))
+        unavailable(e)
     }
 }
 

@@ -194,3 +194,20 @@ pub fn queued_since(
     ))
     .get_result(conn)
 }
+
+/// Gives claimed rows back unsent (their worker is stopping): due again at once, and the claim
+/// does not count as an attempt.
+pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq("sending")),
+    )
+    .set((
+        outbox::status.eq("pending"),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::attempts.eq(outbox::attempts - 1),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)
+}

@@ -106,6 +106,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        mail_error -> Nullable<Text>,
     }
 }
 

@@ -34,6 +34,31 @@ pub trait Storage: Send + Sync {
     fn delete(&self, key: &str) -> anyhow::Result<()>;
 }
 
+/// Creates `dir` and any missing parents, owner-only (0700): DATA_DIR holds the database, mail
+/// with live links and confidential documents. Directories that exist keep their mode.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates a new file readable and writable by the owner only (0600); fails if it exists.
+pub fn create_private_file(path: &Path) -> io::Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
 /// True when `err` says the object does not exist (as opposed to the storage failing).
 pub fn is_not_found(err: &anyhow::Error) -> bool {
     err.downcast_ref::<io::Error>()
@@ -111,8 +136,9 @@ impl Storage for LocalStorage {
             return Ok(stored);
         }
         let dir = path.parent().context("storage path has no parent")?;
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        // Same directory as the target, so the rename cannot cross file systems.
+        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // tempfile creates the file 0600, a mode it keeps when renamed. Same directory as the
+        // target, so the rename cannot cross file systems.
         let mut tmp = tempfile::Builder::new()
             .prefix(".partial-")
             .tempfile_in(dir)
@@ -227,6 +253,22 @@ mod tests {
             assert!(s.delete(key).is_err(), "{key}");
         }
         assert!(dir.path().join("secret").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn objects_and_their_directories_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, s) = storage();
+        let stored = s.put(b"confidential").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let object = dir.path().join("files").join(&stored.key);
+        assert_eq!(mode(&object), 0o600);
+        let mut d = object.parent().unwrap();
+        while d != dir.path() {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+            d = d.parent().unwrap();
+        }
     }
 
     #[test]

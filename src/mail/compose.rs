@@ -308,6 +308,7 @@ fn vendor_attendees(
             created_at: now,
             updated_at: now,
             version: 0,
+            mail_error: None,
         })
         .collect())
 }

@@ -1,6 +1,7 @@
 //! Where mail goes: an SMTP server (`SMTP_URL`), or `.eml` files under `DATA_DIR/outbox/` by
 //! default.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -52,16 +53,21 @@ impl Transport {
             }
             Transport::Files(dir) => {
                 let dir = dir.clone();
+                let dir_shown = dir.clone();
                 let path = dir.join(format!("{name}.eml"));
                 let raw = raw.to_vec();
                 tokio::task::spawn_blocking(move || {
-                    std::fs::create_dir_all(&dir)?;
+                    // Owner-only: the messages carry live links.
+                    crate::files::create_private_dir(&dir)?;
                     // Written whole, then renamed: a reader never sees half a message.
                     let tmp = path.with_extension("eml.partial");
-                    std::fs::write(&tmp, raw)?;
+                    // Left over from a crash mid-write: start again.
+                    let _ = std::fs::remove_file(&tmp);
+                    crate::files::create_private_file(&tmp)?.write_all(&raw)?;
                     std::fs::rename(&tmp, &path)
                 })
-                .await??;
+                .await?
+                .with_context(|| format!("cannot write mail under {}", dir_shown.display()))?;
                 Ok(())
             }
         }

@@ -7,17 +7,25 @@
 //! recipient's mail system can recognise the duplicate. An SMTP outage only delays mail.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use chrono::NaiveDateTime;
+use tokio::sync::watch;
 
 use super::transport::Transport;
-use crate::config::MailConfig;
-use crate::db::{self, Db};
+use crate::api::pipeline::Who;
+use crate::auth::links::LinkKeys;
+use crate::config::{Config, MailConfig};
+use crate::db::{self, Db, DbConnection};
+use crate::error::{AppError, AppResult};
+use crate::mail::render::MailKind;
 
 /// How long a claimed row is reserved for the worker that claimed it.
 const LEASE_SECS: i64 = 120;
 const BATCH: i64 = 20;
+/// How often reminders and nudges are looked for.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 /// Delay before attempt `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 % jitter
 /// (`jitter` in 0..1) so that many failed mails do not all retry at once.
@@ -28,18 +36,56 @@ pub fn backoff(base_ms: u64, attempts: i64, jitter: f64) -> Duration {
     Duration::from_millis((raw * factor) as u64)
 }
 
+/// Asks a running worker to stop: it takes no new work, finishes the message it is sending and
+/// gives the rest of its claim back. Dropping the sender stops it too.
+#[derive(Clone)]
+pub struct Stop(Option<watch::Receiver<bool>>);
+
+impl Stop {
+    /// A stop signal and the sender that raises it (`send(true)`).
+    pub fn channel() -> (watch::Sender<bool>, Stop) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Stop(Some(rx)))
+    }
+
+    /// One that is never raised.
+    pub fn never() -> Self {
+        Stop(None)
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
+    }
+
+    async fn raised(&mut self) {
+        match &mut self.0 {
+            Some(rx) => {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 pub struct Worker {
     pub db: Db,
     pub transport: Arc<Transport>,
     pub config: MailConfig,
     /// For the scheduled mails (reminders, nudges), which need links and the SLA.
-    pub app: Arc<crate::config::Config>,
-    pub links: Arc<crate::auth::links::LinkKeys>,
+    pub app: Arc<Config>,
+    pub links: Arc<LinkKeys>,
 }
 
 impl Worker {
-    /// Sends what is due; returns how many rows were handled.
+    /// Sends what is due (one batch); returns how many rows were handled.
     pub async fn tick(&self) -> anyhow::Result<usize> {
+        self.deliver(&Stop::never()).await
+    }
+
+    /// Sends one batch of due mail; if `stop` is raised meanwhile, gives the unsent rest back.
+    pub async fn deliver(&self, stop: &Stop) -> anyhow::Result<usize> {
         let db = self.db.clone();
         let now = db::now();
         let rows = tokio::task::spawn_blocking(move || {
@@ -53,9 +99,22 @@ impl Worker {
             })
         })
         .await?
-        .map_err(|e| anyhow::anyhow!("claiming mail: {}", e.problem().detail))?;
+        .map_err(cause)
+        .context("claiming mail")?;
         let n = rows.len();
-        for row in rows {
+        for (i, row) in rows.iter().enumerate() {
+            if stop.is_set() {
+                let rest: Vec<String> = rows[i..].iter().map(|r| r.id.clone()).collect();
+                let db = self.db.clone();
+                let released = tokio::task::spawn_blocking(move || {
+                    db.write_blocking(|conn| Ok(db::outbox::release(conn, &rest, db::now())?))
+                })
+                .await?
+                .map_err(cause)
+                .context("giving back claimed mail")?;
+                tracing::info!(released, "mail worker stopping; claimed mail given back");
+                return Ok(i);
+            }
             let to: Vec<String> = serde_json::from_str(&row.envelope_to).unwrap_or_default();
             let result = self
                 .transport
@@ -90,7 +149,8 @@ impl Worker {
                 })
             })
             .await?
-            .map_err(|e| anyhow::anyhow!("recording mail outcome: {}", e.problem().detail))?;
+            .map_err(cause)
+            .context("recording mail outcome")?;
         }
         Ok(n)
     }
@@ -98,96 +158,128 @@ impl Worker {
     /// Queues the mails nobody asks for: a reminder before each hearing (once per booking), and a
     /// polite nudge to hospitals that are overdue (at most once per `NUDGE_EVERY_DAYS`).
     pub async fn schedule(&self) -> anyhow::Result<usize> {
+        self.schedule_until(Stop::never()).await
+    }
+
+    async fn schedule_until(&self, stop: Stop) -> anyhow::Result<usize> {
         let db = self.db.clone();
         let app = self.app.clone();
         let links = self.links.clone();
-        let queued = tokio::task::spawn_blocking(move || {
-            db.write_blocking(|conn| scheduled_mails(conn, &app, &links))
-        })
-        .await?
-        .map_err(|e| anyhow::anyhow!("scheduling mail: {}", e.problem().detail))?;
-        Ok(queued)
+        tokio::task::spawn_blocking(move || scheduled_mails(&db, &app, &links, &stop)).await?
     }
 
     /// Runs until the process ends.
     pub async fn run(self) {
+        self.run_until(Stop::never()).await
+    }
+
+    /// Delivers and schedules mail until `stop` is raised; then returns, having given back
+    /// whatever it claimed and not sent.
+    pub async fn run_until(self, mut stop: Stop) {
         tracing::info!("mail worker started");
-        let mut last_schedule = std::time::Instant::now() - Duration::from_secs(3600);
-        loop {
-            if last_schedule.elapsed() >= Duration::from_secs(60) {
-                last_schedule = std::time::Instant::now();
-                if let Err(e) = self.schedule().await {
-                    tracing::error!(error = %e, "mail scheduler");
+        let mut last_schedule: Option<Instant> = None;
+        while !stop.is_set() {
+            if last_schedule.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
+                last_schedule = Some(Instant::now());
+                if let Err(e) = self.schedule_until(stop.clone()).await {
+                    tracing::error!(error = %format!("{e:#}"), "mail scheduler");
                 }
             }
-            let handled = match self.tick().await {
+            let handled = match self.deliver(&stop).await {
                 Ok(n) => n,
                 Err(e) => {
-                    tracing::error!(error = %e, "mail worker");
+                    tracing::error!(error = %format!("{e:#}"), "mail worker");
                     0
                 }
             };
             if handled == 0 {
-                tokio::time::sleep(Duration::from_millis(self.config.poll_ms)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(self.config.poll_ms)) => {}
+                    _ = stop.raised() => {}
+                }
             }
         }
+        tracing::info!("mail worker stopped");
     }
 }
 
-fn scheduled_mails(
-    conn: &mut crate::db::DbConnection,
-    app: &crate::config::Config,
-    links: &crate::auth::links::LinkKeys,
-) -> crate::error::AppResult<usize> {
-    use crate::api::pipeline::{self, Command, Who};
-    use crate::domain::pipeline::{Action, Party};
-    use crate::mail::compose::{self, Extra};
-    use crate::mail::render::MailKind;
+/// An error with its cause, for the log.
+fn cause(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Internal(e) => e,
+        other => anyhow::anyhow!(other.problem().detail),
+    }
+}
 
-    let now = db::now();
-    let system = Who {
+/// A mail the scheduler owes an engagement, and since when one counts as already queued.
+struct Due {
+    engagement_id: String,
+    kind: MailKind,
+    since: NaiveDateTime,
+}
+
+fn system() -> Who {
+    Who {
         kind: "system",
         id: None,
         label: "mail scheduler".into(),
         is_admin: false,
+    }
+}
+
+/// Finds the reminders and nudges that are due, then queues each engagement's in a transaction
+/// of its own: one that fails (an address the mailer cannot use, a template that does not
+/// render) is marked on the engagement and its contacts and never holds up the others.
+fn scheduled_mails(db: &Db, app: &Config, links: &LinkKeys, stop: &Stop) -> anyhow::Result<usize> {
+    let now = db::now();
+    let due = {
+        let mut conn = db.pool.get().context("cannot reach the database")?;
+        due_mails(&mut conn, app, now)
+            .map_err(cause)
+            .context("finding due reminders and nudges")?
     };
     let mut queued = 0;
+    for d in due {
+        if stop.is_set() {
+            break;
+        }
+        match db.write_blocking(|conn| queue(conn, app, links, &d)) {
+            Ok(n) => queued += n,
+            Err(e) => {
+                let reason = match &e {
+                    AppError::Internal(e) => format!("{e:#}"),
+                    other => other.problem().detail,
+                };
+                tracing::warn!(engagement = %d.engagement_id, mail = d.kind.as_str(), error = %reason, "scheduled mail not queued");
+                if let Err(e) = db.write_blocking(|conn| note_failure(conn, &d, &reason)) {
+                    tracing::error!(engagement = %d.engagement_id, error = %format!("{:#}", cause(e)), "cannot record a mail failure");
+                }
+            }
+        }
+    }
+    Ok(queued)
+}
+
+fn due_mails(conn: &mut DbConnection, app: &Config, now: NaiveDateTime) -> AppResult<Vec<Due>> {
+    let mut due = Vec::new();
     let lead = chrono::Duration::hours(app.mail.reminder_lead_hours);
     for (hearing, slot) in db::hearings::all_scheduled(conn)? {
-        let due = slot.starts_at > now && slot.starts_at - lead <= now;
-        if !due
-            || db::outbox::queued_since(
+        let kind = MailKind::HearingReminder;
+        if slot.starts_at > now
+            && slot.starts_at - lead <= now
+            && !db::outbox::queued_since(
                 conn,
                 &hearing.engagement_id,
-                MailKind::HearingReminder.as_str(),
+                kind.as_str(),
                 hearing.booked_at,
             )?
         {
-            continue;
+            due.push(Due {
+                engagement_id: hearing.engagement_id,
+                kind,
+                since: hearing.booked_at,
+            });
         }
-        let Some(e) = db::engagements::get(conn, &hearing.engagement_id)? else {
-            continue;
-        };
-        let id = e.id.clone();
-        let cmd = Command {
-            engagement_id: &id,
-            if_match: None,
-            action: Action::Edit,
-            override_reason: None,
-            kind: "reminder_queued",
-        };
-        queued += pipeline::run_loaded(conn, system.clone(), e, cmd, |conn, s| {
-            let ids = compose::enqueue(
-                conn,
-                app,
-                links,
-                &s.engagement,
-                MailKind::HearingReminder,
-                &Extra::default(),
-            )?;
-            s.payload = serde_json::json!({"mail": "hearing_reminder", "outbox": ids});
-            Ok(ids.len())
-        })?;
     }
     let cutoffs = crate::domain::pipeline::Stage::ALL
         .into_iter()
@@ -202,51 +294,101 @@ fn scheduled_mails(
         ..Default::default()
     };
     let since = now - chrono::Duration::days(app.mail.nudge_every_days);
+    let kind = MailKind::OverdueNudge;
     for id in db::engagements::ids(conn, &db::Scope::All, &filter)? {
-        if db::outbox::queued_since(conn, &id, MailKind::OverdueNudge.as_str(), since)? {
-            continue;
+        if !db::outbox::queued_since(conn, &id, kind.as_str(), since)? {
+            due.push(Due {
+                engagement_id: id,
+                kind,
+                since,
+            });
         }
-        let Some(e) = db::engagements::get(conn, &id)? else {
-            continue;
-        };
-        let detail = crate::api::engagements::detail(conn, app, e.clone())?;
-        if detail
-            .next_action
-            .as_ref()
-            .is_none_or(|n| n.awaiting != Party::Hospital)
-        {
-            continue;
-        }
-        let what = detail
-            .next_action
-            .and_then(|n| crate::domain::pipeline::awaited_ja(n.code))
-            .map(str::to_owned);
-        let cmd = Command {
-            engagement_id: &id,
-            if_match: None,
-            action: Action::Edit,
-            override_reason: None,
-            kind: "nudge_queued",
-        };
-        queued += pipeline::run_loaded(conn, system.clone(), e, cmd, |conn, s| {
+    }
+    Ok(due)
+}
+
+/// Queues one due mail, in the caller's transaction; returns how many messages.
+fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -> AppResult<usize> {
+    use crate::api::pipeline::{self, Command};
+    use crate::domain::pipeline::{Action, Party};
+    use crate::mail::compose::{self, Extra};
+
+    // Checked again inside the transaction: another worker may have queued it meanwhile.
+    if db::outbox::queued_since(conn, &d.engagement_id, d.kind.as_str(), d.since)? {
+        return Ok(0);
+    }
+    let Some(e) = db::engagements::get(conn, &d.engagement_id)? else {
+        return Ok(0);
+    };
+    let hospital = e.hospital_id.clone();
+    let id = e.id.clone();
+    let (event, extra, awaiting) = match d.kind {
+        MailKind::OverdueNudge => {
+            let detail = crate::api::engagements::detail(conn, app, e.clone())?;
+            let Some(next) = detail.next_action.filter(|n| n.awaiting == Party::Hospital) else {
+                return Ok(0);
+            };
+            let what = crate::domain::pipeline::awaited_ja(next.code).map(str::to_owned);
             let extra = Extra {
                 note: what.clone(),
                 ..Default::default()
             };
-            let ids = compose::enqueue(
-                conn,
-                app,
-                links,
-                &s.engagement,
-                MailKind::OverdueNudge,
-                &extra,
-            )?;
-            s.payload =
-                serde_json::json!({"mail": "overdue_nudge", "outbox": ids, "awaiting": what});
-            Ok(ids.len())
-        })?;
-    }
+            ("nudge_queued", extra, what)
+        }
+        _ => ("reminder_queued", Extra::default(), None),
+    };
+    let cmd = Command {
+        engagement_id: &id,
+        if_match: None,
+        action: Action::Edit,
+        override_reason: None,
+        kind: event,
+    };
+    let kind = d.kind;
+    let queued = pipeline::run_loaded(conn, system(), e, cmd, |conn, s| {
+        let ids = compose::enqueue(conn, app, links, &s.engagement, kind, &extra)?;
+        s.payload = match kind {
+            MailKind::OverdueNudge => {
+                serde_json::json!({"mail": kind.as_str(), "outbox": ids, "awaiting": awaiting})
+            }
+            _ => serde_json::json!({"mail": kind.as_str(), "outbox": ids}),
+        };
+        Ok(ids.len())
+    })?;
+    // Mail to this hospital goes out again: earlier marks no longer hold.
+    db::mail_problems::clear_for_hospital(conn, &hospital)?;
     Ok(queued)
+}
+
+/// Marks a mail the scheduler could not queue: a `mail_error` event in the engagement's
+/// timeline (once per mail and period, though the scheduler tries again each round) and, on each
+/// contact whose address the mailer cannot use, its `mail_error`.
+fn note_failure(conn: &mut DbConnection, d: &Due, reason: &str) -> AppResult<()> {
+    let Some(e) = db::engagements::get(conn, &d.engagement_id)? else {
+        return Ok(());
+    };
+    let mut bad = Vec::new();
+    for c in db::hospitals::contacts(conn, &e.hospital_id)? {
+        if let Some(email) = &c.email {
+            if email.parse::<lettre::Address>().is_err() {
+                let mark = format!(
+                    "mail cannot be sent to `{email}`: not an address the mail system accepts"
+                );
+                db::mail_problems::mark_contact(conn, &c.id, &mark)?;
+                bad.push(c.id);
+            }
+        }
+    }
+    if !db::mail_problems::noted_since(conn, &e.id, d.kind.as_str(), d.since)? {
+        crate::api::pipeline::note(
+            conn,
+            &system(),
+            &e,
+            db::mail_problems::EVENT,
+            serde_json::json!({"mail": d.kind.as_str(), "error": reason, "contacts": bad}),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

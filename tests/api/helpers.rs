@@ -1,9 +1,10 @@
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use engagement_tracker::api::users::{NewUser, UserDraft};
-use engagement_tracker::app::{self, AppState};
+use engagement_tracker::app::{self, Running};
 use engagement_tracker::config::Config;
 use engagement_tracker::db::Db;
 use engagement_tracker::domain::access::Role;
@@ -17,13 +18,18 @@ pub struct TestApp {
     pub client: Client,
     pub db: Db,
     pub database_url: String,
+    /// The settings the app runs with.
+    pub config: Arc<Config>,
+    /// Started by `app::start`, exactly as `serve` starts it (with the mail worker unless
+    /// MAIL_WORKER=off).
+    running: Option<Running>,
     /// Kept so the SQLite file and generated files live as long as the app.
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
-/// A fresh PostgreSQL database on the server TEST_DATABASE_URL points at; its URL.
-fn fresh_pg_database(base: &str) -> (String, String) {
+/// A fresh PostgreSQL database on the server TEST_DATABASE_URL points at; its URL and name.
+pub fn fresh_pg_database(base: &str) -> (String, String) {
     let name = format!("et_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = diesel::PgConnection::establish(base).expect("connect to TEST_DATABASE_URL");
     admin
@@ -62,19 +68,15 @@ pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     ];
     settings.extend_from_slice(extra);
     let config = Config::load(&Settings(settings)).expect("config");
-    let state = tokio::task::spawn_blocking(move || AppState::new(config))
+    let running = app::start(config, listener, 1)
         .await
-        .expect("join")
-        .expect("app state");
-    let db = state.db.clone();
-    let worker = app::mail_worker(&state.config, state.db.clone()).expect("mail worker");
-    let server = app::server(state, listener, 1).expect("server");
-    tokio::spawn(server);
-    tokio::spawn(worker.run());
+        .expect("start the app");
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: Client::new(),
-        db,
+        db: running.db.clone(),
+        config: running.config.clone(),
+        running: Some(running),
         database_url,
         _dir: dir,
         pg: pg.map(|(base, (_, name))| (base, name)),
@@ -98,6 +100,41 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the app gracefully (as on SIGTERM) and starts it again on the same port, database
+    /// and DATA_DIR, with a new connection pool.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("stop the app");
+        }
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(addr).expect("bind the same port again");
+        let config = (*self.config).clone();
+        let running = app::start(config, listener, 1)
+            .await
+            .expect("restart the app");
+        self.db = running.db.clone();
+        self.config = running.config.clone();
+        self.running = Some(running);
+    }
+
+    /// A mail worker of this app's settings, for tests that run it by hand (with MAIL_WORKER=off).
+    pub fn mail_worker(&self) -> engagement_tracker::mail::worker::Worker {
+        app::mail_worker(&self.config, self.db.clone()).expect("mail worker")
+    }
+
+    /// Delivers every due mail now, without waiting for a worker's poll; returns how many.
+    pub async fn deliver_mail(&self) -> usize {
+        let worker = self.mail_worker();
+        let mut total = 0;
+        loop {
+            let n = worker.tick().await.expect("deliver mail");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
     /// The app's DATA_DIR.
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()

@@ -516,17 +516,11 @@ async fn mail_is_written_to_files_by_default_and_can_be_previewed() {
 async fn reminders_and_nudges_are_queued_once_per_period() {
     use diesel::prelude::*;
     // The app's own worker would race this test's calls; this app runs without it.
-    let app = crate::helpers::spawn_with(&[("MAIL_POLL_MS", "3600000")]).await;
+    let app = crate::helpers::spawn_with(&[("MAIL_WORKER", "off")]).await;
     let w = app.world().await;
     let e = hospital_with_contacts(&app, &w, 4, "鈴木 花子").await;
     let c = &w.coord_a;
-    let config = engagement_tracker::config::Config::load(&[
-        ("DATABASE_URL", app.database_url.as_str()),
-        ("JWT_SECRET", crate::portal::SECRET),
-        ("DATA_DIR", app.data_dir().to_str().unwrap()),
-    ])
-    .unwrap();
-    let worker = engagement_tracker::app::mail_worker(&config, app.db.clone()).unwrap();
+    let worker = app.mail_worker();
 
     // A hearing two hours from now is within the 24-hour lead: one reminder per contact, once.
     app.step(c, &e, "consent", json!({})).await;

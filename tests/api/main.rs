@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod binary;
 mod cli;
 mod engagements;
 mod imports;
@@ -15,4 +16,5 @@ mod ops;
 mod pipeline;
 mod portal;
 mod questionnaire;
+mod resilience;
 mod uploads;
