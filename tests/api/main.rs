@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod cli;
 mod engagements;
+mod hardening;
 mod imports;
 mod mail;
 mod openapi;
