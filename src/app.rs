@@ -37,6 +37,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     /// Signs and checks the links in mail to hospital contacts.
     pub links: Arc<LinkKeys>,
+    /// Failed logins per account and per client address (this process only).
+    pub throttle: crate::auth::throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             links: Arc::new(LinkKeys::new(&config.jwt_secret)),
             keys: Arc::new(Keys::new(&config.jwt_secret, config.access_token_ttl_secs)),
             metrics: Arc::new(Metrics::new()?),
+            throttle: Default::default(),
             config: Arc::new(config),
             db,
         })

@@ -31,6 +31,8 @@ pub struct Config {
     pub backup_rate: crate::domain::backup::Rate,
     pub max_upload_bytes: u64,
     pub mail: MailConfig,
+    /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Mail delivery and the links it carries.
@@ -197,12 +199,16 @@ impl Config {
             nudge_every_days: parse_in(src, "NUDGE_EVERY_DAYS", 7, 1..=90)?,
             templates_dir: src.get("MAIL_TEMPLATES_DIR").map(PathBuf::from),
         };
+        let trusted_proxies =
+            crate::auth::client::parse_trusted(&src.get("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
         let mut errors = Vec::new();
         crate::domain::validate::email("MAIL_FROM", &mail.from, &mut errors);
         if !errors.is_empty() {
             bail!("MAIL_FROM must be an email address");
         }
         Ok(Config {
+            trusted_proxies,
             mail,
             sla,
             backup_rate,
@@ -413,6 +419,21 @@ mod tests {
         assert!(secrets.iter().all(|s| s == &secrets[0] && s.len() == 64));
         let leftovers = std::fs::read_dir(&d).unwrap().count();
         assert_eq!(leftovers, 1, "only the key itself");
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_or_named() {
+        let c = Config::load(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        let c = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let err = Config::load(&[("JWT_SECRET", SECRET), ("TRUSTED_PROXIES", "lb.internal")])
+            .unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

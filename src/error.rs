@@ -63,6 +63,12 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many attempts; the client may try again after this many seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// Not an error: carries a result out of a transaction that must be rolled back (dry runs).
     #[error("rolled back")]
     RolledBack(Box<serde_json::Value>),
@@ -90,6 +96,7 @@ impl AppError {
             AppError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             AppError::Internal(_) | AppError::RolledBack(_) => ("internal", "Internal error"),
         }
     }
@@ -137,6 +144,7 @@ impl ResponseError for AppError {
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) | AppError::RolledBack(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,6 +157,12 @@ impl ResponseError for AppError {
         builder.content_type("application/problem+json");
         if matches!(self, AppError::Unauthorized(_)) {
             builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AppError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         builder.json(self.problem())
     }

@@ -8,6 +8,26 @@ use prometheus::{
 
 use crate::db::Db;
 
+/// The one label value of every request no route matched.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The standard methods by name; every other (invented) method as one value.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -49,6 +69,8 @@ impl Metrics {
         })
     }
 
+    /// Counts a request. `route` must be a route pattern or `UNMATCHED_ROUTE` and `method` a
+    /// value of `method_label`, so that clients cannot invent new series.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
             .with_label_values(&[method, route, &status.to_string()])
@@ -65,5 +87,17 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8(out)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(super::method_label(&Method::PATCH), "PATCH");
+        let invented = Method::from_bytes(b"FOO123").unwrap();
+        assert_eq!(super::method_label(&invented), "OTHER");
     }
 }

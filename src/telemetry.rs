@@ -12,6 +12,7 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::app::AppState;
 use crate::config::LogFormat;
+use crate::metrics::{method_label, UNMATCHED_ROUTE};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -50,6 +51,18 @@ fn pick_id(incoming: Option<&str>) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// A path no route matched, for the log: segments long enough to be a token or an id are
+/// left out.
+fn redact(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.chars().count() > 16 { "…" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+        .chars()
+        .take(200)
+        .collect()
+}
+
 /// Gives the request an id, runs it inside a span that carries the id, echoes the id back, and
 /// counts the request for `/metrics`.
 pub async fn middleware(
@@ -59,11 +72,14 @@ pub async fn middleware(
     let id = pick_id(req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    // The route pattern, never the path itself: paths carry link tokens (`/p/{purpose}/{token}`).
+    let pattern = req.match_pattern();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
-        method = %req.method(),
-        path = %req.path()
+        method = method_label(req.method()),
+        route = pattern.as_deref().unwrap_or(UNMATCHED_ROUTE),
+        path = pattern.is_none().then(|| redact(req.path())),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
@@ -74,17 +90,19 @@ pub async fn middleware(
     let route = res
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let status = res.status().as_u16();
     if let Some(state) = state {
-        state
-            .metrics
-            .observe(res.request().method().as_str(), &route, status, elapsed);
+        state.metrics.observe(
+            method_label(res.request().method()),
+            &route,
+            status,
+            elapsed,
+        );
     }
     span.in_scope(|| {
         tracing::info!(
             status,
-            route = %route,
             elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "request finished"
         )
@@ -94,7 +112,16 @@ pub async fn middleware(
 
 #[cfg(test)]
 mod tests {
-    use super::pick_id;
+    use super::{pick_id, redact};
+
+    #[test]
+    fn unmatched_paths_lose_their_long_segments() {
+        assert_eq!(
+            redact("/p/landing/AAAAAAAAAAAAAAAAAAAAAA/x"),
+            "/p/landing/…/x"
+        );
+        assert_eq!(redact("/nope"), "/nope");
+    }
 
     #[test]
     fn ids_are_accepted_or_made() {

@@ -1,6 +1,6 @@
 //! Access tokens (email + password) and long-lived API tokens.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::json::Json;
 use super::users::UserOut;
 use crate::app::AppState;
-use crate::auth::{password, tokens, Actor};
+use crate::auth::{client, password, throttle, tokens, Actor};
 use crate::db::{self, utc};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -30,35 +30,159 @@ pub struct TokenResponse {
 }
 
 /// Exchange email and password for a short-lived access token.
+///
+/// Failed logins are throttled per email (whether or not an account has it) and per client
+/// address: past the budget the answer is 429 with `Retry-After`, whatever the password.
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
     (status = 200, body = TokenResponse),
     (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 429, body = crate::error::Problem, content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
 ))]
 #[post("/auth/token")]
 pub async fn token(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<TokenRequest>,
 ) -> AppResult<web::Json<TokenResponse>> {
     let TokenRequest { email, password } = body.0;
     let email = validate::normalize_email(&email);
-    let user = state
-        .db
-        .read(move |conn| Ok(db::users::by_email(conn, &email)?))
-        .await?;
-    let user = web::block(move || match user {
-        Some(u) if u.active && password::verify(&password, &u.password_hash) => Some(u),
-        _ => {
-            password::verify_dummy(&password);
-            None
-        }
+    let address = client::address(&req, &state.config.trusted_proxies);
+    state.throttle.check(&email, &address).map_err(too_many)?;
+    let user = {
+        let email = email.clone();
+        state
+            .db
+            .read(move |conn| Ok(db::users::by_email(conn, &email)?))
+            .await?
+            .filter(|u| u.active)
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let (st, key, addr) = (state.clone(), email.clone(), address.clone());
+    let ok = password::in_turn(move || {
+        // Others' failures may have locked the email or address while this one queued.
+        st.throttle.check(&key, &addr)?;
+        Ok(password::verify_or_dummy(&password, stored.as_deref()))
     })
     .await?
-    .ok_or_else(|| AppError::Unauthorized("wrong email or password".into()))?;
+    .map_err(too_many)?;
+    let user = match user {
+        Some(u) if ok => u,
+        _ => {
+            state.throttle.failed(&email, &address).map_err(too_many)?;
+            return Err(AppError::Unauthorized("wrong email or password".into()));
+        }
+    };
     let access_token = state
         .keys
-        .issue(&user.id)
+        .issue(&user.id, user.token_version)
+        .map_err(|e| anyhow::anyhow!("cannot sign token: {e}"))?;
+    Ok(web::Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.keys.ttl_secs,
+    }))
+}
+
+/// The same answer for every locked email or address, known or not.
+fn too_many(wait: std::time::Duration) -> AppError {
+    let secs = throttle::retry_after_secs(wait);
+    AppError::TooManyRequests {
+        detail: format!("too many failed logins; try again in {secs} seconds"),
+        retry_after_secs: secs,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 12 characters, and not the current one.
+    pub new_password: String,
+}
+
+/// Change the caller's own password.
+///
+/// Every access token and API token issued before stops working at once; the answer carries a
+/// fresh access token. A wrong current password answers 401 and counts as a failed login.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), request_body = PasswordChange, responses(
+    (status = 200, body = TokenResponse),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 429, body = crate::error::Problem, content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
+))]
+#[post("/me/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    body: Json<PasswordChange>,
+) -> AppResult<web::Json<TokenResponse>> {
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body.0;
+    let mut errors = Vec::new();
+    validate::password("new_password", &new_password, &mut errors);
+    if new_password == current_password {
+        errors.push(FieldError::new(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let user_id = actor.user_id.clone();
+    let user = state
+        .db
+        .read(move |conn| Ok(db::users::get(conn, &user_id)?))
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("the token's user is unknown".into()))?;
+    let address = client::address(&req, &state.config.trusted_proxies);
+    state
+        .throttle
+        .check(&user.email, &address)
+        .map_err(too_many)?;
+    let stored = user.password_hash.clone();
+    let new_hash = password::in_turn(move || {
+        if password::verify(&current_password, &stored) {
+            password::hash(&new_password).map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .await??;
+    let Some(new_hash) = new_hash else {
+        state
+            .throttle
+            .failed(&user.email, &address)
+            .map_err(too_many)?;
+        return Err(AppError::Unauthorized(
+            "the current password is wrong".into(),
+        ));
+    };
+    let row = state
+        .db
+        .write(move |conn| {
+            db::tokens::revoke_all_for_user(conn, &user.id, db::now())?;
+            let changes = db::users::UserChanges {
+                password_hash: Some(new_hash),
+                token_version: Some(user.token_version + 1),
+                ..Default::default()
+            };
+            db::users::update(conn, &user.id, user.version, &changes, db::now())?.ok_or_else(|| {
+                AppError::Conflict("the account changed meanwhile; try again".into())
+            })
+        })
+        .await?;
+    let access_token = state
+        .keys
+        .issue(&row.id, row.token_version)
         .map_err(|e| anyhow::anyhow!("cannot sign token: {e}"))?;
     Ok(web::Json(TokenResponse {
         access_token,

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use actix_multipart::Multipart;
 use actix_web::{post, web, HttpResponse};
-use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -427,7 +426,7 @@ pub async fn import_list(
     state: web::Data<AppState>,
     actor: Actor,
     query: web::Query<ImportQuery>,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "import selection lists")?;
     let encoding = match &query.encoding {
@@ -436,38 +435,9 @@ pub async fn import_list(
         ),
         None => None,
     };
-    let limit = state.config.max_upload_bytes;
-    let mut file: Option<(Option<String>, Vec<u8>)> = None;
-    let mut round: Option<String> = None;
-    while let Some(mut field) = payload
-        .try_next()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("unreadable multipart body: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        let filename = field
-            .content_disposition()
-            .and_then(|c| c.get_filename())
-            .map(str::to_owned);
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field
-            .try_next()
-            .await
-            .map_err(|e| AppError::BadRequest(e.to_string()))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(AppError::PayloadTooLarge(format!(
-                    "the upload is larger than {limit} bytes"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        match name.as_str() {
-            "file" => file = Some((filename, bytes)),
-            "round" => round = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
-            _ => {}
-        }
-    }
+    let form = super::intake::read_upload(&state, payload).await?;
+    let round = form.field("round").map(|r| r.trim().to_owned());
+    let file = form.files.into_iter().next().map(|(n, b)| (Some(n), b));
     let mut errors = Vec::new();
     errors.extend(
         round

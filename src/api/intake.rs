@@ -118,35 +118,81 @@ impl Upload {
     }
 }
 
-/// Reads a multipart body: parts named `file` are files (the size limit is enforced while
-/// reading), other parts are small text fields.
+/// Most parts a multipart body may have (files and fields together).
+pub const MAX_PARTS: usize = 32;
+/// Largest plain field of a multipart body.
+const MAX_FIELD_BYTES: u64 = 64 * 1024;
+/// Room beyond `MAX_UPLOAD_BYTES` for a form's plain fields and the multipart framing.
+pub const FORM_OVERHEAD: u64 = 256 * 1024;
+
+fn too_large(limit: u64) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "the upload is larger than the limit of {} MB for all its files together",
+        limit / (1024 * 1024)
+    ))
+}
+
+/// Refuses (413) a body whose declared length is over what an upload may be, before a byte
+/// of it is read.
+pub fn check_declared_length(state: &AppState, headers: &header::HeaderMap) -> AppResult<()> {
+    let limit = state.config.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit.saturating_add(FORM_OVERHEAD) => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a multipart body: parts named `file` are files, other parts are small text fields.
+/// The whole body is bounded while it is read — all files together at most
+/// `MAX_UPLOAD_BYTES`, everything at most that plus `FORM_OVERHEAD`, at most `MAX_PARTS`
+/// parts — and reading stops (413) at the first byte over.
 pub async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<Upload> {
     let limit = state.config.max_upload_bytes;
+    let budget = limit.saturating_add(FORM_OVERHEAD);
+    let (mut total, mut file_total, mut parts) = (0u64, 0u64, 0usize);
     let mut form = Upload::default();
     while let Some(mut field) = payload
         .try_next()
         .await
         .map_err(|e| AppError::BadRequest(format!("unreadable multipart body: {e}")))?
     {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::PayloadTooLarge(format!(
+                "a form may have at most {MAX_PARTS} parts"
+            )));
+        }
         let name = field.name().unwrap_or_default().to_owned();
         let filename = field
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .map(doctype::safe_filename);
         let is_file = name == "file";
-        let cap = if is_file { limit } else { 64 * 1024 };
         let mut bytes = Vec::new();
         while let Some(chunk) = field
             .try_next()
             .await
             .map_err(|e| AppError::BadRequest(format!("upload interrupted: {e}")))?
         {
-            if (bytes.len() + chunk.len()) as u64 > cap {
+            let n = chunk.len() as u64;
+            total += n;
+            if is_file {
+                file_total += n;
+                if file_total > limit {
+                    return Err(too_large(limit));
+                }
+            } else if bytes.len() as u64 + n > MAX_FIELD_BYTES {
                 return Err(AppError::PayloadTooLarge(format!(
-                    "{} is larger than the limit of {} MB",
-                    filename.as_deref().unwrap_or(&name),
-                    limit / (1024 * 1024)
+                    "the form field `{name}` is larger than {} KB",
+                    MAX_FIELD_BYTES / 1024
                 )));
+            }
+            if total > budget {
+                return Err(too_large(limit));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -259,9 +305,11 @@ pub struct UploadQuery {
     pub override_reason: Option<String>,
 }
 
-/// Upload documents (multipart, one or more parts named `file`). The type is checked from the
-/// content; the size limit is `MAX_UPLOAD_BYTES` (default 50 MB). A diagram, minutes or a report
-/// is accepted only after the memorandum is executed.
+/// Upload documents (multipart, one or more parts named `file`).
+///
+/// At most 32 parts. The type is checked from the content; all files together may be
+/// `MAX_UPLOAD_BYTES` (default 50 MB). A diagram, minutes or a report is accepted only after the
+/// memorandum is executed. The caller and the engagement are checked before the body is read.
 #[utoipa::path(tag = "intake", security(("bearer" = [])), params(UploadQuery),
     request_body(content = String, content_type = "multipart/form-data", description = "parts named `file`"),
     responses(
@@ -305,6 +353,7 @@ pub async fn upload(
             })
             .await?;
     }
+    check_declared_length(&state, req.headers())?;
     let form = read_upload(&state, payload).await?;
     let files = store_files(&state, form.files, purpose).await?;
     let kind = match purpose {

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::create_api_token)
                 .service(auth::revoke_api_token)
                 .service(auth::me)
+                .service(auth::change_password)
                 .service(orgs::list_organizations)
                 .service(orgs::create_organization)
                 .service(orgs::get_organization)

@@ -247,7 +247,7 @@ pub async fn create_user(
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "create users")?;
     let input = body.0;
-    let draft = web::block(move || UserDraft::new(input)).await??;
+    let draft = password::in_turn(move || UserDraft::new(input)).await??;
     let row = state.db.write(move |conn| draft.insert(conn)).await?;
     let location = format!("/api/v1/users/{}", row.id);
     let version = row.version;
@@ -305,7 +305,10 @@ fn keep_an_admin(
     Ok(())
 }
 
-/// Change a user (admin). A new password or deactivation revokes the user's API tokens.
+/// Change a user (admin).
+///
+/// A new password, role, organisation or prefecture, or deactivation, ends every token the user
+/// had (access tokens and API tokens) at once.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UserPatch,
     params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     responses(
@@ -341,7 +344,7 @@ pub async fn update_user(
         return Err(AppError::Validation(errors));
     }
     let new_hash = match patch.password.clone() {
-        Some(pw) => Some(web::block(move || password::hash(&pw)).await??),
+        Some(pw) => Some(password::in_turn(move || password::hash(&pw)).await??),
         None => None,
     };
     let row = state
@@ -364,10 +367,17 @@ pub async fn update_user(
             let active = patch.active.unwrap_or(current.active);
             check_membership(conn, &org, role, pref.as_deref())?;
             keep_an_admin(conn, &current, role, active)?;
-            if !active || new_hash.is_some() {
+            // What the account may do changes: the tokens issued before stop working at once.
+            let credentials_changed = new_hash.is_some()
+                || role.as_str() != current.role
+                || org != current.organization_id
+                || pref != current.prefecture_code
+                || active != current.active;
+            if credentials_changed {
                 db::tokens::revoke_all_for_user(conn, &id, db::now())?;
             }
             let changes = db::users::UserChanges {
+                token_version: credentials_changed.then_some(current.token_version + 1),
                 organization_id: patch.organization_id,
                 display_name: patch.display_name.map(|n| n.trim().to_owned()),
                 role: patch.role.map(|r| r.as_str().to_owned()),
@@ -410,6 +420,7 @@ pub async fn delete_user(
             db::tokens::revoke_all_for_user(conn, &id, db::now())?;
             let changes = db::users::UserChanges {
                 active: Some(false),
+                token_version: Some(current.token_version + 1),
                 ..Default::default()
             };
             db::users::update(conn, &id, current.version, &changes, db::now())?;

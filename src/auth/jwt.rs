@@ -14,6 +14,11 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The user's `token_version` when the token was issued; a password, role or activity
+    /// change raises it, and older tokens stop working. Absent in tokens issued before it
+    /// existed (taken as 0).
+    #[serde(default)]
+    pub ver: i64,
 }
 
 pub struct Keys {
@@ -31,7 +36,11 @@ impl Keys {
         }
     }
 
-    pub fn issue(&self, user_id: &str) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        token_version: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user_id.to_owned(),
@@ -40,6 +49,7 @@ impl Keys {
             iat: now,
             exp: now + self.ttl_secs,
             jti: uuid::Uuid::now_v7().to_string(),
+            ver: token_version,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -62,15 +72,16 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let keys = Keys::new(SECRET, 900);
-        let t = keys.issue("user-1").unwrap();
-        assert_eq!(keys.verify(&t).unwrap().sub, "user-1");
+        let t = keys.issue("user-1", 3).unwrap();
+        let claims = keys.verify(&t).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.ver), ("user-1", 3));
     }
 
     #[test]
     fn other_key_and_tampering_fail() {
         let keys = Keys::new(SECRET, 900);
         let other = Keys::new(b"another-secret-another-secret-xx", 900);
-        let t = keys.issue("user-1").unwrap();
+        let t = keys.issue("user-1", 3).unwrap();
         assert!(other.verify(&t).is_err());
         let mut tampered = t.clone();
         let last = tampered.pop().unwrap();
@@ -81,7 +92,7 @@ mod tests {
     #[test]
     fn expired_tokens_fail() {
         let keys = Keys::new(SECRET, -3600);
-        let t = keys.issue("user-1").unwrap();
+        let t = keys.issue("user-1", 3).unwrap();
         assert!(keys.verify(&t).is_err());
     }
 }

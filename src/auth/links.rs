@@ -1,14 +1,15 @@
-//! Signed links for hospital contacts. A token names the engagement, the contact and one
-//! purpose; it expires, can be revoked (its `jti` is stored), and carries no personal data.
+//! Links for hospital contacts. The URL carries a random 128-bit token (22 characters of
+//! base64url) and nothing else; the database keeps only its SHA-256 beside the purpose,
+//! engagement, contact and expiry (`db::links`). So a link says nothing about whom it is for,
+//! and a database dump yields no usable link.
 
-use chrono::{Duration, NaiveDateTime};
+use base64::Engine;
+use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-
-const AUDIENCE: &str = "engagement-tracker/link";
 
 /// What a link may open; each opens only its own page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -54,17 +55,17 @@ impl Purpose {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What an opened link grants, read from its stored row.
+#[derive(Debug, Clone)]
 pub struct LinkClaims {
-    pub jti: String,
+    /// The stored SHA-256 of the token: the link's identity on the server.
+    pub id: String,
     /// Engagement id.
     pub eng: String,
     /// Contact id.
     pub con: String,
     pub pur: Purpose,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
+    pub expires_at: NaiveDateTime,
 }
 
 /// Why a link does not open (the page says so in Japanese).
@@ -76,70 +77,67 @@ pub enum LinkError {
     WrongPurpose,
 }
 
+/// Length of a token in a URL: 16 random bytes in base64url without padding.
+pub const TOKEN_LEN: usize = 22;
+
+/// A fresh link token and the hash to store for it.
+pub struct NewLink {
+    /// Goes into the URL only; never stored.
+    pub token: String,
+    pub hash: String,
+}
+
+/// The stored form of a token.
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether a path segment can be a token at all (checked before any database look-up).
+pub fn well_formed(token: &str) -> bool {
+    token.len() == TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Issues link tokens and the CSRF values of the forms opened with them.
 pub struct LinkKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
     csrf_key: Vec<u8>,
 }
 
 impl LinkKeys {
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
             csrf_key: secret.to_vec(),
         }
     }
 
-    /// A new token; the caller stores its `jti` (see `db::links`).
-    pub fn sign(
-        &self,
-        engagement_id: &str,
-        contact_id: &str,
-        purpose: Purpose,
-        now: NaiveDateTime,
-        ttl: Duration,
-    ) -> Result<(String, LinkClaims), jsonwebtoken::errors::Error> {
-        let claims = LinkClaims {
-            jti: uuid::Uuid::now_v7().to_string(),
-            eng: engagement_id.to_owned(),
-            con: contact_id.to_owned(),
-            pur: purpose,
-            aud: AUDIENCE.into(),
-            iat: now.and_utc().timestamp(),
-            exp: (now + ttl).and_utc().timestamp(),
-        };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok((token, claims))
+    /// A new random token; the caller stores its hash (see `db::links`).
+    pub fn issue(&self) -> NewLink {
+        let mut raw = [0u8; 16];
+        rand::rng().fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        NewLink {
+            hash: hash(&token),
+            token,
+        }
     }
 
-    /// Checks signature, audience and expiry (revocation is the database's part).
-    pub fn verify(&self, token: &str) -> Result<LinkClaims, LinkError> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_audience(&[AUDIENCE]);
-        v.leeway = 0;
-        decode::<LinkClaims>(token, &self.decoding, &v)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => LinkError::Expired,
-                _ => LinkError::Invalid,
-            })
-    }
-
-    /// The CSRF value for forms opened with this link: an HMAC of its `jti`, so a page of
-    /// another site cannot post a form without having the link itself.
-    pub fn csrf(&self, jti: &str) -> String {
+    /// The CSRF value for forms opened with a link (`id` is the link's stored hash): an HMAC
+    /// with the server's secret, so a page of another site cannot post a form without having
+    /// the link itself.
+    pub fn csrf(&self, id: &str) -> String {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.csrf_key) {
             Ok(m) => m,
             Err(_) => return String::new(),
         };
         mac.update(b"csrf:");
-        mac.update(jti.as_bytes());
+        mac.update(id.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 
-    pub fn csrf_ok(&self, jti: &str, given: &str) -> bool {
-        let expected = self.csrf(jti);
+    pub fn csrf_ok(&self, id: &str, given: &str) -> bool {
+        let expected = self.csrf(id);
         !expected.is_empty()
             && expected.len() == given.len()
             && expected
@@ -156,60 +154,37 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
-    fn now() -> NaiveDateTime {
-        chrono::Utc::now().naive_utc()
+    #[test]
+    fn tokens_are_short_random_and_stored_as_hashes() {
+        let k = LinkKeys::new(SECRET);
+        let a = k.issue();
+        let b = k.issue();
+        assert_eq!(a.token.len(), TOKEN_LEN);
+        assert!(well_formed(&a.token));
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.hash, hash(&a.token));
+        assert_eq!(a.hash.len(), 64);
+        assert!(!a.hash.contains(&a.token));
     }
 
     #[test]
-    fn links_verify_and_name_their_purpose() {
-        let k = LinkKeys::new(SECRET);
-        let (t, c) = k
-            .sign("e1", "c1", Purpose::Diagram, now(), Duration::days(14))
-            .unwrap();
-        let back = k.verify(&t).unwrap();
-        assert_eq!(
-            (back.eng.as_str(), back.con.as_str(), back.pur),
-            ("e1", "c1", Purpose::Diagram)
-        );
-        assert_eq!(back.jti, c.jti);
-    }
-
-    #[test]
-    fn expired_forged_and_foreign_tokens_fail() {
-        let k = LinkKeys::new(SECRET);
-        let (t, _) = k
-            .sign(
-                "e1",
-                "c1",
-                Purpose::Hearing,
-                now() - Duration::days(20),
-                Duration::days(14),
-            )
-            .unwrap();
-        assert_eq!(k.verify(&t).unwrap_err(), LinkError::Expired);
-        let (t, _) = k
-            .sign("e1", "c1", Purpose::Hearing, now(), Duration::days(14))
-            .unwrap();
-        let mut forged = t.clone();
-        let i = forged.len() - 5;
-        let c = if &forged[i..=i] == "A" { "B" } else { "A" };
-        forged.replace_range(i..=i, c);
-        assert_eq!(k.verify(&forged).unwrap_err(), LinkError::Invalid);
-        let other = LinkKeys::new(b"another-secret-another-secret-xx");
-        assert_eq!(other.verify(&t).unwrap_err(), LinkError::Invalid);
+    fn only_token_shaped_segments_are_looked_up() {
+        assert!(!well_formed(""));
+        assert!(!well_formed(&"A".repeat(TOKEN_LEN + 1)));
+        assert!(!well_formed("AAAAAAAAAAAAAAAAAAAA/="));
         // An access token for the API is not a link.
         let api = crate::auth::jwt::Keys::new(SECRET, 900)
-            .issue("u1")
+            .issue("u1", 0)
             .unwrap();
-        assert_eq!(k.verify(&api).unwrap_err(), LinkError::Invalid);
+        assert!(!well_formed(&api));
     }
 
     #[test]
     fn csrf_values_are_bound_to_the_link() {
         let k = LinkKeys::new(SECRET);
-        let a = k.csrf("jti-1");
-        assert!(k.csrf_ok("jti-1", &a));
-        assert!(!k.csrf_ok("jti-2", &a));
-        assert!(!k.csrf_ok("jti-1", ""));
+        let a = k.csrf("link-1");
+        assert!(k.csrf_ok("link-1", &a));
+        assert!(!k.csrf_ok("link-2", &a));
+        assert!(!k.csrf_ok("link-1", ""));
     }
 }

@@ -1,9 +1,11 @@
 //! Who is calling: coordinator access tokens (JWT), long-lived API tokens, passwords, and the
 //! `Actor` extractor every protected handler takes.
 
+pub mod client;
 pub mod jwt;
 pub mod links;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
@@ -68,10 +70,17 @@ impl FromRequest for Actor {
                 let claims = state.keys.verify(&token).map_err(|e| {
                     AppError::Unauthorized(format!("the access token is not valid: {e}"))
                 })?;
-                state
+                let user = state
                     .db
                     .read(move |conn| Ok(db::users::get(conn, &claims.sub)?))
-                    .await?
+                    .await?;
+                // A password, role or activity change since the token was issued ends it.
+                if user.as_ref().is_some_and(|u| u.token_version != claims.ver) {
+                    return Err(AppError::Unauthorized(
+                        "the access token was issued before the account's password or role changed; get a new one".into(),
+                    ));
+                }
+                user
             };
             let user = user.filter(|u| u.active).ok_or_else(|| {
                 AppError::Unauthorized("the token's user is unknown or inactive".into())

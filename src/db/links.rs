@@ -1,4 +1,5 @@
-//! Queries on link tokens (their `jti`s, for revocation).
+//! Queries on links: each row is a link's SHA-256 (never the link itself) with what it opens,
+//! for whom, until when, and whether it was revoked.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -9,7 +10,8 @@ use super::DbConnection;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = link_tokens)]
 pub struct LinkRow {
-    pub jti: String,
+    /// Hex SHA-256 of the token in the URL.
+    pub token_hash: String,
     pub engagement_id: String,
     pub contact_id: String,
     pub purpose: String,
@@ -26,16 +28,16 @@ pub fn insert(conn: &mut DbConnection, row: &LinkRow) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn get(conn: &mut DbConnection, jti: &str) -> QueryResult<Option<LinkRow>> {
+pub fn get(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<LinkRow>> {
     link_tokens::table
-        .find(jti)
+        .find(token_hash)
         .select(LinkRow::as_select())
         .first(conn)
         .optional()
 }
 
-pub fn touch(conn: &mut DbConnection, jti: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(link_tokens::table.find(jti))
+pub fn touch(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(link_tokens::table.find(token_hash))
         .set(link_tokens::last_used_at.eq(Some(now)))
         .execute(conn)
         .map(|_| ())

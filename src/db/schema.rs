@@ -29,6 +29,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        token_version -> BigInt,
     }
 }
 
@@ -294,8 +295,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    link_tokens (jti) {
-        jti -> Text,
+    link_tokens (token_hash) {
+        token_hash -> Text,
         engagement_id -> Text,
         contact_id -> Text,
         purpose -> Text,

@@ -20,6 +20,8 @@ pub struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// Raised whenever access tokens issued before must stop working.
+    pub token_version: i64,
 }
 
 #[derive(Insertable)]
@@ -48,6 +50,7 @@ pub struct UserChanges {
     pub prefecture_code: Option<Option<String>>,
     pub password_hash: Option<String>,
     pub active: Option<bool>,
+    pub token_version: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {

@@ -54,7 +54,7 @@ pub fn slot_view(s: &SlotRow) -> SlotView {
     }
 }
 
-/// Signs a link for a contact and records its `jti`; returns the URL.
+/// Issues a link for a contact and records its hash; returns the URL.
 pub fn link(
     conn: &mut DbConnection,
     config: &Config,
@@ -65,13 +65,12 @@ pub fn link(
 ) -> AppResult<String> {
     let now = db::now();
     let ttl = Duration::days(config.mail.link_ttl_days);
-    let (token, claims) = keys
-        .sign(engagement_id, contact_id, purpose, now, ttl)
-        .map_err(|e| anyhow::anyhow!("cannot sign link: {e}"))?;
+    let issued = keys.issue();
+    let token = issued.token;
     db::links::insert(
         conn,
         &db::links::LinkRow {
-            jti: claims.jti,
+            token_hash: issued.hash,
             engagement_id: engagement_id.to_owned(),
             contact_id: contact_id.to_owned(),
             purpose: purpose.as_str().to_owned(),

@@ -12,7 +12,8 @@ use crate::api::hearings;
 use crate::api::intake::{self, Purpose as DocPurpose};
 use crate::api::pipeline::{self, Command, Step, Who};
 use crate::app::AppState;
-use crate::auth::links::{LinkClaims, LinkError, Purpose};
+use crate::auth::client;
+use crate::auth::links::{self, LinkClaims, LinkError, Purpose};
 use crate::db::engagements::EngagementRow;
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::{self, DbConnection};
@@ -36,13 +37,9 @@ pub struct Origin {
 }
 
 impl Origin {
-    fn of(req: &HttpRequest) -> Self {
+    fn of(req: &HttpRequest, trusted_proxies: &[ipnet::IpNet]) -> Self {
         Origin {
-            ip: req
-                .connection_info()
-                .realip_remote_addr()
-                .unwrap_or_default()
-                .to_owned(),
+            ip: client::address(req, trusted_proxies),
             user_agent: req
                 .headers()
                 .get(header::USER_AGENT)
@@ -66,19 +63,27 @@ impl Opened {
     }
 }
 
-/// Checks a token against its signature, expiry, the stored `jti` (revocation), the purpose in
-/// the URL, and that its contact and engagement still exist.
-pub fn open(
-    conn: &mut DbConnection,
-    state: &AppState,
-    purpose: &str,
-    token: &str,
-) -> Result<Opened, PageError> {
-    let claims = state.links.verify(token).map_err(PageError::Link)?;
+/// Opens a link: finds the token's hash, then checks expiry, the purpose in the URL and
+/// revocation, and that its contact and engagement still exist.
+pub fn open(conn: &mut DbConnection, purpose: &str, token: &str) -> Result<Opened, PageError> {
+    if !links::well_formed(token) {
+        return Err(PageError::Link(LinkError::Invalid));
+    }
+    let row =
+        db::links::get(conn, &links::hash(token))?.ok_or(PageError::Link(LinkError::Invalid))?;
+    let claims = LinkClaims {
+        pur: Purpose::parse(&row.purpose).ok_or(PageError::Link(LinkError::Invalid))?,
+        id: row.token_hash,
+        eng: row.engagement_id,
+        con: row.contact_id,
+        expires_at: row.expires_at,
+    };
+    if claims.expires_at <= db::now() {
+        return Err(PageError::Link(LinkError::Expired));
+    }
     if Purpose::parse(purpose) != Some(claims.pur) {
         return Err(PageError::Link(LinkError::WrongPurpose));
     }
-    let row = db::links::get(conn, &claims.jti)?.ok_or(PageError::Link(LinkError::Invalid))?;
     if row.revoked_at.is_some() {
         return Err(PageError::Link(LinkError::Revoked));
     }
@@ -150,17 +155,17 @@ pub async fn show_page(
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
     let (purpose, token) = path.into_inner();
-    let origin = Origin::of(&req);
+    let origin = Origin::of(&req, &state.config.trusted_proxies);
     let st = state.clone();
     let done = query.into_inner().done;
     let result = state
         .db
         .write(move |conn| {
-            let opened = match open(conn, &st, &purpose, &token) {
+            let opened = match open(conn, &purpose, &token) {
                 Ok(o) => o,
                 Err(e) => return Ok(Err((e, None))),
             };
-            db::links::touch(conn, &opened.claims.jti, db::now())?;
+            db::links::touch(conn, &opened.claims.id, db::now())?;
             pipeline::note(
                 conn,
                 &opened.who(),
@@ -168,7 +173,7 @@ pub async fn show_page(
                 "link_viewed",
                 json!({"purpose": opened.claims.pur, "ip": origin.ip, "user_agent": origin.user_agent}),
             )?;
-            let csrf = st.links.csrf(&opened.claims.jti);
+            let csrf = st.links.csrf(&opened.claims.id);
             let page = pages::render(conn, &st, &opened, &csrf, &token, done.as_deref(), None);
             Ok(page.map_err(|e| (e, Some(pages::helpdesk(conn, &opened.engagement)))))
         })
@@ -267,7 +272,9 @@ fn perform(
     files: Vec<intake::Received>,
 ) -> Result<&'static str, PageError> {
     let who = opened.who();
-    let e = opened.engagement.clone();
+    // As it stands now, inside this transaction (the link was opened just before).
+    let e = db::engagements::get(conn, &opened.engagement.id)?
+        .ok_or(PageError::Link(LinkError::Invalid))?;
     let id = e.id.clone();
     let whence = json!({"ip": origin.ip, "user_agent": origin.user_agent});
     let run =
@@ -294,6 +301,13 @@ fn perform(
     let keys = state.links.clone();
     Ok(match action {
         Act::Confirm => {
+            // A second press (or a second tab) confirms what is already recorded.
+            if pipeline::facts(conn, &e)?
+                .milestones
+                .contains(&Milestone::Consented)
+            {
+                return Ok("confirmed");
+            }
             run(
                 conn,
                 Action::RecordConsent,
@@ -427,30 +441,10 @@ pub async fn submit_page(
     body: web::Payload,
 ) -> HttpResponse {
     let (purpose, token) = path.into_inner();
-    let origin = Origin::of(&req);
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    // Read the form (files included) first; nothing is stored before the link and CSRF pass.
-    let upload = if is_multipart {
-        match intake::read_upload(&state, Multipart::new(req.headers(), body)).await {
-            Ok(u) => u,
-            Err(e) => return error_page(&state, PageError::from(e), None),
-        }
-    } else {
-        match read_form(body).await {
-            Ok(fields) => intake::Upload {
-                files: Vec::new(),
-                fields,
-            },
-            Err(e) => return error_page(&state, e, None),
-        }
-    };
-    let st = state.clone();
+    let origin = Origin::of(&req, &state.config.trusted_proxies);
+    // The link first: a forged or dead link is answered before a byte of the body is read.
     let (p, t) = (purpose.clone(), token.clone());
-    let opened = match state.db.read(move |conn| Ok(open(conn, &st, &p, &t))).await {
+    let opened = match state.db.read(move |conn| Ok(open(conn, &p, &t))).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return error_page(&state, e, None),
         Err(e) => return error_page(&state, PageError::Internal(e.problem().detail), None),
@@ -464,9 +458,34 @@ pub async fn submit_page(
             .ok()
             .flatten()
     };
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    // Then the form (files included), bounded as a whole; nothing is stored before the CSRF
+    // value passes.
+    let upload = if is_multipart {
+        let read = match intake::check_declared_length(&state, req.headers()) {
+            Ok(()) => intake::read_upload(&state, Multipart::new(req.headers(), body)).await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(u) => u,
+            Err(e) => return error_page(&state, PageError::from(e), help),
+        }
+    } else {
+        match read_form(body).await {
+            Ok(fields) => intake::Upload {
+                files: Vec::new(),
+                fields,
+            },
+            Err(e) => return error_page(&state, e, help),
+        }
+    };
     if !state
         .links
-        .csrf_ok(&opened.claims.jti, upload.field("csrf").unwrap_or_default())
+        .csrf_ok(&opened.claims.id, upload.field("csrf").unwrap_or_default())
     {
         return error_page(&state, PageError::Csrf, help);
     }
@@ -548,7 +567,7 @@ async fn form_again(
     let rendered = state
         .db
         .read(move |conn| {
-            let csrf = st.links.csrf(&o.claims.jti);
+            let csrf = st.links.csrf(&o.claims.id);
             Ok(pages::render(
                 conn,
                 &st,
@@ -587,11 +606,10 @@ pub async fn memorandum_document(
     path: web::Path<String>,
 ) -> HttpResponse {
     let token = path.into_inner();
-    let st = state.clone();
     let result = state
         .db
         .read(move |conn| {
-            let opened = match open(conn, &st, "memorandum", &token) {
+            let opened = match open(conn, "memorandum", &token) {
                 Ok(o) => o,
                 Err(e) => return Ok(Err(e)),
             };

@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod cli;
 mod engagements;
+mod hardening;
 mod imports;
 mod input;
 mod mail;

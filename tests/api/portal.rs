@@ -1,7 +1,9 @@
 //! The hospital's pages behind emailed links, through HTTP as a browser would use them.
 
 use chrono::Duration;
-use engagement_tracker::auth::links::{LinkKeys, Purpose};
+use diesel::prelude::*;
+use engagement_tracker::auth::links;
+use engagement_tracker::db::schema::link_tokens;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
@@ -60,6 +62,25 @@ pub async fn link(app: &TestApp, token: &str, e: &str, contact: &str, purpose: &
     url.split_once("/p/")
         .map(|(_, p)| format!("/p/{p}"))
         .unwrap()
+}
+
+/// Moves a link's expiry into the past, as if its days had gone by.
+async fn expire(app: &TestApp, path: &str) {
+    let hash = links::hash(path.rsplit('/').next().unwrap());
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        db.write_blocking(|conn| {
+            let past = chrono::Utc::now().naive_utc() - Duration::days(1);
+            let n = diesel::update(link_tokens::table.find(&hash))
+                .set(link_tokens::expires_at.eq(past))
+                .execute(conn)?;
+            assert_eq!(n, 1);
+            Ok(())
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
 }
 
 pub fn csrf_of(html: &str) -> String {
@@ -492,17 +513,9 @@ async fn bad_links_get_a_friendly_page_and_never_data() {
     assert!(html.contains("リンクを確認できませんでした") && !html.contains("架空ポータル病院"));
 
     // Expired.
-    let keys = LinkKeys::new(SECRET.as_bytes());
-    let (old, _) = keys
-        .sign(
-            &e,
-            &contact,
-            Purpose::Participation,
-            chrono::Utc::now().naive_utc() - Duration::days(30),
-            Duration::days(14),
-        )
-        .unwrap();
-    let (status, html) = page(&app, &format!("/p/participation/{old}")).await;
+    let old = link(&app, &w.coord_a, &e, &contact, "participation").await;
+    expire(&app, &old).await;
+    let (status, html) = page(&app, &old).await;
     assert_eq!(status, 410);
     assert!(html.contains("有効期限が切れています"));
 
@@ -514,7 +527,8 @@ async fn bad_links_get_a_friendly_page_and_never_data() {
             json!({"contact_id": contact}),
         )
         .await;
-    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 1);
+    // The participation link and the expired one.
+    assert_eq!(res.json::<Value>().await.unwrap()["revoked"], 2);
     let (status, html) = page(&app, &p).await;
     assert_eq!(status, 410);
     assert!(html.contains("現在ご利用いただけません"));
@@ -556,4 +570,102 @@ async fn bad_links_get_a_friendly_page_and_never_data() {
     // An API token is not a link.
     let (status, _) = page(&app, &format!("/p/landing/{}", w.coord_a)).await;
     assert_eq!(status, 404);
+}
+
+async fn timeline(app: &TestApp, w: &World, e: &str) -> Vec<Value> {
+    let t: Value = app
+        .get(&format!("/api/v1/engagements/{e}/timeline"), &w.coord_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    t.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn links_are_short_opaque_and_stored_only_as_hashes() {
+    let app = crate::helpers::spawn().await;
+    let w = app.world().await;
+    let (e, contact) = setup(&app, &w, 3).await;
+    let p = link(&app, &w.coord_a, &e, &contact, "participation").await;
+    let token = p.strip_prefix("/p/participation/").unwrap().to_owned();
+    assert_eq!(token.len(), 22, "{p}");
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(!p.contains(&e) && !p.contains(&contact));
+
+    // The database keeps the link's SHA-256, never the link; a hash does not open a page.
+    let db = app.db.clone();
+    let rows: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
+        db.write_blocking(|conn| {
+            Ok(link_tokens::table
+                .select((link_tokens::token_hash, link_tokens::purpose))
+                .load(conn)?)
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(rows.iter().any(|(h, _)| *h == links::hash(&token)));
+    for (hash, purpose) in &rows {
+        assert!(!hash.contains(&token));
+        assert_eq!(page(&app, &format!("/p/{purpose}/{hash}")).await.0, 404);
+        assert_eq!(
+            page(&app, &format!("/p/{purpose}/{}", &hash[..22])).await.0,
+            404
+        );
+    }
+    assert_eq!(page(&app, &p).await.0, 200);
+}
+
+#[tokio::test]
+async fn confirming_twice_records_the_consent_once() {
+    let app = crate::helpers::spawn().await;
+    let w = app.world().await;
+    let (e, contact) = setup(&app, &w, 4).await;
+    let p = link(&app, &w.coord_a, &e, &contact, "participation").await;
+    let csrf = csrf_of(&html_of(&app, &p).await);
+    let form = [("action", "confirm"), ("csrf", csrf.as_str())];
+    // Twice in a row (a second press, a second tab), then twice at once.
+    for _ in 0..2 {
+        let (status, _, location) = post_form(&app, &p, &form).await;
+        assert_eq!(status, 303);
+        assert!(location.unwrap().ends_with("done=confirmed"));
+    }
+    let (a, b) = tokio::join!(post_form(&app, &p, &form), post_form(&app, &p, &form));
+    assert!(a.0 < 500 && b.0 < 500, "{} {}", a.0, b.0);
+    let consents = timeline(&app, &w, &e)
+        .await
+        .into_iter()
+        .filter(|t| t["kind"] == "consent_recorded")
+        .count();
+    assert_eq!(consents, 1);
+    assert_eq!(detail(&app, &w, &e).await["stage"], "consented");
+}
+
+#[tokio::test]
+async fn the_timeline_trusts_forwarded_addresses_only_from_trusted_proxies() {
+    for (trusted, expected) in [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.7")] {
+        let app = crate::helpers::spawn_with(&[("TRUSTED_PROXIES", trusted)]).await;
+        let w = app.world().await;
+        let (e, contact) = setup(&app, &w, 5).await;
+        let p = link(&app, &w.coord_a, &e, &contact, "landing").await;
+        let res = browser()
+            .get(app.url(&p))
+            .header("x-forwarded-for", "203.0.113.7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let viewed = timeline(&app, &w, &e)
+            .await
+            .into_iter()
+            .find(|t| t["kind"] == "link_viewed")
+            .unwrap();
+        assert_eq!(
+            viewed["payload"]["ip"], expected,
+            "TRUSTED_PROXIES={trusted}"
+        );
+    }
 }
