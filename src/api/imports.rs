@@ -345,10 +345,12 @@ pub fn run(
     opts: Options,
 ) -> AppResult<ImportReport> {
     let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
-        AppError::Validation(vec![FieldError::new(
-            "file",
-            format!("{} / {}", e.ja(), e.en()),
-        )])
+        let message = format!("{} / {}", e.ja(), e.en());
+        if e.is_too_large() {
+            AppError::PayloadTooLarge(message)
+        } else {
+            AppError::Validation(vec![FieldError::new("file", message)])
+        }
     })?;
     let who = who.clone();
     let round_key = round_key.to_owned();
