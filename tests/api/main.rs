@@ -14,4 +14,5 @@ mod ops;
 mod pipeline;
 mod portal;
 mod questionnaire;
+mod slots;
 mod uploads;
