@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::contacts::{contact_row, ContactIn};
 use super::engagements::{create_engagement, Selection};
-use super::hospitals::contact_row;
 use super::pipeline::{self, Command, Who};
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -151,7 +151,7 @@ fn apply_row(
         let found = existing.iter().find(|e| {
             (c.email.is_some() && e.email == c.email) || (!c.name.is_empty() && e.name == c.name)
         });
-        let input = super::hospitals::ContactIn {
+        let input = ContactIn {
             name: c.name.clone(),
             department: c.department.clone(),
             title: c.title.clone(),
