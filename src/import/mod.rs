@@ -4,6 +4,7 @@
 //! The template and its accepted values are documented in `examples/README.md`.
 
 pub mod columns;
+pub mod matching;
 mod read;
 mod row;
 
@@ -231,6 +232,8 @@ pub enum EmrStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContactRow {
+    /// Which of the template's contact column groups it came from (0 for 担当者1).
+    pub slot: usize,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,
@@ -265,6 +268,10 @@ pub struct RowError {
 pub struct RowOutcome {
     /// 1-based line (CSV) or sheet row (XLSX) in the file; the header is usually 1.
     pub row: usize,
+    /// The row's institution code and hospital name where they are valid, rejected row or not,
+    /// so that a report can say which hospital a rejected row was about.
+    pub institution_code: Option<String>,
+    pub hospital_name: Option<String>,
     pub result: Result<SelectionRow, Vec<RowError>>,
 }
 
@@ -308,12 +315,7 @@ pub fn parse(
         return Err(FileError::MissingColumns(missing));
     }
 
-    Ok(rows
-        .map(|raw| RowOutcome {
-            row: raw.line,
-            result: row::parse_row(&layout, &raw),
-        })
-        .collect())
+    Ok(rows.map(|raw| row::parse_row(&layout, &raw)).collect())
 }
 
 fn is_blank(row: &RawRow) -> bool {
