@@ -1,10 +1,12 @@
-//! Hospitals (the institution, stable across rounds) and their named contacts.
+//! Hospitals: the institution, stable across rounds, shared by its engagements (its contacts
+//! are in `contacts`).
 
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::contacts::ContactOut;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::pipeline::engagement_scope;
@@ -12,7 +14,8 @@ use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::{ContactRow, HospitalRow};
-use crate::db::{self, utc, DbConnection};
+use crate::db::{self, utc, DbConnection, Scope};
+use crate::domain::hospital_edit::{self, Editor, Holder};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
 
@@ -24,55 +27,6 @@ pub const MIN_CONTACTS: i64 = 2;
 pub enum EmrStatus {
     Full,
     Partial,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum Charset {
-    #[serde(rename = "utf-8")]
-    Utf8,
-    #[serde(rename = "iso-2022-jp")]
-    Iso2022Jp,
-}
-
-impl Charset {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Charset::Utf8 => "utf-8",
-            Charset::Iso2022Jp => "iso-2022-jp",
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ContactOut {
-    pub id: String,
-    pub name: String,
-    pub department: Option<String>,
-    pub title: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    #[schema(value_type = Charset)]
-    pub charset: String,
-    pub version: i64,
-    /// Why the last scheduled mail to this contact could not be queued (e.g. an address the
-    /// mail system does not accept); cleared once mail to the hospital goes out again.
-    pub mail_error: Option<String>,
-}
-
-impl From<ContactRow> for ContactOut {
-    fn from(c: ContactRow) -> Self {
-        Self {
-            id: c.id,
-            name: c.name,
-            department: c.department,
-            title: c.title,
-            email: c.email,
-            phone: c.phone,
-            charset: c.charset,
-            version: c.version,
-            mail_error: c.mail_error,
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -231,47 +185,58 @@ impl HospitalIn {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContactIn {
-    pub name: String,
-    pub department: Option<String>,
-    pub title: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    /// Preferred mail charset; UTF-8 unless the contact's mail client needs ISO-2022-JP.
-    pub charset: Option<Charset>,
-}
-
-impl ContactIn {
-    fn check(&self) -> AppResult<()> {
-        let mut errors = Vec::new();
-        validate::line("name", &self.name, 100, &mut errors);
-        validate::single_lines(
-            &[
-                ("department", self.department.as_deref()),
-                ("title", self.title.as_deref()),
-                ("phone", self.phone.as_deref()),
-            ],
-            &mut errors,
-        );
-        if let Some(e) = &self.email {
-            validate::email("email", e, &mut errors);
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(errors))
-        }
-    }
-}
-
-fn load_visible(conn: &mut DbConnection, actor: &Actor, id: &str) -> AppResult<HospitalRow> {
-    let scope = engagement_scope(conn, actor)?;
+fn load_in(conn: &mut DbConnection, scope: &Scope, id: &str) -> AppResult<HospitalRow> {
     match db::hospitals::get(conn, id)? {
-        Some(h) if db::hospitals::visible(conn, &h.id, &scope)? => Ok(h),
+        Some(h) if db::hospitals::visible(conn, &h.id, scope)? => Ok(h),
         _ => Err(AppError::NotFound(format!("no hospital {id}"))),
     }
+}
+
+pub(crate) fn load_visible(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> AppResult<HospitalRow> {
+    let scope = engagement_scope(conn, actor)?;
+    load_in(conn, &scope, id)
+}
+
+/// Loads a hospital the caller may change: 404 if the caller cannot see it, 403 if another
+/// organisation's engagement shares its details and contacts (see `domain::hospital_edit`).
+pub(crate) fn load_editable(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> AppResult<HospitalRow> {
+    let scope = engagement_scope(conn, actor)?;
+    let hospital = load_in(conn, &scope, id)?;
+    let editor = match &scope {
+        Scope::All => Editor::Admin,
+        Scope::Orgs(ids) => Editor::Coordinator { organizations: ids },
+    };
+    let engagements = db::engagements::for_hospital(conn, &hospital.id)?;
+    let rounds = db::rounds::list(conn)?;
+    let round_name = |id: &str| {
+        rounds
+            .iter()
+            .find(|r| r.id == id)
+            .map_or(id.to_owned(), |r| r.name.clone())
+    };
+    let names: Vec<String> = engagements
+        .iter()
+        .map(|e| round_name(&e.round_id))
+        .collect();
+    let holders: Vec<Holder> = engagements
+        .iter()
+        .zip(&names)
+        .map(|(e, round)| Holder {
+            round,
+            organization_id: e.organization_id.as_deref(),
+        })
+        .collect();
+    hospital_edit::may_edit(editor, &holders)
+        .map_err(|refusal| AppError::Forbidden(refusal.reason()))?;
+    Ok(hospital)
 }
 
 pub fn load_out(conn: &mut DbConnection, h: HospitalRow) -> AppResult<HospitalOut> {
@@ -393,11 +358,13 @@ pub async fn get_hospital(
     Ok(with_etag(HttpResponse::Ok().json(out), version))
 }
 
-/// Replace a hospital's details (admin, or a coordinator it is assigned to).
+/// Replace a hospital's details (admin, or a coordinator in charge of every engagement of the
+/// hospital: 403 when another organisation also has one, since the details are shared).
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = HospitalIn,
     params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
     responses(
     (status = 200, body = HospitalOut),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
@@ -415,7 +382,7 @@ pub async fn update_hospital(
     let out = state
         .db
         .write(move |conn| {
-            let current = load_visible(conn, &actor, &id)?;
+            let current = load_editable(conn, &actor, &id)?;
             let version = if_match.check(current.version)?;
             let mut row = input.into_row(id.clone(), db::now(), version)?;
             row.created_at = current.created_at;
@@ -462,164 +429,4 @@ fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<
         })?;
     }
     Ok(())
-}
-
-/// The hospital's contacts.
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<ContactOut>),
-    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-))]
-#[get("/hospitals/{id}/contacts")]
-pub async fn list_contacts(
-    state: web::Data<AppState>,
-    actor: Actor,
-    path: web::Path<String>,
-) -> AppResult<web::Json<Vec<ContactOut>>> {
-    let id = path.into_inner();
-    let rows = state
-        .db
-        .read(move |conn| {
-            load_visible(conn, &actor, &id)?;
-            Ok(db::hospitals::contacts(conn, &id)?)
-        })
-        .await?;
-    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
-}
-
-/// Add a named contact.
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn, responses(
-    (status = 201, body = ContactOut),
-    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
-))]
-#[post("/hospitals/{id}/contacts")]
-pub async fn create_contact(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Json<ContactIn>,
-) -> AppResult<HttpResponse> {
-    let idem = Idem::new(&req)?;
-    let id = path.into_inner();
-    let input = body.0;
-    input.check()?;
-    let out = state
-        .db
-        .write(move |conn| {
-            idem.once(conn, &actor.user_id, |conn| {
-                load_visible(conn, &actor, &id)?;
-                let position = db::hospitals::contacts(conn, &id)?.len() as i64;
-                let now = db::now();
-                let row = contact_row(db::new_id(), id, input, position, now);
-                db::hospitals::insert_contact(conn, &row)?;
-                created(&ContactOut::from(row))
-            })
-        })
-        .await?;
-    Ok(respond(out))
-}
-
-pub fn contact_row(
-    id: String,
-    hospital_id: String,
-    c: ContactIn,
-    position: i64,
-    now: chrono::NaiveDateTime,
-) -> ContactRow {
-    let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    ContactRow {
-        id,
-        hospital_id,
-        name: c.name.trim().to_owned(),
-        department: clean(c.department),
-        title: clean(c.title),
-        email: clean(c.email).map(|e| validate::normalize_email(&e)),
-        phone: clean(c.phone),
-        charset: c.charset.unwrap_or(Charset::Utf8).as_str().to_owned(),
-        position,
-        removed_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        mail_error: None,
-    }
-}
-
-/// Replace a contact's details.
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn,
-    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
-    responses(
-    (status = 200, body = ContactOut),
-    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
-))]
-#[patch("/hospitals/{id}/contacts/{contact_id}")]
-pub async fn update_contact(
-    state: web::Data<AppState>,
-    actor: Actor,
-    if_match: IfMatch,
-    path: web::Path<(String, String)>,
-    body: Json<ContactIn>,
-) -> AppResult<HttpResponse> {
-    let (id, contact_id) = path.into_inner();
-    let input = body.0;
-    input.check()?;
-    let row = state
-        .db
-        .write(move |conn| {
-            load_visible(conn, &actor, &id)?;
-            let current = db::hospitals::contact(conn, &contact_id)?
-                .filter(|c| c.hospital_id == id)
-                .ok_or_else(|| AppError::NotFound(format!("no contact {contact_id}")))?;
-            let version = if_match.check(current.version)?;
-            let mut row = contact_row(contact_id.clone(), id, input, current.position, db::now());
-            row.created_at = current.created_at;
-            if row.email != current.email {
-                // Links sent to the old address must stop working.
-                db::links::revoke_for_contact(conn, &contact_id, db::now())?;
-            }
-            if !db::hospitals::replace_contact(conn, &row, version)? {
-                return Err(AppError::PreconditionFailed(
-                    "changed meanwhile; reload".into(),
-                ));
-            }
-            row.version = version + 1;
-            Ok(row)
-        })
-        .await?;
-    Ok(with_etag(
-        HttpResponse::Ok().json(ContactOut::from(row.clone())),
-        row.version,
-    ))
-}
-
-/// Remove a contact (kept for the audit trail, no longer written to).
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
-    (status = 204),
-    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
-))]
-#[delete("/hospitals/{id}/contacts/{contact_id}")]
-pub async fn delete_contact(
-    state: web::Data<AppState>,
-    actor: Actor,
-    path: web::Path<(String, String)>,
-) -> AppResult<HttpResponse> {
-    let (id, contact_id) = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            load_visible(conn, &actor, &id)?;
-            let mut current = db::hospitals::contact(conn, &contact_id)?
-                .filter(|c| c.hospital_id == id)
-                .ok_or_else(|| AppError::NotFound(format!("no contact {contact_id}")))?;
-            let version = current.version;
-            current.removed_at = Some(db::now());
-            db::links::revoke_for_contact(conn, &contact_id, db::now())?;
-            current.updated_at = db::now();
-            db::hospitals::replace_contact(conn, &current, version)?;
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
 }

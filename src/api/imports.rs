@@ -10,16 +10,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::contacts::{contact_row, save_contact, ContactIn};
 use super::engagements::{create_engagement, Selection};
-use super::hospitals::contact_row;
 use super::pipeline::{self, Command, Who};
 use crate::app::AppState;
 use crate::auth::Actor;
-use crate::db::hospitals::HospitalRow;
+use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::pipeline::Action;
+use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::import::matching::{self, Listed, Stored};
 use crate::import::{self, EmrStatus, Encoding, Format, RowOutcome, SelectionRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -44,8 +46,11 @@ pub struct RowReport {
     /// Line number in the file (the header is line 1).
     pub row: usize,
     pub result: RowResult,
+    /// The row's institution code and hospital name, where valid (rejected rows too).
     pub institution_code: Option<String>,
     pub hospital_name: Option<String>,
+    /// The row's engagement. Absent for rejected rows, and in a dry run for rows that would
+    /// create one: it does not exist, and a real import gives it another id.
     pub engagement_id: Option<String>,
     /// For updated rows: the fields that changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -144,53 +149,8 @@ fn apply_row(
             h
         }
     };
-    // Contacts: matched by email, else by name; new ones are added, none are removed.
-    let existing = db::hospitals::contacts(conn, &hospital.id)?;
-    for (i, c) in r.contacts.iter().enumerate() {
-        let found = existing.iter().find(|e| {
-            (c.email.is_some() && e.email == c.email) || (!c.name.is_empty() && e.name == c.name)
-        });
-        let input = super::hospitals::ContactIn {
-            name: c.name.clone(),
-            department: c.department.clone(),
-            title: c.title.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
-            charset: None,
-        };
-        match found {
-            None => {
-                let row = contact_row(
-                    db::new_id(),
-                    hospital.id.clone(),
-                    input,
-                    (existing.len() + i) as i64,
-                    now,
-                );
-                db::hospitals::insert_contact(conn, &row)?;
-                changed.push(format!("contact{}", i + 1));
-            }
-            Some(e) => {
-                let mut row =
-                    contact_row(e.id.clone(), hospital.id.clone(), input, e.position, now);
-                // Keep what the list does not say.
-                row.charset = e.charset.clone();
-                row.department = row.department.or(e.department.clone());
-                row.title = row.title.or(e.title.clone());
-                row.phone = row.phone.or(e.phone.clone());
-                row.email = row.email.or(e.email.clone());
-                row.created_at = e.created_at;
-                let same = row.name == e.name
-                    && row.department == e.department
-                    && row.title == e.title
-                    && row.phone == e.phone
-                    && row.email == e.email;
-                if !same {
-                    db::hospitals::replace_contact(conn, &row, e.version)?;
-                    changed.push(format!("contact{}", i + 1));
-                }
-            }
-        }
+    if update_contacts(conn, &hospital.id, &r.contacts, now)? {
+        changed.push("contacts".into());
     }
     let rank = r.rank.map(i64::from);
     let tier = super::rounds::tier_label(round, hospital.beds)?;
@@ -250,6 +210,88 @@ fn apply_row(
     }
 }
 
+/// Brings the hospital's contacts up to what the list says, each listed contact kept as its own
+/// person (see `import::matching`); contacts the list does not name stay. Whether any changed.
+fn update_contacts(
+    conn: &mut DbConnection,
+    hospital_id: &str,
+    listed: &[import::ContactRow],
+    now: chrono::NaiveDateTime,
+) -> AppResult<bool> {
+    let stored = db::hospitals::contacts(conn, hospital_id)?;
+    let emails: Vec<Option<String>> = listed
+        .iter()
+        .map(|c| c.email.as_deref().map(validate::normalize_email))
+        .collect();
+    let matches = matching::match_contacts(
+        &listed
+            .iter()
+            .zip(&emails)
+            .map(|(c, email)| Listed {
+                slot: c.slot,
+                name: &c.name,
+                email: email.as_deref(),
+            })
+            .collect::<Vec<_>>(),
+        &stored
+            .iter()
+            .map(|s| Stored {
+                position: s.position,
+                name: &s.name,
+                email: s.email.as_deref(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut held: Vec<i64> = stored.iter().map(|s| s.position).collect();
+    let mut changed = false;
+    for (c, found) in listed.iter().zip(matches) {
+        let input = ContactIn {
+            name: c.name.clone(),
+            department: c.department.clone(),
+            title: c.title.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            charset: None,
+        };
+        match found.and_then(|i| stored.get(i)) {
+            None => {
+                let position = matching::new_position(c.slot, &held);
+                held.push(position);
+                let row = contact_row(db::new_id(), hospital_id.to_owned(), input, position, now);
+                db::hospitals::insert_contact(conn, &row)?;
+                changed = true;
+            }
+            Some(current) => {
+                let next = listed_over(
+                    current,
+                    contact_row(
+                        current.id.clone(),
+                        hospital_id.to_owned(),
+                        input,
+                        current.position,
+                        now,
+                    ),
+                );
+                changed |= save_contact(conn, current, next)?.is_some();
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// What the list says over what is stored; what it leaves blank is kept.
+fn listed_over(current: &ContactRow, listed: ContactRow) -> ContactRow {
+    let mut next = current.clone();
+    if !listed.name.is_empty() {
+        next.name = listed.name;
+    }
+    next.department = listed.department.or(next.department);
+    next.title = listed.title.or(next.title);
+    next.phone = listed.phone.or(next.phone);
+    next.email = listed.email.or(next.email);
+    next
+}
+
 /// Runs an import in the caller's transaction. Rows that fail are reported; the caller decides
 /// whether to keep the transaction (see [`run`]).
 fn import_rows(
@@ -275,8 +317,8 @@ fn import_rows(
         let mut row = RowReport {
             row: o.row,
             result: RowResult::Rejected,
-            institution_code: None,
-            hospital_name: None,
+            institution_code: o.institution_code,
+            hospital_name: o.hospital_name,
             engagement_id: None,
             changed: Vec::new(),
             problems: Vec::new(),
@@ -293,8 +335,6 @@ fn import_rows(
                     .collect();
             }
             Ok(r) => {
-                row.institution_code = Some(r.institution_code.clone());
-                row.hospital_name = Some(r.name.clone());
                 if let Some(first) = seen.get(&r.institution_code) {
                     row.problems.push(RowProblem {
                         column: "医療機関コード".into(),
@@ -307,8 +347,10 @@ fn import_rows(
                     use diesel::Connection;
                     match conn.transaction(|c| apply_row(c, who, round, &r, opts.secondary)) {
                         Ok((result, id, changed)) => {
+                            // A dry run rolls back: an engagement it "creates" never exists.
+                            let real = !(opts.dry_run && result == RowResult::Created);
+                            row.engagement_id = real.then_some(id);
                             row.result = result;
-                            row.engagement_id = Some(id);
                             row.changed = changed;
                         }
                         Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
@@ -344,10 +386,12 @@ pub fn run(
     opts: Options,
 ) -> AppResult<ImportReport> {
     let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
-        AppError::Validation(vec![FieldError::new(
-            "file",
-            format!("{} / {}", e.ja(), e.en()),
-        )])
+        let message = format!("{} / {}", e.ja(), e.en());
+        if e.is_too_large() {
+            AppError::PayloadTooLarge(message)
+        } else {
+            AppError::Validation(vec![FieldError::new("file", message)])
+        }
     })?;
     let who = who.clone();
     let round_key = round_key.to_owned();
@@ -413,7 +457,9 @@ pub struct ImportQuery {
 }
 
 /// Import a prefecture's selection list: multipart with `file` (CSV or XLSX) and `round` (id or
-/// name). See the README for the template.
+/// name). See the README for the template. Contacts are matched by email, else by their column
+/// (担当者1, 2, 3); a changed email revokes that contact's links. A workbook whose parts inflate
+/// past 32 MiB answers 413; more than 20,000 rows or data right of column 64 answers 422.
 #[utoipa::path(tag = "imports", security(("bearer" = [])), params(ImportQuery),
     request_body(content = String, content_type = "multipart/form-data", description = "`file` and `round`"),
     responses(

@@ -1,6 +1,7 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod contacts;
 pub mod edge;
 pub mod emails;
 pub mod engagements;
@@ -57,10 +58,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(hospitals::create_hospital)
                 .service(hospitals::get_hospital)
                 .service(hospitals::update_hospital)
-                .service(hospitals::list_contacts)
-                .service(hospitals::create_contact)
-                .service(hospitals::update_contact)
-                .service(hospitals::delete_contact)
+                .service(contacts::list_contacts)
+                .service(contacts::get_contact)
+                .service(contacts::create_contact)
+                .service(contacts::update_contact)
+                .service(contacts::delete_contact)
                 .service(imports::import_list)
                 // `assign` before `{id}` routes so that the literal path wins.
                 .service(engagements::assign)

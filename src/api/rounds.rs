@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, utc, DbConnection};
+use crate::domain::access::Role;
 use crate::domain::prefectures;
 use crate::domain::rounds::{self as rules, Tier};
 use crate::error::{AppError, AppResult, FieldError};
@@ -156,7 +157,8 @@ fn slots_out(conn: &mut DbConnection, round: &RoundRow) -> AppResult<Vec<SlotOut
         .collect())
 }
 
-/// Support slots of a round, with how many are filled.
+/// Support slots of a round, with how many are filled. A prefecture viewer reads its own
+/// prefecture's rows only.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), responses(
     (status = 200, body = Vec<SlotOut>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
@@ -164,17 +166,21 @@ fn slots_out(conn: &mut DbConnection, round: &RoundRow) -> AppResult<Vec<SlotOut
 #[get("/rounds/{round}/slots")]
 pub async fn list_slots(
     state: web::Data<AppState>,
-    _actor: Actor,
+    actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<SlotOut>>> {
     let key = path.into_inner();
-    let out = state
+    let mut out = state
         .db
         .read(move |conn| {
             let round = load_round(conn, &key)?;
             slots_out(conn, &round)
         })
         .await?;
+    if actor.role == Role::PrefectureViewer {
+        // A viewer without a prefecture (which account rules prevent) sees nothing.
+        out.retain(|s| actor.prefecture_code.as_deref() == Some(s.prefecture_code.as_str()));
+    }
     Ok(web::Json(out))
 }
 

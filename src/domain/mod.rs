@@ -3,6 +3,7 @@
 pub mod access;
 pub mod backup;
 pub mod doctype;
+pub mod hospital_edit;
 pub mod medcode;
 pub mod normalize;
 pub mod orgs;

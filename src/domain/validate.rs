@@ -14,6 +14,12 @@ pub fn is_control(c: char) -> bool {
     c.is_control() || c == '\u{2028}' || c == '\u{2029}'
 }
 
+/// Trims spaces (ASCII and ideographic) at both ends, but no control character: those must
+/// reach the checks below and be refused, not silently cut.
+pub fn trim_spaces(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() && !is_control(c))
+}
+
 /// A one-line text (names, titles, departments, addresses, …): no control character at all.
 pub fn single_line(field: &str, value: &str, errors: &mut Vec<FieldError>) {
     if let Some(c) = value.chars().find(|c| is_control(*c)) {
@@ -146,6 +152,13 @@ pub fn normalize_email(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_keeps_control_characters_for_the_checks() {
+        assert_eq!(trim_spaces("\u{3000} 総務課 "), "総務課");
+        assert_eq!(trim_spaces("総務課\t"), "総務課\t");
+        assert_eq!(trim_spaces("\n山田"), "\n山田");
+    }
 
     #[test]
     fn emails() {

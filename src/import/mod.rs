@@ -4,6 +4,7 @@
 //! The template and its accepted values are documented in `examples/README.md`.
 
 pub mod columns;
+pub mod matching;
 mod read;
 mod row;
 
@@ -21,6 +22,18 @@ pub(crate) use read::decode as decode_text;
 
 /// Title rows above the header (「令和7年度 選定病院一覧」) are common; look this far for it.
 const HEADER_SEARCH_ROWS: usize = 10;
+
+/// Most rows a list may have: more than there are hospitals in Japan (about 8,000), few enough
+/// that a hostile file cannot make the process hold millions of rows.
+pub const MAX_ROWS: usize = 20_000;
+
+/// Most columns a list may use: the template has 23.
+pub const MAX_COLUMNS: usize = 64;
+
+/// Most bytes one part of a workbook (a sheet's XML, the shared strings) may inflate to, and all
+/// parts together. A real list of `MAX_ROWS` rows needs well under half of it.
+pub const MAX_PART_BYTES: u64 = 32 << 20;
+pub const MAX_INFLATED_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -77,6 +90,44 @@ pub enum FileError {
     /// The same column twice: which one holds the data would be a guess.
     DuplicateColumn(String),
     MissingColumns(Vec<Column>),
+    /// More rows than `MAX_ROWS` (`declared`: as the sheet's dimension says, not counted).
+    TooManyRows {
+        rows: u64,
+        declared: bool,
+    },
+    /// Data right of column `MAX_COLUMNS` (`declared`: as the sheet's dimension says).
+    TooManyColumns {
+        columns: u64,
+        declared: bool,
+    },
+    /// A part of the workbook inflates past `MAX_PART_BYTES`, or all parts past
+    /// `MAX_INFLATED_BYTES`: answered 413, not read.
+    Inflated {
+        part: String,
+        limit: u64,
+    },
+}
+
+impl FileError {
+    /// The file is too big to read at all (as opposed to malformed).
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, FileError::Inflated { .. })
+    }
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+fn column_name(mut n: u64) -> String {
+    let mut name = Vec::new();
+    while n > 0 {
+        let rem = ((n - 1) % 26) as u8;
+        name.push(b'A' + rem);
+        n = (n - 1) / 26;
+    }
+    name.reverse();
+    String::from_utf8(name).unwrap_or_default()
 }
 
 impl FileError {
@@ -106,6 +157,20 @@ impl FileError {
                     .collect::<Vec<_>>()
                     .join("")
             ),
+            FileError::TooManyRows { rows, declared } => format!(
+                "行数が多すぎます（{}{rows}行、上限{MAX_ROWS}行）",
+                if *declared { "シートの範囲指定で" } else { "" }
+            ),
+            FileError::TooManyColumns { columns, declared } => format!(
+                "列数が多すぎます（{}{}列目にデータがあります。上限{}列目）",
+                if *declared { "シートの範囲指定で" } else { "" },
+                column_name(*columns),
+                column_name(MAX_COLUMNS as u64)
+            ),
+            FileError::Inflated { part, limit } => format!(
+                "ファイルが大きすぎます（{part}を展開すると{}MiBを超えます）",
+                mib(*limit)
+            ),
         }
     }
 
@@ -132,6 +197,20 @@ impl FileError {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            FileError::TooManyRows { rows, declared } => format!(
+                "too many rows: {}{rows} rows, at most {MAX_ROWS}",
+                if *declared { "the sheet's dimension declares " } else { "" }
+            ),
+            FileError::TooManyColumns { columns, declared } => format!(
+                "too many columns: {} data in column {} ({columns}), at most column {} ({MAX_COLUMNS})",
+                if *declared { "the sheet's dimension declares" } else { "the sheet has" },
+                column_name(*columns),
+                column_name(MAX_COLUMNS as u64)
+            ),
+            FileError::Inflated { part, limit } => format!(
+                "the workbook is too large: {part} inflates to more than {} MiB",
+                mib(*limit)
+            ),
         }
     }
 }
@@ -153,6 +232,8 @@ pub enum EmrStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContactRow {
+    /// Which of the template's contact column groups it came from (0 for 担当者1).
+    pub slot: usize,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,
@@ -187,6 +268,10 @@ pub struct RowError {
 pub struct RowOutcome {
     /// 1-based line (CSV) or sheet row (XLSX) in the file; the header is usually 1.
     pub row: usize,
+    /// The row's institution code and hospital name where they are valid, rejected row or not,
+    /// so that a report can say which hospital a rejected row was about.
+    pub institution_code: Option<String>,
+    pub hospital_name: Option<String>,
     pub result: Result<SelectionRow, Vec<RowError>>,
 }
 
@@ -230,12 +315,7 @@ pub fn parse(
         return Err(FileError::MissingColumns(missing));
     }
 
-    Ok(rows
-        .map(|raw| RowOutcome {
-            row: raw.line,
-            result: row::parse_row(&layout, &raw),
-        })
-        .collect())
+    Ok(rows.map(|raw| row::parse_row(&layout, &raw)).collect())
 }
 
 fn is_blank(row: &RawRow) -> bool {

@@ -1,10 +1,12 @@
 //! Bytes → a grid of text cells with their line numbers, for CSV (UTF-8 or CP932) and XLSX.
 
-use std::io::Cursor;
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
 
-use calamine::{Data, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Xlsx};
+use zip::CompressionMethod;
 
-use super::{Encoding, FileError};
+use super::{Encoding, FileError, MAX_COLUMNS, MAX_INFLATED_BYTES, MAX_PART_BYTES, MAX_ROWS};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -71,6 +73,14 @@ pub(crate) fn csv_rows(bytes: &[u8], encoding: Option<Encoding>) -> Result<Vec<R
     let (mut counted_to, mut line) = (0usize, 1usize);
     for record in reader.records() {
         let record = record.map_err(|e| FileError::BadCsv(e.to_string()))?;
+        if rows.len() >= MAX_ROWS {
+            // Count the rest without keeping them, to say how many there are.
+            let more = reader.records().count() as u64;
+            return Err(FileError::TooManyRows {
+                rows: rows.len() as u64 + 1 + more,
+                declared: false,
+            });
+        }
         let scan_from = record.position().map_or(0, |p| p.byte()) as usize;
         let start = bytes
             .get(scan_from..)
@@ -88,27 +98,119 @@ pub(crate) fn csv_rows(bytes: &[u8], encoding: Option<Encoding>) -> Result<Vec<R
     Ok(rows)
 }
 
+/// Most parts a workbook may have; Excel writes about a dozen.
+const MAX_PARTS: u64 = 1_000;
+
+/// Reads the first sheet. A workbook is a zip of XML: a small file can inflate to gigabytes, or
+/// name a cell a million rows down; so sizes are measured before calamine reads anything, and
+/// cells are kept sparse and bounded rather than as calamine's dense grid.
 pub(crate) fn xlsx_rows(bytes: &[u8]) -> Result<Vec<RawRow>, FileError> {
-    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(|e| FileError::BadXlsx(e.to_string()))?;
-    let range = match book.worksheet_range_at(0) {
-        Some(r) => r.map_err(|e| FileError::BadXlsx(e.to_string()))?,
-        None => return Err(FileError::BadXlsx("the workbook has no worksheet".into())),
+    check_parts(bytes)?;
+    let bad = |e: calamine::XlsxError| FileError::BadXlsx(e.to_string());
+    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(bad)?;
+    let Some(name) = book.sheet_names().first().cloned() else {
+        return Err(FileError::BadXlsx("the workbook has no worksheet".into()));
     };
-    // The range starts at the first used cell, not at A1; keep sheet row numbers and columns.
-    let (first_row, first_col) = range.start().unwrap_or((0, 0));
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| {
-            let mut row: Vec<Cell> = vec![Cell::default(); first_col as usize];
-            row.extend(cells.iter().map(cell));
-            RawRow {
-                line: first_row as usize + i + 1,
-                cells: row,
-            }
+    let mut reader = book.worksheet_cells_reader(&name).map_err(bad)?;
+    let declared = reader.dimensions();
+    check_bounds(
+        u64::from(declared.end.0) + 1,
+        u64::from(declared.end.1) + 1,
+        true,
+    )?;
+    let mut rows: BTreeMap<u32, Vec<Cell>> = BTreeMap::new();
+    while let Some(found) = reader.next_cell().map_err(bad)? {
+        if matches!(found.get_value(), DataRef::Empty) {
+            continue;
+        }
+        let (row, col) = found.get_position();
+        let value = cell(&Data::from(found.get_value().clone()));
+        if value.text.trim().is_empty() {
+            continue;
+        }
+        check_bounds(u64::from(row) + 1, u64::from(col) + 1, false)?;
+        let cells = rows.entry(row).or_default();
+        let col = col as usize;
+        if cells.len() <= col {
+            cells.resize(col + 1, Cell::default());
+        }
+        cells[col] = value;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, cells)| RawRow {
+            line: row as usize + 1,
+            cells,
         })
-        .collect();
-    Ok(rows)
+        .collect())
+}
+
+fn check_bounds(rows: u64, columns: u64, declared: bool) -> Result<(), FileError> {
+    if rows > MAX_ROWS as u64 {
+        return Err(FileError::TooManyRows { rows, declared });
+    }
+    if columns > MAX_COLUMNS as u64 {
+        return Err(FileError::TooManyColumns { columns, declared });
+    }
+    Ok(())
+}
+
+/// Measures every part of the archive: its declared size, then its real size by inflating it
+/// into nothing (a bomb may declare a small size), stopping at the limit.
+fn check_parts(bytes: &[u8]) -> Result<(), FileError> {
+    if declared_parts(bytes).is_some_and(|n| n > MAX_PARTS) {
+        return Err(FileError::BadXlsx(format!(
+            "the archive has more than {MAX_PARTS} parts"
+        )));
+    }
+    let bad = |e: &dyn std::fmt::Display| FileError::BadXlsx(e.to_string());
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(|e| bad(&e))?;
+        let name = part.name().to_owned();
+        let too_big = || FileError::Inflated {
+            part: name.clone(),
+            limit: MAX_PART_BYTES,
+        };
+        if part.size() > MAX_PART_BYTES {
+            return Err(too_big());
+        }
+        let method = part.compression();
+        let size = if method == CompressionMethod::STORE {
+            part.compressed_size()
+        } else if method == CompressionMethod::DEFLATE {
+            let mut inflated = flate2::read::DeflateDecoder::new(part).take(MAX_PART_BYTES + 1);
+            std::io::copy(&mut inflated, &mut std::io::sink())
+                .map_err(|e| bad(&format!("{name}: {e}")))?
+        } else {
+            return Err(bad(&format!(
+                "{name} uses compression {method}; save the file again from Excel"
+            )));
+        };
+        if size > MAX_PART_BYTES {
+            return Err(too_big());
+        }
+        total += size;
+        if total > MAX_INFLATED_BYTES {
+            return Err(FileError::Inflated {
+                part: "the workbook".into(),
+                limit: MAX_INFLATED_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The number of parts the archive's end record declares, read before a zip reader builds its
+/// index of them (a small upload can declare 65,535).
+fn declared_parts(bytes: &[u8]) -> Option<u64> {
+    const END: &[u8] = b"PK\x05\x06";
+    // The end record is 22 bytes plus a comment of at most 65,535.
+    let from = bytes.len().saturating_sub(22 + 65_535);
+    let at = bytes.get(from..)?.windows(4).rposition(|w| w == END)? + from;
+    let count = bytes.get(at + 10..at + 12)?;
+    Some(u64::from(u16::from_le_bytes([count[0], count[1]])))
 }
 
 fn cell(data: &Data) -> Cell {
@@ -194,6 +296,60 @@ mod tests {
         assert_eq!(cell(&Data::Int(7)).text, "7");
         assert_eq!(cell(&Data::Float(1.5)).text, "1.5");
         assert!(!cell(&Data::String("0110113719".into())).numeric);
+    }
+
+    #[test]
+    fn csv_rows_are_bounded() {
+        let text = "a\n".repeat(MAX_ROWS + 5);
+        assert_eq!(
+            csv_rows(text.as_bytes(), None),
+            Err(FileError::TooManyRows {
+                rows: MAX_ROWS as u64 + 5,
+                declared: false
+            })
+        );
+    }
+
+    #[test]
+    fn sheets_are_bounded() {
+        use rust_xlsxwriter::Workbook;
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "都道府県").unwrap();
+        sheet.write_string(3, 2, "x").unwrap();
+        let rows = xlsx_rows(&book.save_to_buffer().unwrap()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[1].line, rows[1].cells.len()), (4, 3));
+
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "都道府県").unwrap();
+        sheet.write_string(MAX_ROWS as u32, 0, "x").unwrap();
+        assert_eq!(
+            xlsx_rows(&book.save_to_buffer().unwrap()),
+            Err(FileError::TooManyRows {
+                rows: MAX_ROWS as u64 + 1,
+                declared: true
+            })
+        );
+
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, MAX_COLUMNS as u16, "x").unwrap();
+        assert!(matches!(
+            xlsx_rows(&book.save_to_buffer().unwrap()),
+            Err(FileError::TooManyColumns { columns, .. }) if columns == MAX_COLUMNS as u64 + 1
+        ));
+    }
+
+    #[test]
+    fn end_record_counts_parts() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.add_worksheet();
+        let bytes = book.save_to_buffer().unwrap();
+        let n = declared_parts(&bytes).unwrap();
+        assert!((5..30).contains(&n), "{n}");
+        assert_eq!(declared_parts(b"no zip"), None);
     }
 
     #[test]

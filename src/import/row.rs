@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::columns::{Column, ContactField, CONTACT_SLOTS};
 use super::read::RawRow;
-use super::{ContactRow, EmrStatus, RowError, SelectionRow};
+use super::{ContactRow, EmrStatus, RowError, RowOutcome, SelectionRow};
 use crate::domain::{medcode, normalize, prefectures, validate};
 
 /// Where each known column sits in the file and how its header was written there.
@@ -74,7 +74,7 @@ impl RowReader<'_> {
     }
 }
 
-pub(crate) fn parse_row(layout: &Layout, raw: &RawRow) -> Result<SelectionRow, Vec<RowError>> {
+pub(crate) fn parse_row(layout: &Layout, raw: &RawRow) -> RowOutcome {
     let mut r = RowReader {
         layout,
         raw,
@@ -163,22 +163,34 @@ pub(crate) fn parse_row(layout: &Layout, raw: &RawRow) -> Result<SelectionRow, V
         }
     };
 
-    let mut contacts = Vec::new();
+    let mut contacts: Vec<ContactRow> = Vec::new();
     for slot in 0..CONTACT_SLOTS {
         if let Some(contact) = contact(&mut r, slot) {
+            // Two contacts of one row are two people; one address for both would merge them.
+            let twin = contacts
+                .iter()
+                .find(|c| c.email.is_some() && c.email == contact.email);
+            if let (Some(twin), Some(email)) = (twin, &contact.email) {
+                let first = twin.slot + 1;
+                r.error(
+                    Column::Contact(slot, ContactField::Email),
+                    format!("担当者{first}と同じメールアドレスです（{email}）"),
+                    format!("the same email address as contact {first} ({email})"),
+                );
+            }
             contacts.push(contact);
         }
     }
 
     let note = r.value(Column::Note);
 
-    match (prefecture, institution_code, name) {
+    let result = match (prefecture, &institution_code, &name) {
         (Some(prefecture), Some(institution_code), Some(name)) if r.errors.is_empty() => {
             Ok(SelectionRow {
                 rank,
                 prefecture_code: prefecture.code.clone(),
-                institution_code,
-                name,
+                institution_code: institution_code.clone(),
+                name: name.clone(),
                 address,
                 beds,
                 emr_status,
@@ -187,6 +199,12 @@ pub(crate) fn parse_row(layout: &Layout, raw: &RawRow) -> Result<SelectionRow, V
             })
         }
         _ => Err(r.errors),
+    };
+    RowOutcome {
+        row: raw.line,
+        institution_code,
+        hospital_name: name,
+        result,
     }
 }
 
@@ -214,6 +232,7 @@ fn contact(r: &mut RowReader<'_>, slot: usize) -> Option<ContactRow> {
         .map(|p| normalize::phone(&p))
         .filter(|p| !p.is_empty());
     Some(ContactRow {
+        slot,
         name: name.unwrap_or_default(),
         department: r.value(Column::Contact(slot, ContactField::Department)),
         title: r.value(Column::Contact(slot, ContactField::Title)),

@@ -67,6 +67,7 @@ fn cp932_csv_as_excel_saves_it() {
     assert_eq!(
         chuo.contacts,
         vec![ContactRow {
+            slot: 0,
             name: "山田 太郎".into(),
             department: Some("情報システム課".into()),
             title: None,
@@ -84,6 +85,11 @@ fn cp932_csv_as_excel_saves_it() {
 
     let minato = ok[2];
     assert_eq!(minato.contacts.len(), 2);
+    // Each contact knows its column group (matching on re-import uses it).
+    assert_eq!(
+        minato.contacts.iter().map(|c| c.slot).collect::<Vec<_>>(),
+        [0, 1]
+    );
     // A contact with only an email is kept, with an empty name.
     assert_eq!(minato.contacts[1].name, "");
     assert_eq!(
@@ -91,6 +97,48 @@ fn cp932_csv_as_excel_saves_it() {
         Some("watanabe@minato-hp.example")
     );
     assert_eq!(minato.note.as_deref(), Some("①確認済"));
+}
+
+#[test]
+fn rejected_rows_keep_their_valid_code_and_name() {
+    let text = format!(
+        "{JA_HEADER}\n1,北海道,0110113719,,,,,,,,,,,\n2,北海道,0110113710,架空病院,,,,,,,,,,\n3,北海道,0110113719,架空中央病院,,abc,,,,,,,,\n"
+    );
+    let outcomes = parse(text.as_bytes(), Format::Csv, None).unwrap();
+    let named: Vec<(Option<&str>, Option<&str>)> = outcomes
+        .iter()
+        .map(|o| (o.institution_code.as_deref(), o.hospital_name.as_deref()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (Some("0110113719"), None),
+            (None, Some("架空病院")),
+            (Some("0110113719"), Some("架空中央病院")),
+        ]
+    );
+    assert!(outcomes.iter().all(|o| o.result.is_err()));
+}
+
+#[test]
+fn two_contacts_of_a_row_cannot_share_an_address() {
+    let text = format!(
+        "{JA_HEADER}\n1,北海道,0110113719,架空病院,,,,加藤 花子,,,kato@x.example,加藤 花子,Kato@X.example,\n"
+    );
+    let outcomes = parse(text.as_bytes(), Format::Csv, None).unwrap();
+    let errors = errors_of(&outcomes[0]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].column, "担当者2メール");
+    assert!(errors[0].reason_ja.contains("担当者1"));
+
+    // One name twice is fine: two people.
+    let text = format!(
+        "{JA_HEADER}\n1,北海道,0110113719,架空病院,,,,加藤 花子,,,a@x.example,加藤 花子,b@x.example,\n"
+    );
+    let outcomes = parse(text.as_bytes(), Format::Csv, None).unwrap();
+    let row = outcomes[0].result.as_ref().unwrap();
+    assert_eq!(row.contacts.len(), 2);
+    assert_eq!(row.contacts[1].slot, 1);
 }
 
 #[test]

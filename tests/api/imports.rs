@@ -113,6 +113,22 @@ async fn a_cp932_list_is_checked_row_by_row_and_imported_once() {
         .as_str()
         .unwrap()
         .is_empty());
+    // A rejected row still names what it validly had: row 4 its hospital (the code is bad),
+    // row 5 its code (the name is missing).
+    assert_eq!(problem_row["institution_code"], Value::Null);
+    assert_eq!(problem_row["hospital_name"], "架空丙病院");
+    let no_name = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["row"] == 5)
+        .unwrap();
+    assert_eq!(no_name["institution_code"], institution_code("13", 6, 4));
+    assert_eq!(no_name["hospital_name"], Value::Null);
+    // Engagements a dry run would create do not exist: the report hands out no ids for them.
+    for r in report["rows"].as_array().unwrap() {
+        assert!(r.get("engagement_id").is_none_or(Value::is_null), "{r}");
+    }
     assert_eq!(engagement_count(&app, a).await, 0);
 
     // All or nothing: the bad rows stop the whole import.
@@ -345,4 +361,263 @@ async fn a_second_call_list_marks_its_engagements_secondary() {
         .unwrap();
     assert_eq!(list["items"][0]["secondary"], true);
     assert_eq!(list["items"][0]["tier"], "100-199");
+}
+
+/// Versions of everything an import may touch: the hospital, its contacts, its engagements.
+async fn versions(app: &TestApp, token: &str, hospital_id: &str) -> Vec<(String, i64)> {
+    let h: Value = app
+        .get(&format!("/api/v1/hospitals/{hospital_id}"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut out = vec![(hospital_id.to_owned(), h["version"].as_i64().unwrap())];
+    for c in h["contacts"].as_array().unwrap() {
+        out.push((
+            c["id"].as_str().unwrap().to_owned(),
+            c["version"].as_i64().unwrap(),
+        ));
+    }
+    let list: Value = app
+        .get(
+            &format!(
+                "/api/v1/engagements?q={}",
+                h["institution_code"].as_str().unwrap()
+            ),
+            token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for e in list["items"].as_array().unwrap() {
+        out.push((
+            e["id"].as_str().unwrap().to_owned(),
+            e["version"].as_i64().unwrap(),
+        ));
+    }
+    out
+}
+
+fn results(report: &Value) -> (i64, i64, i64, i64) {
+    (
+        report["created"].as_i64().unwrap(),
+        report["updated"].as_i64().unwrap(),
+        report["unchanged"].as_i64().unwrap(),
+        report["rejected"].as_i64().unwrap(),
+    )
+}
+
+/// The status of a hospital's page behind a link: 200 while it works, 410 once revoked.
+async fn link_status(app: &TestApp, path: &str) -> u16 {
+    app.client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+const SAME_NAME_HEADER: &str =
+    "都道府県,医療機関コード,病院名,病床数,担当者1氏名,担当者1メール,担当者2氏名,担当者2メール";
+
+#[tokio::test]
+async fn two_contacts_of_one_name_stay_two_and_a_second_import_changes_nothing() {
+    let app = spawn().await;
+    let w = app.world().await;
+    let a = &w.admin;
+    let code = institution_code("13", 7, 1);
+    let list = |first_email: &str| {
+        format!(
+            "{SAME_NAME_HEADER}\n東京都,{code},架空同名病院,150,加藤 花子,{first_email},加藤 花子,kato.b@dousei.example\n"
+        )
+    };
+    let report: Value = import(&app, a, list("kato.a@dousei.example").as_bytes(), "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results(&report), (1, 0, 0, 0), "{report}");
+    let engagement = report["rows"][0]["engagement_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list_hospitals: Value = app.get("/api/v1/hospitals", a).await.json().await.unwrap();
+    let hid = list_hospitals["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contacts = |h: &Value| -> Vec<(String, String, String)> {
+        h["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap().to_owned(),
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["email"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let h: Value = app
+        .get(&format!("/api/v1/hospitals/{hid}"), a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = contacts(&h);
+    assert_eq!(
+        first
+            .iter()
+            .map(|(_, n, e)| (n.as_str(), e.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("加藤 花子", "kato.a@dousei.example"),
+            ("加藤 花子", "kato.b@dousei.example")
+        ]
+    );
+    let before = versions(&app, a, &hid).await;
+
+    // The same file again, twice: every row unchanged, no version moves, no email flips.
+    for _ in 0..2 {
+        let report: Value = import(&app, a, list("kato.a@dousei.example").as_bytes(), "")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(results(&report), (0, 0, 1, 0), "{report}");
+        assert_eq!(report["rows"][0]["result"], "unchanged");
+        assert_eq!(versions(&app, a, &hid).await, before);
+        let h: Value = app
+            .get(&format!("/api/v1/hospitals/{hid}"), a)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(contacts(&h), first);
+    }
+
+    // The first 加藤 花子's address changes in the list: that contact (same id) takes it and
+    // loses its links; the second keeps hers.
+    let link_a = crate::portal::link(&app, a, &engagement, &first[0].0, "landing").await;
+    let link_b = crate::portal::link(&app, a, &engagement, &first[1].0, "landing").await;
+    assert_eq!(link_status(&app, &link_a).await, 200);
+    assert_eq!(link_status(&app, &link_b).await, 200);
+    let report: Value = import(&app, a, list("kato.c@dousei.example").as_bytes(), "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results(&report), (0, 1, 0, 0), "{report}");
+    let h: Value = app
+        .get(&format!("/api/v1/hospitals/{hid}"), a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let now = contacts(&h);
+    assert_eq!(now.len(), 2, "{h}");
+    assert_eq!(now[0].0, first[0].0);
+    assert_eq!(now[0].2, "kato.c@dousei.example");
+    assert_eq!(now[1], first[1]);
+    assert_eq!(
+        link_status(&app, &link_a).await,
+        410,
+        "the old address's link"
+    );
+    assert_eq!(link_status(&app, &link_b).await, 200);
+
+    // A dry run with one new hospital and this one: the new row has no engagement id (it would
+    // not exist), the existing one has its real id.
+    let text = format!(
+        "{SAME_NAME_HEADER}\n東京都,{code},架空同名病院,150,加藤 花子,kato.c@dousei.example,加藤 花子,kato.b@dousei.example\n東京都,{},架空新規病院,60,,,,\n",
+        institution_code("13", 7, 2)
+    );
+    let report: Value = import(&app, a, text.as_bytes(), "?dry_run=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results(&report), (1, 0, 1, 0), "{report}");
+    assert_eq!(report["rows"][0]["engagement_id"], engagement.as_str());
+    assert!(
+        report["rows"][1]
+            .get("engagement_id")
+            .is_none_or(Value::is_null),
+        "{report}"
+    );
+    assert_eq!(engagement_count(&app, a).await, 1);
+}
+
+#[tokio::test]
+async fn a_list_of_two_thousand_rows_imported_twice_is_unchanged_the_second_time() {
+    let app = spawn().await;
+    let w = app.world().await;
+    let a = &w.admin;
+    let mut text = String::from(
+        "都道府県,医療機関コード,病院名,病床数,担当者1氏名,担当者1電話,担当者1メール,担当者2氏名,担当者2電話,担当者2メール\n",
+    );
+    for n in 1..=2000u32 {
+        let code = institution_code("13", 20 + n / 1000, n % 1000 + 1);
+        // Every third hospital has two contacts of one name; every fifth a second contact
+        // without an email (matched by its column).
+        let second = if n % 3 == 0 {
+            "佐藤 一郎"
+        } else {
+            "鈴木 次郎"
+        };
+        let second_email = if n % 5 == 0 {
+            String::new()
+        } else {
+            format!("second{n}@list.example")
+        };
+        text.push_str(&format!(
+            "東京都,{code},架空病院{n},{},佐藤 一郎,03-0000-{n:04},first{n}@list.example,{second},03-1111-{n:04},{second_email}\n",
+            20 + n % 500
+        ));
+    }
+    let report: Value = import(&app, a, text.as_bytes(), "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results(&report), (2000, 0, 0, 0));
+    let list: Value = app
+        .get("/api/v1/hospitals?limit=5", a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sample: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut before = Vec::new();
+    for h in &sample {
+        before.push(versions(&app, a, h).await);
+    }
+
+    let report: Value = import(&app, a, text.as_bytes(), "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results(&report), (0, 0, 2000, 0));
+    assert!(report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["result"] == "unchanged" && r["changed"].is_null()));
+    assert_eq!(report["written"], false);
+    let mut after = Vec::new();
+    for h in &sample {
+        after.push(versions(&app, a, h).await);
+    }
+    assert_eq!(after, before);
+    assert_eq!(engagement_count(&app, a).await, 2000);
 }

@@ -1,0 +1,471 @@
+//! A hospital's named contacts: the people mail goes to. Updates are JSON merge patches
+//! (RFC 7396) guarded by the contact's ETag; a changed email revokes the contact's links.
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use super::hospitals::{load_editable, load_visible};
+use super::idempotency::{created, respond, Idem};
+use super::json::Json;
+use super::{with_etag, IfMatch};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::db::hospitals::ContactRow;
+use crate::db::{self, DbConnection};
+use crate::domain::validate;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Charset {
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "iso-2022-jp")]
+    Iso2022Jp,
+}
+
+impl Charset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Charset::Utf8 => "utf-8",
+            Charset::Iso2022Jp => "iso-2022-jp",
+        }
+    }
+}
+
+/// A contact; its `version` is the ETag's (`"v3"`), sent back in `If-Match`.
+#[derive(Serialize, ToSchema)]
+pub struct ContactOut {
+    pub id: String,
+    pub name: String,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    #[schema(value_type = Charset)]
+    pub charset: String,
+    pub version: i64,
+    /// Why the last scheduled mail to this contact could not be queued (e.g. an address the
+    /// mail system does not accept); cleared once mail to the hospital goes out again.
+    pub mail_error: Option<String>,
+}
+
+impl From<ContactRow> for ContactOut {
+    fn from(c: ContactRow) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            department: c.department,
+            title: c.title,
+            email: c.email,
+            phone: c.phone,
+            charset: c.charset,
+            version: c.version,
+            mail_error: c.mail_error,
+        }
+    }
+}
+
+fn answer(status: actix_web::http::StatusCode, row: ContactRow) -> HttpResponse {
+    let version = row.version;
+    with_etag(
+        HttpResponse::build(status).json(ContactOut::from(row)),
+        version,
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactIn {
+    pub name: String,
+    pub department: Option<String>,
+    pub title: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// Preferred mail charset; UTF-8 unless the contact's mail client needs ISO-2022-JP.
+    pub charset: Option<Charset>,
+}
+
+/// Trimmed; blank is absent.
+fn clean(v: Option<String>) -> Option<String> {
+    v.map(|s| validate::trim_spaces(&s).to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn clean_email(v: Option<String>) -> Option<String> {
+    clean(v).map(|e| validate::normalize_email(&e))
+}
+
+/// The checks every stored contact passes, whichever way it came.
+fn check(row: &ContactRow) -> AppResult<()> {
+    let mut errors = Vec::new();
+    validate::line("name", &row.name, 100, &mut errors);
+    validate::single_lines(
+        &[
+            ("department", row.department.as_deref()),
+            ("title", row.title.as_deref()),
+            ("phone", row.phone.as_deref()),
+        ],
+        &mut errors,
+    );
+    if let Some(e) = &row.email {
+        validate::email("email", e, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// A new contact row (id, position and times from the caller), normalised as stored.
+pub fn contact_row(
+    id: String,
+    hospital_id: String,
+    c: ContactIn,
+    position: i64,
+    now: chrono::NaiveDateTime,
+) -> ContactRow {
+    ContactRow {
+        id,
+        hospital_id,
+        name: validate::trim_spaces(&c.name).to_owned(),
+        department: clean(c.department),
+        title: clean(c.title),
+        email: clean_email(c.email),
+        phone: clean(c.phone),
+        charset: c.charset.unwrap_or(Charset::Utf8).as_str().to_owned(),
+        position,
+        removed_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        mail_error: None,
+    }
+}
+
+/// A JSON merge patch (RFC 7396) of a contact: a field left out stays as it is, `null` clears
+/// it. `name` is required and cannot be cleared; `charset: null` goes back to UTF-8.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    /// Can be changed, not cleared: `null` answers 422.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = String)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>)]
+    pub department: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    /// A new address revokes the links sent to the old one.
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
+    #[schema(value_type = Option<Charset>)]
+    pub charset: Option<Option<Charset>>,
+}
+
+/// A field that was sent: `Some(None)` for `null`. Absent fields stay `None` by `default`.
+fn sent<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl ContactPatch {
+    /// The contact with this patch applied, checked.
+    pub fn apply(self, current: &ContactRow) -> AppResult<ContactRow> {
+        let mut next = current.clone();
+        match self.name {
+            None => {}
+            Some(None) => {
+                return Err(AppError::field(
+                    "name",
+                    "a contact needs a name; it cannot be cleared",
+                ))
+            }
+            Some(Some(name)) => next.name = validate::trim_spaces(&name).to_owned(),
+        }
+        if let Some(v) = self.department {
+            next.department = clean(v);
+        }
+        if let Some(v) = self.title {
+            next.title = clean(v);
+        }
+        if let Some(v) = self.email {
+            next.email = clean_email(v);
+        }
+        if let Some(v) = self.phone {
+            next.phone = clean(v);
+        }
+        if let Some(v) = self.charset {
+            next.charset = v.unwrap_or(Charset::Utf8).as_str().to_owned();
+        }
+        check(&next)?;
+        Ok(next)
+    }
+}
+
+/// Stores a contact's new state, if it differs: a new email (or removal) first revokes the
+/// links sent to the old address. The one way a stored contact changes — PATCH, DELETE and the
+/// list import all come here. Returns the stored row, or `None` when nothing changed.
+pub fn save_contact(
+    conn: &mut DbConnection,
+    current: &ContactRow,
+    mut next: ContactRow,
+) -> AppResult<Option<ContactRow>> {
+    let same = next.name == current.name
+        && next.department == current.department
+        && next.title == current.title
+        && next.email == current.email
+        && next.phone == current.phone
+        && next.charset == current.charset
+        && next.position == current.position
+        && next.removed_at == current.removed_at;
+    if same {
+        return Ok(None);
+    }
+    let now = db::now();
+    if next.email != current.email || next.removed_at.is_some() {
+        db::links::revoke_for_contact(conn, &current.id, now)?;
+    }
+    next.updated_at = now;
+    if !db::hospitals::replace_contact(conn, &next, current.version)? {
+        return Err(AppError::PreconditionFailed(
+            "the contact changed meanwhile; reload and try again".into(),
+        ));
+    }
+    next.version = current.version + 1;
+    Ok(Some(next))
+}
+
+fn load_contact(conn: &mut DbConnection, hospital_id: &str, id: &str) -> AppResult<ContactRow> {
+    db::hospitals::contact(conn, id)?
+        .filter(|c| c.hospital_id == hospital_id)
+        .ok_or_else(|| AppError::NotFound(format!("no contact {id}")))
+}
+
+/// The hospital's contacts.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<ContactOut>),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/hospitals/{id}/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> AppResult<web::Json<Vec<ContactOut>>> {
+    let id = path.into_inner();
+    let rows = state
+        .db
+        .read(move |conn| {
+            load_visible(conn, &actor, &id)?;
+            Ok(db::hospitals::contacts(conn, &id)?)
+        })
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// One contact, with its ETag.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
+    (status = 200, body = ContactOut, headers(("ETag" = String, description = "the contact's version, for If-Match"))),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/hospitals/{id}/contacts/{contact_id}")]
+pub async fn get_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let (id, contact_id) = path.into_inner();
+    let row = state
+        .db
+        .read(move |conn| {
+            load_visible(conn, &actor, &id)?;
+            load_contact(conn, &id, &contact_id)
+        })
+        .await?;
+    Ok(answer(actix_web::http::StatusCode::OK, row))
+}
+
+/// Add a named contact (admin, or a coordinator in charge of every engagement of the hospital).
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn, responses(
+    (status = 201, body = ContactOut, headers(("ETag" = String, description = "the contact's version, for If-Match"))),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[post("/hospitals/{id}/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Json<ContactIn>,
+) -> AppResult<HttpResponse> {
+    let idem = Idem::new(&req)?;
+    let id = path.into_inner();
+    let now = db::now();
+    let row = contact_row(db::new_id(), id.clone(), body.0, 0, now);
+    check(&row)?;
+    let out = state
+        .db
+        .write(move |conn| {
+            idem.once(conn, &actor.user_id, |conn| {
+                load_editable(conn, &actor, &id)?;
+                let mut row = row;
+                row.position = db::hospitals::contacts(conn, &id)?
+                    .iter()
+                    .map(|c| c.position + 1)
+                    .max()
+                    .unwrap_or(0);
+                db::hospitals::insert_contact(conn, &row)?;
+                created(&ContactOut::from(row))
+            })
+        })
+        .await?;
+    Ok(respond(out))
+}
+
+/// Change a contact: a JSON merge patch (RFC 7396) — only the fields sent change, `null` clears
+/// one (`name` cannot be cleared). A new email revokes the contact's links; nothing else does.
+/// Admin, or a coordinator in charge of every engagement of the hospital.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])),
+    request_body(content(
+        (ContactPatch = "application/merge-patch+json"),
+        (ContactPatch = "application/json"),
+    )),
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 200, body = ContactOut, headers(("ETag" = String, description = "the contact's version, for If-Match"))),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[patch("/hospitals/{id}/contacts/{contact_id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    path: web::Path<(String, String)>,
+    body: Json<ContactPatch>,
+) -> AppResult<HttpResponse> {
+    let (id, contact_id) = path.into_inner();
+    let patch = body.0;
+    let row = state
+        .db
+        .write(move |conn| {
+            load_editable(conn, &actor, &id)?;
+            let current = load_contact(conn, &id, &contact_id)?;
+            if_match.check(current.version)?;
+            let next = patch.apply(&current)?;
+            Ok(save_contact(conn, &current, next)?.unwrap_or(current))
+        })
+        .await?;
+    Ok(answer(actix_web::http::StatusCode::OK, row))
+}
+
+/// Remove a contact (kept for the audit trail, no longer written to; its links are revoked).
+/// Admin, or a coordinator in charge of every engagement of the hospital.
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])),
+    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    responses(
+    (status = 204),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[delete("/hospitals/{id}/contacts/{contact_id}")]
+pub async fn delete_contact(
+    state: web::Data<AppState>,
+    actor: Actor,
+    if_match: IfMatch,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let (id, contact_id) = path.into_inner();
+    state
+        .db
+        .write(move |conn| {
+            load_editable(conn, &actor, &id)?;
+            let current = load_contact(conn, &id, &contact_id)?;
+            if_match.check(current.version)?;
+            let mut next = current.clone();
+            next.removed_at = Some(db::now());
+            save_contact(conn, &current, next)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> ContactRow {
+        let now = db::now();
+        contact_row(
+            "c1".into(),
+            "h1".into(),
+            ContactIn {
+                name: "中村 三郎".into(),
+                department: Some("医療情報部".into()),
+                title: None,
+                email: Some("nakamura@x.example".into()),
+                phone: Some("03-5555-0001".into()),
+                charset: None,
+            },
+            0,
+            now,
+        )
+    }
+
+    fn patch(json: &str) -> AppResult<ContactRow> {
+        let p: ContactPatch = serde_json::from_str(json).unwrap();
+        p.apply(&stored())
+    }
+
+    #[test]
+    fn absent_fields_stay_and_null_clears() {
+        let c = patch(r#"{"charset": "iso-2022-jp"}"#).unwrap();
+        assert_eq!(c.charset, "iso-2022-jp");
+        assert_eq!(c.email.as_deref(), Some("nakamura@x.example"));
+        assert_eq!(c.phone.as_deref(), Some("03-5555-0001"));
+        assert_eq!(c.department.as_deref(), Some("医療情報部"));
+
+        let c = patch(r#"{"phone": null, "title": "部長"}"#).unwrap();
+        assert_eq!(c.phone, None);
+        assert_eq!(c.title.as_deref(), Some("部長"));
+        assert_eq!(c.department.as_deref(), Some("医療情報部"));
+
+        let c = patch(r#"{"charset": null, "email": "  "}"#).unwrap();
+        assert_eq!(c.charset, "utf-8");
+        assert_eq!(c.email, None);
+    }
+
+    #[test]
+    fn a_name_cannot_be_cleared_and_emails_are_checked() {
+        for body in [r#"{"name": null}"#, r#"{"name": " "}"#] {
+            match patch(body) {
+                Err(AppError::Validation(e)) => assert_eq!(e[0].field, "name"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        match patch(r#"{"email": "not an address"}"#) {
+            Err(AppError::Validation(e)) => assert_eq!(e[0].field, "email"),
+            other => panic!("{other:?}"),
+        }
+        let c = patch(r#"{"email": " Nakamura@X.example "}"#).unwrap();
+        assert_eq!(c.email.as_deref(), Some("nakamura@x.example"));
+    }
+}
