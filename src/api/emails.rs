@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::idempotency::{respond, Idem};
 use super::json::Json;
 use super::pipeline::{self, engagement_scope, Command};
+use super::query::Query;
 use super::Page;
 use crate::app::AppState;
 use crate::auth::links::Purpose;
@@ -42,6 +43,7 @@ pub struct Queued {
     (status = 202, body = Queued),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/emails")]
 pub async fn send(
@@ -86,8 +88,9 @@ pub async fn send(
                     let ids =
                         compose::enqueue(conn, &config, &keys, &s.engagement, input.kind, &extra)?;
                     if ids.is_empty() {
-                        return Err(AppError::Conflict(
-                            "the hospital has no contact with an email address".into(),
+                        return Err(AppError::conflict(
+                            "no_contact_email",
+                            "the hospital has no contact with an email address",
                         ));
                     }
                     if input.kind == MailKind::FirstContact {
@@ -125,13 +128,14 @@ pub struct Preview {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), params(PreviewQuery), responses(
     (status = 200, body = Preview),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/emails/preview")]
 pub async fn preview(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<String>,
-    query: web::Query<PreviewQuery>,
+    query: Query<PreviewQuery>,
 ) -> AppResult<web::Json<Preview>> {
     let id = path.into_inner();
     let q = query.into_inner();
@@ -229,12 +233,13 @@ pub struct EmailQuery {
 /// Mail and its delivery state, newest first.
 #[utoipa::path(tag = "mail", security(("bearer" = [])), params(EmailQuery), responses(
     (status = 200, body = Page<EmailOut>),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/emails")]
 pub async fn list_emails(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<EmailQuery>,
+    query: Query<EmailQuery>,
 ) -> AppResult<web::Json<Page<EmailOut>>> {
     let q = query.into_inner();
     let limit = super::PageQuery {
@@ -271,6 +276,7 @@ pub async fn list_emails(
     (status = 200, body = EmailOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/emails/{id}/resend")]
 pub async fn resend(
@@ -291,8 +297,9 @@ pub async fn resend(
                 actor.require(actor.role.manages_accounts(), "re-send this mail")?;
             }
             if !db::outbox::requeue(conn, &id, db::now())? {
-                return Err(AppError::Conflict(
-                    "the mail is being sent right now".into(),
+                return Err(AppError::conflict(
+                    "mail_sending",
+                    "the mail is being sent right now",
                 ));
             }
             db::outbox::get(conn, &id)?.ok_or_else(|| AppError::NotFound(format!("no mail {id}")))
@@ -319,6 +326,7 @@ pub struct LinkOut {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = LinkIn, responses(
     (status = 201, body = LinkOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links")]
 pub async fn issue_link(
@@ -381,6 +389,7 @@ pub struct Revoked {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = RevokeIn, responses(
     (status = 200, body = Revoked),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links/revoke")]
 pub async fn revoke_links(

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::pipeline::engagement_scope;
+use super::query::Query;
 use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -271,7 +272,7 @@ pub struct HospitalQuery {
 pub async fn list_hospitals(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<HospitalQuery>,
+    query: Query<HospitalQuery>,
 ) -> AppResult<web::Json<Page<HospitalOut>>> {
     let q = query.into_inner();
     let limit = PageQuery {
@@ -310,10 +311,11 @@ pub async fn list_hospitals(
 }
 
 /// Register a hospital (admin).
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = HospitalIn, responses(
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = HospitalIn, responses(
     (status = 201, body = HospitalOut),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/hospitals")]
 pub async fn create_hospital(
@@ -331,10 +333,13 @@ pub async fn create_hospital(
         .write(move |conn| {
             idem.once(conn, &actor.user_id, |conn| {
                 if db::hospitals::by_code(conn, &row.institution_code)?.is_some() {
-                    return Err(AppError::Conflict(format!(
-                        "a hospital with institution code {} exists",
-                        row.institution_code
-                    )));
+                    return Err(AppError::conflict(
+                        "institution_code_exists",
+                        format!(
+                            "a hospital with institution code {} exists",
+                            row.institution_code
+                        ),
+                    ));
                 }
                 db::hospitals::insert(conn, &row)?;
                 created(&load_out(conn, row)?)
@@ -348,6 +353,7 @@ pub async fn create_hospital(
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 200, body = HospitalOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/hospitals/{id}")]
 pub async fn get_hospital(
@@ -373,8 +379,10 @@ pub async fn get_hospital(
     responses(
     (status = 200, body = HospitalOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/hospitals/{id}")]
 pub async fn update_hospital(
@@ -442,6 +450,7 @@ fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 200, body = Vec<ContactOut>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/hospitals/{id}/contacts")]
 pub async fn list_contacts(
@@ -461,10 +470,11 @@ pub async fn list_contacts(
 }
 
 /// Add a named contact.
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn, responses(
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = ContactIn, responses(
     (status = 201, body = ContactOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/hospitals/{id}/contacts")]
 pub async fn create_contact(
@@ -526,6 +536,7 @@ pub fn contact_row(
     (status = 200, body = ContactOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/hospitals/{id}/contacts/{contact_id}")]
 pub async fn update_contact(
@@ -571,6 +582,7 @@ pub async fn update_contact(
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 204),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/hospitals/{id}/contacts/{contact_id}")]
 pub async fn delete_contact(

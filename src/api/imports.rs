@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::engagements::{create_engagement, Selection};
 use super::hospitals::contact_row;
 use super::pipeline::{self, Command, Who};
+use super::query::Query;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::HospitalRow;
@@ -416,17 +417,18 @@ pub struct ImportQuery {
 /// Import a prefecture's selection list: multipart with `file` (CSV or XLSX) and `round` (id or
 /// name). See the README for the template.
 #[utoipa::path(tag = "imports", security(("bearer" = [])), params(ImportQuery),
-    request_body(content = String, content_type = "multipart/form-data", description = "`file` and `round`"),
+    request_body(content = super::forms::ImportForm, content_type = "multipart/form-data"),
     responses(
     (status = 200, body = ImportReport),
     (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/imports")]
 pub async fn import_list(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     mut payload: Multipart,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "import selection lists")?;

@@ -67,7 +67,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
-fn data_error(path: &str, inner: &serde_json::Error) -> AppError {
+/// A 422 naming the field at `path` (or named in serde's message) that `inner` is about.
+pub(super) fn data_error(path: &str, inner: &impl std::fmt::Display) -> AppError {
     let message = inner.to_string();
     // serde's own wording, without the position that means nothing to a client.
     let message = message

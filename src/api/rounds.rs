@@ -77,6 +77,7 @@ pub async fn list_rounds(
     (status = 201, body = RoundOut),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/rounds")]
 pub async fn create_round(
@@ -104,7 +105,10 @@ pub async fn create_round(
         .db
         .write(move |conn| {
             if db::rounds::find(conn, &row.name)?.is_some() {
-                return Err(AppError::Conflict(format!("round {} exists", row.name)));
+                return Err(AppError::conflict(
+                    "round_exists",
+                    format!("round {} exists", row.name),
+                ));
             }
             db::rounds::insert(conn, &row)?;
             Ok(row)
@@ -115,6 +119,7 @@ pub async fn create_round(
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SupportSlotIn)]
 pub struct SlotIn {
     /// JIS code or name.
     pub prefecture: String,
@@ -124,6 +129,7 @@ pub struct SlotIn {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = SupportSlotOut)]
 pub struct SlotOut {
     pub prefecture_code: String,
     pub prefecture_name: String,
@@ -247,6 +253,7 @@ fn write_slots(
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), request_body = Vec<SlotIn>, responses(
     (status = 200, body = Vec<SlotOut>),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[put("/rounds/{round}/slots")]
 pub async fn set_slots(
@@ -273,10 +280,11 @@ pub async fn set_slots(
 /// Set support slots from CSV (admin): a header `prefecture,tier,slots` (or 都道府県,区分,支援枠),
 /// one row per prefecture and tier, UTF-8 or Shift_JIS. All rows or none.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = super::forms::SlotsCsv, content_type = "text/csv"),
     responses(
     (status = 200, body = Vec<SlotOut>),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/rounds/{round}/slots/import")]
 pub async fn import_slots(

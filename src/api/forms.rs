@@ -1,0 +1,35 @@
+//! Request bodies that are not JSON, as the OpenAPI document describes them. The handlers read
+//! multipart parts as they stream (to enforce size limits while reading), so these types only
+//! tell clients and generators the shape to send.
+
+#![allow(dead_code)]
+
+use utoipa::ToSchema;
+
+/// A prefecture's selection list (`multipart/form-data`).
+#[derive(ToSchema)]
+pub struct ImportForm {
+    /// The list: CSV (UTF-8 or Shift_JIS) or XLSX.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The round, by id or name (`FY2025`).
+    pub round: String,
+}
+
+/// Documents for an engagement (`multipart/form-data`): one or more parts named `file`.
+#[derive(ToSchema)]
+pub struct DocumentUpload {
+    /// The files; the type of each is detected from its content (PDF, images, Visio, Office…).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub file: Vec<Vec<u8>>,
+}
+
+/// Support slots as CSV (`text/csv`): a header `prefecture,tier,slots` (or 都道府県,区分,支援枠)
+/// and one row per prefecture and tier, UTF-8 or Shift_JIS.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    format = Binary,
+    example = "prefecture,tier,slots\n北海道,20-99,3\n13,100-199,2\n"
+)]
+pub struct SlotsCsv(pub Vec<u8>);
