@@ -31,10 +31,12 @@ const DOWNLOAD: &str = "/api/v1/engagements/{id}/documents/{doc_id}/content";
 pub struct StepHeaders {
     /// `ETag` of a previous read: the step answers 412 if the engagement changed since.
     #[serde(rename = "If-Match")]
+    #[param(pattern = r#"^(\*|(W/)?"v[0-9]+")$"#)]
     if_match: Option<String>,
     /// 1–200 characters: the same key with the same body gets the stored answer and causes
     /// nothing twice; with another body, 422.
     #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     idempotency_key: Option<String>,
 }
 
@@ -46,6 +48,7 @@ pub struct IdempotencyKey {
     /// 1–200 characters: the same key with the same body gets the stored answer and causes
     /// nothing twice; with another body, 422.
     #[serde(rename = "Idempotency-Key")]
+    #[param(min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     idempotency_key: Option<String>,
 }
 

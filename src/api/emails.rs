@@ -38,7 +38,7 @@ pub struct Queued {
 /// Queue a mail of this kind to every named contact of the hospital (each gets links of their
 /// own). A first-contact mail counts as the first contact.
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = SendIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    params(super::doc::IdempotencyKey),
     responses(
     (status = 202, body = Queued),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
@@ -226,6 +226,8 @@ pub struct EmailQuery {
     pub engagement_id: Option<String>,
     /// `pending`, `sending`, `sent` or `failed`.
     pub status: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -238,6 +238,8 @@ pub struct ListQuery {
     /// `created` (default), `rank`, `hospital_name`, `stage`, `stage_since`, `updated_at`;
     /// prefix `-` for descending.
     pub sort: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

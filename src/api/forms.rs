@@ -20,7 +20,7 @@ pub struct ImportForm {
 #[derive(ToSchema)]
 pub struct DocumentUpload {
     /// The files; the type of each is detected from its content (PDF, images, Visio, Office…).
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
     pub file: Vec<Vec<u8>>,
 }
 

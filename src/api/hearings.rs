@@ -46,6 +46,8 @@ pub struct SlotIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferIn {
+    /// 1 to 20 candidate slots.
+    #[schema(min_items = 1, max_items = 20)]
     pub slots: Vec<SlotIn>,
 }
 

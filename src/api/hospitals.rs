@@ -136,8 +136,10 @@ pub fn hospital_out(h: HospitalRow, contacts: Vec<ContactRow>) -> HospitalOut {
 #[serde(deny_unknown_fields)]
 pub struct HospitalIn {
     /// JIS code (`13`) or Japanese name (`東京都`).
+    #[schema(example = "13")]
     pub prefecture: String,
     /// The 10-digit code, or the 7-digit local part (the prefecture completes it).
+    #[schema(example = "1310100423")]
     pub institution_code: String,
     pub name: String,
     pub address: Option<String>,
@@ -259,6 +261,8 @@ pub fn load_out(conn: &mut DbConnection, h: HospitalRow) -> AppResult<HospitalOu
 pub struct HospitalQuery {
     /// JIS code or name.
     pub prefecture: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

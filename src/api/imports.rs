@@ -408,6 +408,7 @@ pub struct ImportQuery {
     #[serde(default)]
     pub partial: bool,
     /// `utf-8` or `shift_jis` (CP932); detected when absent.
+    #[param(example = "shift_jis")]
     pub encoding: Option<String>,
     /// The list is from a second recruitment call (its engagements are marked `secondary`).
     #[serde(default)]

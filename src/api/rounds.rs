@@ -52,6 +52,7 @@ impl TryFrom<RoundRow> for RoundOut {
 #[serde(deny_unknown_fields)]
 pub struct NewRound {
     /// `FY2024`, `FY2025`, …
+    #[schema(pattern = "^FY[0-9]{4}$")]
     pub name: String,
     /// Bed-size tiers; default 20–99, 100–199, 200–399, 400+.
     pub tiers: Option<Vec<Tier>>,

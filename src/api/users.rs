@@ -69,6 +69,7 @@ pub struct NewUser {
     /// Required for `prefecture_viewer`: the JIS code (`13`) or name (`東京都`).
     pub prefecture_code: Option<String>,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -90,6 +91,8 @@ pub struct UserPatch {
 pub struct UserQuery {
     pub organization_id: Option<String>,
     pub role: Option<Role>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -169,3 +169,30 @@ async fn concurrent_steps_without_if_match_all_succeed() {
         .count();
     assert_eq!(calls, 8);
 }
+
+/// Well-formed JSON of the wrong shape is a 422 naming the field, never "malformed JSON"
+/// (serde_json reports a null or a map where an enum is expected as a syntax error).
+#[tokio::test]
+async fn a_wrong_type_is_named_even_where_serde_calls_it_syntax() {
+    let app = spawn().await;
+    let (admin, _) = app.bootstrap().await;
+    for kind in [json!(null), json!({}), json!(0), json!(false)] {
+        let res = app
+            .post(
+                "/api/v1/organizations",
+                &admin,
+                json!({"name": "Sub C", "kind": kind}),
+            )
+            .await;
+        let body = problem(res, 422).await;
+        assert_eq!(body["errors"][0]["field"], "kind", "{kind}: {body}");
+    }
+    let res = app
+        .req(Method::POST, "/api/v1/organizations", Some(&admin))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Sub C", "kind": "#)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400).await;
+}
