@@ -13,6 +13,8 @@ free_port() {
 }
 
 stop_server() {
+  # A checker still running (the script was interrupted) goes first.
+  if [ -n "${CHECK_PID:-}" ]; then kill "$CHECK_PID" 2>/dev/null || true; fi
   if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID"
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -31,6 +33,8 @@ start_server() {
   [ -x "$BIN" ] || { echo "no binary at $BIN (run cargo test or cargo build first)" >&2; return 1; }
   SERVER_DIR="$(mktemp -d /tmp/et-check.XXXXXX)"
   trap stop_server EXIT
+  # `timeout` and Ctrl-C stop the script through its EXIT trap, so the server stops too.
+  trap 'exit 143' TERM INT
   local port
   port="$(free_port)"
   BASE_URL="http://127.0.0.1:$port"
