@@ -292,9 +292,10 @@ pub async fn import_slots(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<web::Json<Vec<SlotOut>>> {
     actor.require(actor.role.manages_accounts(), "set support slots")?;
+    let body = super::forms::read_limited(payload, super::json::MAX_JSON_BYTES).await?;
     let rows = parse_slots_csv(&body)?;
     let key = path.into_inner();
     let out = state

@@ -196,3 +196,26 @@ async fn a_wrong_type_is_named_even_where_serde_calls_it_syntax() {
         .unwrap();
     problem(res, 400).await;
 }
+
+/// A CSV body over the limit is a 413 problem document like any other, not a bare text answer.
+#[tokio::test]
+async fn an_oversized_csv_body_is_a_413_problem() {
+    let app = spawn().await;
+    let w = app.world().await;
+    let mut csv = String::from("prefecture,tier,slots\n");
+    while csv.len() <= 1024 * 1024 {
+        csv.push_str("北海道,400+,1\n");
+    }
+    let res = app
+        .req(
+            Method::POST,
+            "/api/v1/rounds/FY2025/slots/import",
+            Some(&w.admin),
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 413).await;
+}
