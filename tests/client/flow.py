@@ -24,7 +24,7 @@ from et_client.api.intake import (
     save_questionnaire,
     upload,
 )
-from et_client.api.rounds import create_round, import_slots
+from et_client.api.rounds import create_round, import_slots, set_slots
 from et_client.models import (
     AnswersIn,
     AnswersInAnswers,
@@ -43,6 +43,7 @@ from et_client.models import (
     OutcomeIn,
     Problem,
     Stage,
+    SupportSlotIn,
     TokenRequest,
     YesNoAnswer,
 )
@@ -70,7 +71,7 @@ if isinstance(tok, Problem):
     raise SystemExit(f"token refused: {tok.detail}")
 api = AuthenticatedClient(base_url=base, token=tok.access_token, raise_on_unexpected_status=True)
 
-# 2. A round, and its support slots from CSV (a text/csv body).
+# 2. A round, and its support slots from CSV (a text/csv body)…
 expect(create_round.sync(client=api, body=NewRound(name="FY2025")), object, "round")
 csv = "prefecture,tier,slots\n北海道,400+,2\n東京都,200-399,1\n".encode()
 slots = import_slots.sync(
@@ -78,6 +79,12 @@ slots = import_slots.sync(
 )
 if isinstance(slots, Problem) or len(slots) != 2:
     raise SystemExit(f"slots from CSV: {slots!r}")
+# …and as JSON, in the shape the spec gives (it once named the hearing slot's schema here).
+slots = set_slots.sync(
+    client=api, round_="FY2025", body=[SupportSlotIn(prefecture="13", tier="100-199", slots=2)]
+)
+if isinstance(slots, Problem) or len(slots) != 3:
+    raise SystemExit(f"slots as JSON: {slots!r}")
 
 # 3. A prefecture's list, imported as multipart (file + round).
 listing = (ROOT / "examples" / "selection-list.csv").read_bytes()
