@@ -21,6 +21,8 @@ DB="$([ -n "${1:-}" ] && echo postgres || echo sqlite)"
 REPORT="${FUZZ_REPORT_DIR:-ci-artifacts/schemathesis}/$DB"
 mkdir -p "$REPORT"
 status=0
+# hypothesis keeps its files with the server's, not in the work tree.
+export HYPOTHESIS_STORAGE_DIRECTORY="$SERVER_DIR/hypothesis"
 # One worker: Python 3.11's ast module is not thread-safe, and hypothesis uses it while
 # generating ("AST constructor recursion depth mismatch" with two).
 "$VENV/bin/schemathesis" --config-file "${FUZZ_CONFIG:-tests/fuzz/schemathesis.toml}" run openapi/openapi.json \
