@@ -64,11 +64,12 @@ impl AppState {
 
 /// The OpenAPI document, built from the same route table the server uses.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(api::configure)
         .split_for_parts();
+    api::doc::complete(&mut doc);
     doc
 }
 
@@ -181,16 +182,20 @@ pub async fn shutdown_signal() -> anyhow::Result<&'static str> {
 /// signals itself: [`Running`] stops it.
 pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let doc = openapi();
     let server = HttpServer::new(move || {
-        let (app, doc) =
+        let (app, _) =
             App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    AppError::BadRequest(format!("invalid query parameters: {e}")).into()
-                }))
+                // Handlers read queries with `api::query::Query`, which names the parameter;
+                // anything still on `web::Query` answers 422 too.
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| AppError::field("query", e.to_string()).into()),
+                )
                 .app_data(web::PathConfig::default().error_handler(|e, _| {
                     AppError::BadRequest(format!("invalid path: {e}")).into()
                 }))
@@ -200,7 +205,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .service(crate::portal::handlers::show_page)
             .service(crate::portal::handlers::submit_page)
             .service(web::redirect("/docs", "/docs/"))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .default_service(web::to(|| async {
                 AppError::NotFound("no such route".into()).error_response_owned()
             }))

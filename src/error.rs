@@ -33,7 +33,8 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// For a step refused by a rule: the rule's stable code (e.g. `memorandum_not_executed`).
+    /// For every 409: the stable code of the rule or state that refused the request (e.g.
+    /// `memorandum_not_executed`, `hearing_scheduled`, `already_exists`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<String>,
 }
@@ -52,8 +53,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// The request conflicts with the resource's current state (it exists already, a hearing
+    /// is scheduled, …); `code` is answered as the problem's `guard`.
+    #[error("{reason}")]
+    Conflict { code: &'static str, reason: String },
     /// A business rule refused the step; an admin may override it with a reason.
     #[error("{reason}")]
     Refused { code: String, reason: String },
@@ -84,6 +87,23 @@ impl AppError {
         AppError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// A 409 with a stable code (the problem's `guard`) a client can act on.
+    pub fn conflict(code: &'static str, reason: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// The stable code of a 409, if this is one.
+    pub fn guard(&self) -> Option<&str> {
+        match self {
+            AppError::Refused { code, .. } => Some(code),
+            AppError::Conflict { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
     fn parts(&self) -> (&'static str, &'static str) {
         match self {
             AppError::BadRequest(_) => ("bad-request", "Bad request"),
@@ -91,7 +111,7 @@ impl AppError {
             AppError::Unauthorized(_) => ("unauthorized", "Authentication required"),
             AppError::Forbidden(_) => ("forbidden", "Not allowed"),
             AppError::NotFound(_) => ("not-found", "Not found"),
-            AppError::Conflict(_) => ("conflict", "Conflict"),
+            AppError::Conflict { .. } => ("conflict", "Conflict"),
             AppError::Refused { .. } => ("refused", "Refused by a rule"),
             AppError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -124,10 +144,7 @@ impl AppError {
             status: self.status_code().as_u16(),
             detail,
             errors,
-            guard: match self {
-                AppError::Refused { code, .. } => Some(code.clone()),
-                _ => None,
-            },
+            guard: self.guard().map(str::to_owned),
         }
     }
 }
@@ -140,7 +157,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) | AppError::Refused { .. } => StatusCode::CONFLICT,
+            AppError::Conflict { .. } | AppError::Refused { .. } => StatusCode::CONFLICT,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -173,14 +190,15 @@ impl From<diesel::result::Error> for AppError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => AppError::NotFound("the resource does not exist".into()),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                AppError::Conflict(format!("already exists ({})", info.message()))
-            }
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => AppError::conflict(
+                "already_exists",
+                format!("already exists ({})", info.message()),
+            ),
             Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-                AppError::Conflict(format!(
-                    "still referenced or missing reference ({})",
-                    info.message()
-                ))
+                AppError::conflict(
+                    "still_referenced",
+                    format!("still referenced or missing reference ({})", info.message()),
+                )
             }
             other => AppError::Internal(other.into()),
         }
@@ -212,6 +230,21 @@ mod tests {
         assert_eq!(p.kind, "/problems/validation");
         assert_eq!(p.errors[0].field, "email");
         assert!(p.detail.contains("email"));
+    }
+
+    #[test]
+    fn every_conflict_names_its_guard() {
+        let p = AppError::conflict("hearing_scheduled", "a hearing is already scheduled").problem();
+        assert_eq!(
+            (p.status, p.guard.as_deref()),
+            (409, Some("hearing_scheduled"))
+        );
+        let p = AppError::Refused {
+            code: "completion".into(),
+            reason: "no report".into(),
+        }
+        .problem();
+        assert_eq!((p.status, p.guard.as_deref()), (409, Some("completion")));
     }
 
     #[test]

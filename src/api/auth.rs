@@ -176,7 +176,10 @@ pub async fn change_password(
                 ..Default::default()
             };
             db::users::update(conn, &user.id, user.version, &changes, db::now())?.ok_or_else(|| {
-                AppError::Conflict("the account changed meanwhile; try again".into())
+                AppError::conflict(
+                    "changed_meanwhile",
+                    "the account changed meanwhile; try again",
+                )
             })
         })
         .await?;

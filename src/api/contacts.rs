@@ -256,6 +256,7 @@ fn load_contact(conn: &mut DbConnection, hospital_id: &str, id: &str) -> AppResu
 /// The hospital's contacts.
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 200, body = Vec<ContactOut>),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/hospitals/{id}/contacts")]
@@ -278,6 +279,7 @@ pub async fn list_contacts(
 /// One contact, with its ETag.
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 200, body = ContactOut, headers(("ETag" = String, description = "the contact's version, for If-Match"))),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/hospitals/{id}/contacts/{contact_id}")]
@@ -298,7 +300,7 @@ pub async fn get_contact(
 }
 
 /// Add a named contact (admin, or a coordinator in charge of every engagement of the hospital).
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = ContactIn, responses(
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = ContactIn, responses(
     (status = 201, body = ContactOut, headers(("ETag" = String, description = "the contact's version, for If-Match"))),
     (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::idempotency::{respond, Idem};
 use super::json::Json;
 use super::pipeline::{self, engagement_scope, Command};
+use super::query::Query;
 use super::Page;
 use crate::app::AppState;
 use crate::auth::links::Purpose;
@@ -38,11 +39,12 @@ pub struct Queued {
 /// Queue a mail of this kind to every named contact of the hospital (each gets links of their
 /// own). A first-contact mail counts as the first contact.
 #[utoipa::path(tag = "mail", security(("bearer" = [])), request_body = SendIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    params(super::doc::IdempotencyKey),
     responses(
     (status = 202, body = Queued),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/emails")]
 pub async fn send(
@@ -92,8 +94,9 @@ pub async fn send(
                     let ids =
                         compose::enqueue(conn, &config, &keys, &s.engagement, input.kind, &extra)?;
                     if ids.is_empty() {
-                        return Err(AppError::Conflict(
-                            "the hospital has no contact with an email address".into(),
+                        return Err(AppError::conflict(
+                            "no_contact_email",
+                            "the hospital has no contact with an email address",
                         ));
                     }
                     if input.kind == MailKind::FirstContact {
@@ -131,13 +134,14 @@ pub struct Preview {
 #[utoipa::path(tag = "mail", security(("bearer" = [])), params(PreviewQuery), responses(
     (status = 200, body = Preview),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/emails/preview")]
 pub async fn preview(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<String>,
-    query: web::Query<PreviewQuery>,
+    query: Query<PreviewQuery>,
 ) -> AppResult<web::Json<Preview>> {
     let id = path.into_inner();
     let q = query.into_inner();
@@ -228,6 +232,8 @@ pub struct EmailQuery {
     pub engagement_id: Option<String>,
     /// `pending`, `sending`, `sent` or `failed`.
     pub status: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -235,12 +241,13 @@ pub struct EmailQuery {
 /// Mail and its delivery state, newest first.
 #[utoipa::path(tag = "mail", security(("bearer" = [])), params(EmailQuery), responses(
     (status = 200, body = Page<EmailOut>),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/emails")]
 pub async fn list_emails(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<EmailQuery>,
+    query: Query<EmailQuery>,
 ) -> AppResult<web::Json<Page<EmailOut>>> {
     let q = query.into_inner();
     let limit = super::PageQuery {
@@ -277,6 +284,7 @@ pub async fn list_emails(
     (status = 200, body = EmailOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/emails/{id}/resend")]
 pub async fn resend(
@@ -297,8 +305,9 @@ pub async fn resend(
                 actor.require(actor.role.manages_accounts(), "re-send this mail")?;
             }
             if !db::outbox::requeue(conn, &id, db::now())? {
-                return Err(AppError::Conflict(
-                    "the mail is being sent right now".into(),
+                return Err(AppError::conflict(
+                    "mail_sending",
+                    "the mail is being sent right now",
                 ));
             }
             db::outbox::get(conn, &id)?.ok_or_else(|| AppError::NotFound(format!("no mail {id}")))
@@ -339,6 +348,7 @@ pub struct LinkOut {
     (status = 201, body = LinkOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links")]
 pub async fn issue_link(
@@ -400,6 +410,7 @@ pub struct Revoked {
     (status = 200, body = Revoked),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/links/revoke")]
 pub async fn revoke_links(

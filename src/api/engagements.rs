@@ -11,6 +11,7 @@ use super::hospitals::{load_out, HospitalOut};
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::pipeline::{self, engagement_scope, run, Command};
+use super::query::Query;
 use super::{with_etag, IfMatch};
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -237,6 +238,8 @@ pub struct ListQuery {
     /// `created` (default), `rank`, `hospital_name`, `stage`, `stage_since`, `updated_at`;
     /// prefix `-` for descending.
     pub sort: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -353,7 +356,7 @@ fn encode_cursor(offset: i64) -> String {
 pub async fn list_engagements(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> AppResult<web::Json<EngagementList>> {
     let q = query.into_inner();
     let limit = super::PageQuery {
@@ -418,6 +421,7 @@ pub async fn list_engagements(
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
     (status = 200, body = EngagementDetail),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}")]
 pub async fn get_engagement(
@@ -458,6 +462,7 @@ pub struct EventOut {
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
     (status = 200, body = Vec<EventOut>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/timeline")]
 pub async fn timeline(
@@ -501,11 +506,12 @@ pub struct EngagementPatch {
 
 /// Change rank, the second-call mark or the note.
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = EngagementPatch,
-    params(("If-Match" = Option<String>, Header, description = "ETag from a previous read")),
+    params(super::doc::StepHeaders),
     responses(
     (status = 200, body = EngagementDetail),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/engagements/{id}")]
 pub async fn update_engagement(
@@ -631,11 +637,12 @@ pub struct ContactAttemptIn {
 
 /// Log a contact attempt; the first one moves the engagement to `contacting`.
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = ContactAttemptIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    params(super::doc::StepHeaders),
     responses(
     (status = 200, body = EngagementDetail),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/contact-attempts")]
 pub async fn contact_attempt(
@@ -676,10 +683,11 @@ pub struct NoteIn {
 
 /// Record the hospital's consent to take part (as told to a coordinator).
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe POST")),
+    params(super::doc::StepHeaders),
     responses(
     (status = 200, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/consent")]
 pub async fn consent(
@@ -722,10 +730,11 @@ pub struct MemorandumIn {
 
 /// Move the confidentiality memorandum (覚書) forward: draft → sent → signed_by_hospital →
 /// executed.
-#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = MemorandumIn, responses(
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = MemorandumIn, responses(
     (status = 200, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[put("/engagements/{id}/memorandum")]
 pub async fn memorandum(
@@ -781,10 +790,11 @@ pub struct SideStateIn {
 }
 
 /// Decline (by the hospital), withdraw, or put on hold. History is kept; `resume` undoes it.
-#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = SideStateIn, responses(
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = SideStateIn, responses(
     (status = 200, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/side-state")]
 pub async fn side_state(
@@ -829,9 +839,10 @@ pub async fn side_state(
 }
 
 /// Resume an engagement that was declined, withdrawn or on hold; it returns to its stage.
-#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn, responses(
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = NoteIn, responses(
     (status = 200, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/resume")]
 pub async fn resume(
@@ -855,9 +866,10 @@ pub async fn resume(
 
 /// Close the engagement: needs the verification report delivered and the backup proposal
 /// decided or skipped (an admin may override with a reason).
-#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NoteIn, responses(
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = NoteIn, responses(
     (status = 200, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/complete")]
 pub async fn complete(
@@ -925,10 +937,13 @@ pub fn create_engagement(
         note,
     } = sel;
     if db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)?.is_some() {
-        return Err(AppError::Conflict(format!(
-            "{} already has an engagement in {}",
-            hospital.name, round.name
-        )));
+        return Err(AppError::conflict(
+            "engagement_exists",
+            format!(
+                "{} already has an engagement in {}",
+                hospital.name, round.name
+            ),
+        ));
     }
     let tier = super::rounds::tier_label(round, hospital.beds)?;
     let now = db::now();
@@ -965,10 +980,11 @@ pub fn create_engagement(
 }
 
 /// Select a hospital for a round (admin).
-#[utoipa::path(tag = "engagements", security(("bearer" = [])), request_body = NewEngagement, responses(
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = NewEngagement, responses(
     (status = 201, body = EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements")]
 pub async fn create(

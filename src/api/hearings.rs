@@ -32,6 +32,7 @@ pub enum Format {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = HearingSlotIn)]
 pub struct SlotIn {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -45,10 +46,13 @@ pub struct SlotIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferIn {
+    /// 1 to 20 candidate slots.
+    #[schema(min_items = 1, max_items = 20)]
     pub slots: Vec<SlotIn>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = HearingSlotOut)]
 pub struct SlotOut {
     pub id: String,
     pub starts_at: DateTime<Utc>,
@@ -170,6 +174,7 @@ pub fn hearings_out(conn: &mut DbConnection, engagement_id: &str) -> AppResult<H
 #[utoipa::path(tag = "hearings", security(("bearer" = [])), responses(
     (status = 200, body = HearingsOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/hearings")]
 pub async fn list_hearings(
@@ -189,10 +194,11 @@ pub async fn list_hearings(
 }
 
 /// Offer candidate slots (the mail to the hospital follows in a later issue).
-#[utoipa::path(tag = "hearings", security(("bearer" = [])), request_body = OfferIn, responses(
+#[utoipa::path(tag = "hearings", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = OfferIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/hearing-slots")]
 pub async fn offer_slots(
@@ -297,11 +303,15 @@ pub fn book_slot(
         .filter(|x| x.engagement_id == s.engagement.id)
         .ok_or_else(|| AppError::NotFound(format!("no slot {slot_id} on this engagement")))?;
     if slot.withdrawn_at.is_some() {
-        return Err(AppError::Conflict("this slot was withdrawn".into()));
+        return Err(AppError::conflict(
+            "slot_withdrawn",
+            "this slot was withdrawn",
+        ));
     }
     if db::hearings::scheduled(conn, &s.engagement.id)?.is_some() {
-        return Err(AppError::Conflict(
-            "a hearing is already scheduled; reschedule it instead".into(),
+        return Err(AppError::conflict(
+            "hearing_scheduled",
+            "a hearing is already scheduled; reschedule it instead",
         ));
     }
     let row = HearingRow {
@@ -318,7 +328,9 @@ pub fn book_slot(
         updated_at: s.now,
     };
     db::hearings::insert_hearing(conn, &row).map_err(|e| match AppError::from(e) {
-        AppError::Conflict(_) => AppError::Conflict("this slot has just been booked".into()),
+        AppError::Conflict { .. } => {
+            AppError::conflict("slot_taken", "this slot has just been booked")
+        }
         other => other,
     })?;
     s.payload = json!({"slot_id": slot.id, "hearing_id": row.id, "starts_at": utc(slot.starts_at), "attendees": attendees});
@@ -327,10 +339,11 @@ pub fn book_slot(
 
 /// Book a slot for the hospital (a coordinator booking on the hospital's word). A slot is
 /// booked once: a second booking gets 409.
-#[utoipa::path(tag = "hearings", security(("bearer" = [])), request_body = BookIn, responses(
+#[utoipa::path(tag = "hearings", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = BookIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/hearing-slots/{slot_id}/book")]
 pub async fn book(
@@ -368,9 +381,10 @@ pub struct RescheduleIn {
 }
 
 /// Move the scheduled hearing to another open slot; the attendees carry over.
-#[utoipa::path(tag = "hearings", security(("bearer" = [])), request_body = RescheduleIn, responses(
+#[utoipa::path(tag = "hearings", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = RescheduleIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/hearing/reschedule")]
 pub async fn reschedule(
@@ -398,6 +412,10 @@ pub async fn reschedule(
     .await
 }
 
+fn no_hearing() -> AppError {
+    AppError::conflict("no_hearing", "no hearing is scheduled")
+}
+
 /// Moves the scheduled hearing to another open slot (attendees carry over, SEQUENCE rises) and
 /// queues the change mail, inside a step. Used by the API and the hospital's page.
 pub fn reschedule_in(
@@ -408,8 +426,7 @@ pub fn reschedule_in(
     slot_id: &str,
     why: &str,
 ) -> AppResult<()> {
-    let current = db::hearings::scheduled(conn, &s.engagement.id)?
-        .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
+    let current = db::hearings::scheduled(conn, &s.engagement.id)?.ok_or_else(no_hearing)?;
     db::hearings::close_hearing(
         conn,
         &current.id,
@@ -453,8 +470,7 @@ pub fn cancel_in(
     keys: &LinkKeys,
     why: &str,
 ) -> AppResult<()> {
-    let current = db::hearings::scheduled(conn, &s.engagement.id)?
-        .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
+    let current = db::hearings::scheduled(conn, &s.engagement.id)?.ok_or_else(no_hearing)?;
     db::hearings::close_hearing(conn, &current.id, "cancelled", None, None, Some(why), s.now)?;
     // A cancelled slot is not offered again by itself.
     db::hearings::withdraw_slot(conn, &current.slot_id, s.now)?;
@@ -509,9 +525,10 @@ pub struct CancelIn {
 }
 
 /// Cancel the scheduled hearing (the slot opens again only if offered anew).
-#[utoipa::path(tag = "hearings", security(("bearer" = [])), request_body = CancelIn, responses(
+#[utoipa::path(tag = "hearings", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = CancelIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/hearing/cancel")]
 pub async fn cancel(
@@ -556,10 +573,11 @@ pub struct OutcomeIn {
 }
 
 /// Record how the scheduled hearing went: held (with minutes), no-show, or postponed.
-#[utoipa::path(tag = "hearings", security(("bearer" = [])), request_body = OutcomeIn, responses(
+#[utoipa::path(tag = "hearings", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = OutcomeIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/hearing/outcome")]
 pub async fn outcome(
@@ -578,7 +596,7 @@ pub async fn outcome(
     };
     step(&state, actor, &req, if_match, path.into_inner(), Action::RecordHearingOutcome, kind, None, move |conn, s| {
         let current = db::hearings::scheduled(conn, &s.engagement.id)?
-            .ok_or_else(|| AppError::Conflict("no hearing is scheduled".into()))?;
+            .ok_or_else(no_hearing)?;
         if let Some(doc) = &input.minutes_document_id {
             db::intake::document(conn, &s.engagement.id, doc)?
                 .filter(|d| d.purpose == "minutes")

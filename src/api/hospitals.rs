@@ -10,6 +10,7 @@ use super::contacts::ContactOut;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::pipeline::engagement_scope;
+use super::query::Query;
 use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -93,8 +94,10 @@ pub fn hospital_out(h: HospitalRow, contacts: Vec<ContactRow>) -> HospitalOut {
 #[serde(deny_unknown_fields)]
 pub struct HospitalIn {
     /// JIS code (`13`) or Japanese name (`東京都`).
+    #[schema(example = "13")]
     pub prefecture: String,
     /// The 10-digit code, or the 7-digit local part (the prefecture completes it).
+    #[schema(example = "1310100423")]
     pub institution_code: String,
     pub name: String,
     pub address: Option<String>,
@@ -249,6 +252,8 @@ pub fn load_out(conn: &mut DbConnection, h: HospitalRow) -> AppResult<HospitalOu
 pub struct HospitalQuery {
     /// JIS code or name.
     pub prefecture: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -262,7 +267,7 @@ pub struct HospitalQuery {
 pub async fn list_hospitals(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<HospitalQuery>,
+    query: Query<HospitalQuery>,
 ) -> AppResult<web::Json<Page<HospitalOut>>> {
     let q = query.into_inner();
     let limit = PageQuery {
@@ -301,10 +306,11 @@ pub async fn list_hospitals(
 }
 
 /// Register a hospital (admin).
-#[utoipa::path(tag = "hospitals", security(("bearer" = [])), request_body = HospitalIn, responses(
+#[utoipa::path(tag = "hospitals", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = HospitalIn, responses(
     (status = 201, body = HospitalOut),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/hospitals")]
 pub async fn create_hospital(
@@ -322,10 +328,13 @@ pub async fn create_hospital(
         .write(move |conn| {
             idem.once(conn, &actor.user_id, |conn| {
                 if db::hospitals::by_code(conn, &row.institution_code)?.is_some() {
-                    return Err(AppError::Conflict(format!(
-                        "a hospital with institution code {} exists",
-                        row.institution_code
-                    )));
+                    return Err(AppError::conflict(
+                        "institution_code_exists",
+                        format!(
+                            "a hospital with institution code {} exists",
+                            row.institution_code
+                        ),
+                    ));
                 }
                 db::hospitals::insert(conn, &row)?;
                 created(&load_out(conn, row)?)
@@ -339,6 +348,7 @@ pub async fn create_hospital(
 #[utoipa::path(tag = "hospitals", security(("bearer" = [])), responses(
     (status = 200, body = HospitalOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/hospitals/{id}")]
 pub async fn get_hospital(
@@ -366,6 +376,7 @@ pub async fn get_hospital(
     (status = 200, body = HospitalOut),
     (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]

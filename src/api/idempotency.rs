@@ -93,8 +93,9 @@ impl Idem {
             ))
             .execute(conn)
             .map_err(|e| match AppError::from(e) {
-                AppError::Conflict(_) => AppError::Conflict(
-                    "a request with this Idempotency-Key is being processed".into(),
+                AppError::Conflict { .. } => AppError::conflict(
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is being processed",
                 ),
                 other => other,
             })?;

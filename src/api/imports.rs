@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::contacts::{contact_row, save_contact, ContactIn};
 use super::engagements::{create_engagement, Selection};
 use super::pipeline::{self, Command, Who};
+use super::query::Query;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::{ContactRow, HospitalRow};
@@ -450,6 +451,7 @@ pub struct ImportQuery {
     #[serde(default)]
     pub partial: bool,
     /// `utf-8` or `shift_jis` (CP932); detected when absent.
+    #[param(example = "shift_jis")]
     pub encoding: Option<String>,
     /// The list is from a second recruitment call (its engagements are marked `secondary`).
     #[serde(default)]
@@ -461,17 +463,18 @@ pub struct ImportQuery {
 /// (担当者1, 2, 3); a changed email revokes that contact's links. A workbook whose parts inflate
 /// past 32 MiB answers 413; more than 20,000 rows or data right of column 64 answers 422.
 #[utoipa::path(tag = "imports", security(("bearer" = [])), params(ImportQuery),
-    request_body(content = String, content_type = "multipart/form-data", description = "`file` and `round`"),
+    request_body(content = super::forms::ImportForm, content_type = "multipart/form-data"),
     responses(
     (status = 200, body = ImportReport),
     (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/imports")]
 pub async fn import_list(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<ImportQuery>,
+    query: Query<ImportQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "import selection lists")?;

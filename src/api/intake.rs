@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::engagements::step;
 use super::json::Json;
 use super::pipeline::{self, Step, Who};
+use super::query::Query;
 use super::IfMatch;
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -23,8 +24,10 @@ use crate::domain::questionnaire::{self as q, Answers, Mode, Template};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::files::Stored;
 
+/// What an uploaded document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = DocumentPurpose)]
 pub enum Purpose {
     /// Network configuration diagram (ネットワーク構成図).
     Diagram,
@@ -310,13 +313,14 @@ pub struct UploadQuery {
 /// At most 32 parts. The type is checked from the content; all files together may be
 /// `MAX_UPLOAD_BYTES` (default 50 MB). A diagram, minutes or a report is accepted only after the
 /// memorandum is executed. The caller and the engagement are checked before the body is read.
-#[utoipa::path(tag = "intake", security(("bearer" = [])), params(UploadQuery),
-    request_body(content = String, content_type = "multipart/form-data", description = "parts named `file`"),
+#[utoipa::path(tag = "intake", security(("bearer" = [])), params(UploadQuery, super::doc::StepHeaders),
+    request_body(content = super::forms::DocumentUpload, content_type = "multipart/form-data"),
     responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 413, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/documents")]
 pub async fn upload(
@@ -325,7 +329,7 @@ pub async fn upload(
     req: HttpRequest,
     if_match: IfMatch,
     path: web::Path<String>,
-    query: web::Query<UploadQuery>,
+    query: Query<UploadQuery>,
     payload: Multipart,
 ) -> AppResult<HttpResponse> {
     let UploadQuery {
@@ -378,6 +382,7 @@ pub async fn upload(
 #[utoipa::path(tag = "intake", security(("bearer" = [])), responses(
     (status = 200, body = Vec<DocumentOut>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/documents")]
 pub async fn list_documents(
@@ -396,10 +401,12 @@ pub async fn list_documents(
     Ok(web::Json(rows.into_iter().map(Into::into).collect()))
 }
 
-/// Download one document version; the download is recorded in the timeline.
+/// Download one document version; the download is recorded in the timeline. It answers with
+/// the media type detected at upload (the OpenAPI document lists them all).
 #[utoipa::path(tag = "intake", security(("bearer" = [])), responses(
     (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/documents/{doc_id}/content")]
 pub async fn download(
@@ -438,7 +445,7 @@ pub struct TemplateOut {
     pub id: String,
     pub key: String,
     pub version: i64,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Template)]
     pub template: Value,
 }
 
@@ -488,6 +495,7 @@ pub async fn list_templates(
     (status = 201, body = TemplateOut),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/questionnaire-templates")]
 pub async fn create_template(
@@ -506,10 +514,10 @@ pub async fn create_template(
         .write(move |conn| {
             let next = db::intake::latest_template(conn, &t.key)?.map_or(1, |r| r.version + 1);
             if i64::from(t.version) != next {
-                return Err(AppError::Conflict(format!(
-                    "the next version of {} is {next}",
-                    t.key
-                )));
+                return Err(AppError::conflict(
+                    "template_version",
+                    format!("the next version of {} is {next}", t.key),
+                ));
             }
             let body = serde_json::to_string(&t).map_err(anyhow::Error::from)?;
             let id = db::new_id();
@@ -532,7 +540,8 @@ pub struct QuestionnaireOut {
     pub template_version: i64,
     /// `draft`, `submitted`, `clarification_requested`, `accepted`; absent before any answer.
     pub status: Option<String>,
-    #[schema(value_type = Object)]
+    /// Question id → answer.
+    #[schema(value_type = BTreeMap<String, q::schema::AnswerSchema>)]
     pub answers: Value,
     pub review_comment: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -581,6 +590,7 @@ pub fn questionnaire_out(
 #[utoipa::path(tag = "intake", security(("bearer" = [])), responses(
     (status = 200, body = QuestionnaireOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/questionnaire")]
 pub async fn get_questionnaire(
@@ -614,10 +624,10 @@ pub fn save_answers(
     let (template_id, t, current) = template_for(conn, &s.engagement.id)?;
     if let Some(r) = &current {
         if matches!(r.status.as_str(), "submitted" | "accepted") {
-            return Err(AppError::Conflict(format!(
-                "the questionnaire is {}; it can be changed again only if a coordinator asks for clarification",
-                r.status
-            )));
+            return Err(AppError::conflict(
+                "questionnaire_closed",
+                format!("the questionnaire is {}; it can be changed again only if a coordinator asks for clarification", r.status),
+            ));
         }
     }
     let mode = if submit { Mode::Submit } else { Mode::Draft };
@@ -660,15 +670,17 @@ pub fn save_answers(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswersIn {
-    #[schema(value_type = Object)]
+    /// Question id → answer.
+    #[schema(value_type = BTreeMap<String, q::schema::AnswerSchema>)]
     pub answers: Answers,
 }
 
 /// Save answers as a draft (partial answers are fine; what is there must be valid).
-#[utoipa::path(tag = "intake", security(("bearer" = [])), request_body = AnswersIn, responses(
+#[utoipa::path(tag = "intake", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = AnswersIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[put("/engagements/{id}/questionnaire")]
 pub async fn save_questionnaire(
@@ -695,10 +707,11 @@ pub async fn save_questionnaire(
 }
 
 /// Submit the answers (every required question answered).
-#[utoipa::path(tag = "intake", security(("bearer" = [])), request_body = AnswersIn, responses(
+#[utoipa::path(tag = "intake", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = AnswersIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/questionnaire/submit")]
 pub async fn submit_questionnaire(
@@ -741,10 +754,11 @@ pub struct ReviewIn {
 
 /// Review submitted answers: accept (intake can complete), or ask for clarification (which
 /// reopens the questionnaire for the hospital).
-#[utoipa::path(tag = "intake", security(("bearer" = [])), request_body = ReviewIn, responses(
+#[utoipa::path(tag = "intake", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = ReviewIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/questionnaire/review")]
 pub async fn review_questionnaire(
@@ -783,7 +797,10 @@ pub async fn review_questionnaire(
             let mut row = db::intake::response(conn, &s.engagement.id)?
                 .filter(|x| x.status == "submitted")
                 .ok_or_else(|| {
-                    AppError::Conflict("there are no submitted answers to review".into())
+                    AppError::conflict(
+                        "no_submitted_answers",
+                        "there are no submitted answers to review",
+                    )
                 })?;
             row.reviewed_at = Some(s.now);
             row.review_comment = comment.clone();

@@ -67,6 +67,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let inner = e.into_inner();
         match inner.classify() {
             Category::Data => data_error(&path, &inner),
+            // serde_json reports some wrong types (null, a number or `{}` where an enum is
+            // expected) as syntax errors; well-formed JSON is never a 400.
+            Category::Syntax if well_formed(bytes) => type_error::<T>(bytes, &path),
             _ => AppError::BadRequest(format!("malformed JSON: {inner}")),
         }
     })?;
@@ -75,7 +78,24 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
-fn data_error(path: &str, inner: &serde_json::Error) -> AppError {
+fn well_formed(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// The 422 for well-formed JSON of the wrong shape, worded from the parsed value.
+fn type_error<T: DeserializeOwned>(bytes: &[u8], path: &str) -> AppError {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return data_error(path, &"invalid value");
+    };
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Err(e) => data_error(&e.path().to_string(), e.inner()),
+        // The parsed value fits (a key given twice, say): name the field the text broke.
+        Ok(_) => data_error(path, &"invalid value"),
+    }
+}
+
+/// A 422 naming the field at `path` (or named in serde's message) that `inner` is about.
+pub(super) fn data_error(path: &str, inner: &impl std::fmt::Display) -> AppError {
     let message = inner.to_string();
     // serde's own wording, without the position that means nothing to a client.
     let message = message
@@ -159,6 +179,33 @@ mod tests {
             field_of(r#"{"email": "a", "password": "b", "inner": {"n": 1, "m": 2}}"#),
             "inner.m"
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)]
+    enum Kind {
+        Prime,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Org {
+        kind: Kind,
+    }
+
+    #[test]
+    fn a_wrong_type_for_an_enum_is_named_not_malformed() {
+        for body in [r#"{"kind": null}"#, r#"{"kind": {}}"#, r#"{"kind": 0}"#] {
+            match parse::<Org>(body.as_bytes()) {
+                Err(AppError::Validation(errors)) => assert_eq!(errors[0].field, "kind", "{body}"),
+                other => panic!("{body}: expected a validation error, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse::<Org>(b"[null]"),
+            Err(AppError::Validation(_))
+        ));
     }
 
     #[test]

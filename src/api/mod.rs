@@ -2,9 +2,11 @@
 
 pub mod auth;
 pub mod contacts;
+pub mod doc;
 pub mod edge;
 pub mod emails;
 pub mod engagements;
+pub mod forms;
 pub mod hearings;
 pub mod hospitals;
 pub mod idempotency;
@@ -14,6 +16,7 @@ pub mod json;
 pub mod ops;
 pub mod orgs;
 pub mod pipeline;
+pub mod query;
 pub mod rounds;
 pub mod users;
 pub mod verification;
@@ -27,86 +30,98 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use crate::error::{AppError, AppResult};
 
+/// Calls `$then!` with every handler under `/api/v1`, in routing order: one list for the routes
+/// and for the test that every schema name stands for one schema.
+macro_rules! v1_handlers {
+    ($then:ident) => {
+        $then!(
+            auth::token,
+            auth::list_api_tokens,
+            auth::create_api_token,
+            auth::revoke_api_token,
+            auth::me,
+            auth::change_password,
+            orgs::list_organizations,
+            orgs::create_organization,
+            orgs::get_organization,
+            orgs::update_organization,
+            orgs::delete_organization,
+            users::list_users,
+            users::create_user,
+            users::get_user,
+            users::update_user,
+            users::delete_user,
+            rounds::list_rounds,
+            rounds::create_round,
+            rounds::list_slots,
+            rounds::set_slots,
+            rounds::import_slots,
+            hospitals::list_hospitals,
+            hospitals::create_hospital,
+            hospitals::get_hospital,
+            hospitals::update_hospital,
+            contacts::list_contacts,
+            contacts::get_contact,
+            contacts::create_contact,
+            contacts::update_contact,
+            contacts::delete_contact,
+            imports::import_list,
+            // `assign` before `{id}` routes so that the literal path wins.
+            engagements::assign,
+            engagements::list_engagements,
+            engagements::create,
+            engagements::get_engagement,
+            engagements::update_engagement,
+            engagements::timeline,
+            engagements::contact_attempt,
+            engagements::consent,
+            engagements::memorandum,
+            engagements::side_state,
+            engagements::resume,
+            engagements::complete,
+            intake::upload,
+            intake::list_documents,
+            intake::download,
+            intake::list_templates,
+            intake::create_template,
+            intake::get_questionnaire,
+            intake::save_questionnaire,
+            intake::submit_questionnaire,
+            intake::review_questionnaire,
+            hearings::list_hearings,
+            hearings::offer_slots,
+            hearings::book,
+            hearings::reschedule,
+            hearings::cancel,
+            hearings::outcome,
+            verification::list_findings,
+            verification::create_finding,
+            verification::update_finding,
+            verification::deliver_report,
+            verification::get_proposal,
+            verification::propose,
+            verification::decide,
+            verification::skip,
+            emails::send,
+            emails::preview,
+            emails::list_emails,
+            emails::resend,
+            emails::issue_link,
+            emails::revoke_links,
+        )
+    };
+}
+
 pub fn configure(cfg: &mut ServiceConfig) {
+    macro_rules! v1_scope {
+        ($($handler:path),+ $(,)?) => {
+            scope("/api/v1")$(.service($handler))+
+        };
+    }
     cfg.service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)
-        .service(
-            scope("/api/v1")
-                .service(auth::token)
-                .service(auth::list_api_tokens)
-                .service(auth::create_api_token)
-                .service(auth::revoke_api_token)
-                .service(auth::me)
-                .service(auth::change_password)
-                .service(orgs::list_organizations)
-                .service(orgs::create_organization)
-                .service(orgs::get_organization)
-                .service(orgs::update_organization)
-                .service(orgs::delete_organization)
-                .service(users::list_users)
-                .service(users::create_user)
-                .service(users::get_user)
-                .service(users::update_user)
-                .service(users::delete_user)
-                .service(rounds::list_rounds)
-                .service(rounds::create_round)
-                .service(rounds::list_slots)
-                .service(rounds::set_slots)
-                .service(rounds::import_slots)
-                .service(hospitals::list_hospitals)
-                .service(hospitals::create_hospital)
-                .service(hospitals::get_hospital)
-                .service(hospitals::update_hospital)
-                .service(contacts::list_contacts)
-                .service(contacts::get_contact)
-                .service(contacts::create_contact)
-                .service(contacts::update_contact)
-                .service(contacts::delete_contact)
-                .service(imports::import_list)
-                // `assign` before `{id}` routes so that the literal path wins.
-                .service(engagements::assign)
-                .service(engagements::list_engagements)
-                .service(engagements::create)
-                .service(engagements::get_engagement)
-                .service(engagements::update_engagement)
-                .service(engagements::timeline)
-                .service(engagements::contact_attempt)
-                .service(engagements::consent)
-                .service(engagements::memorandum)
-                .service(engagements::side_state)
-                .service(engagements::resume)
-                .service(engagements::complete)
-                .service(intake::upload)
-                .service(intake::list_documents)
-                .service(intake::download)
-                .service(intake::list_templates)
-                .service(intake::create_template)
-                .service(intake::get_questionnaire)
-                .service(intake::save_questionnaire)
-                .service(intake::submit_questionnaire)
-                .service(intake::review_questionnaire)
-                .service(hearings::list_hearings)
-                .service(hearings::offer_slots)
-                .service(hearings::book)
-                .service(hearings::reschedule)
-                .service(hearings::cancel)
-                .service(hearings::outcome)
-                .service(verification::list_findings)
-                .service(verification::create_finding)
-                .service(verification::update_finding)
-                .service(verification::deliver_report)
-                .service(verification::get_proposal)
-                .service(verification::propose)
-                .service(verification::decide)
-                .service(verification::skip)
-                .service(emails::send)
-                .service(emails::preview)
-                .service(emails::list_emails)
-                .service(emails::resend)
-                .service(emails::issue_link)
-                .service(emails::revoke_links),
-        );
+        .service(v1_handlers!(v1_scope));
 }
 
 #[derive(OpenApi)]
@@ -160,6 +175,7 @@ impl Modify for BearerAuth {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -254,7 +270,30 @@ impl IfMatch {
 
 #[cfg(test)]
 mod tests {
-    use super::IfMatch;
+    use super::*;
+    use utoipa_actix_web::OpenApiFactory;
+
+    /// utoipa keeps one schema per name, silently: two types with one name would give clients
+    /// the wrong shape for one of them (as link and document purposes once did).
+    #[test]
+    fn each_schema_name_stands_for_one_schema() {
+        macro_rules! collect {
+            ($($handler:path),+ $(,)?) => {{
+                let mut all = Vec::new();
+                $(OpenApiFactory::schemas(&$handler, &mut all);)+
+                all
+            }};
+        }
+        let all: Vec<(String, _)> = v1_handlers!(collect);
+        let mut seen = std::collections::BTreeMap::new();
+        for (name, schema) in all {
+            let json = serde_json::to_string(&schema).unwrap();
+            if let Some(other) = seen.insert(name.clone(), json.clone()) {
+                assert_eq!(other, json, "two different schemas are named {name}");
+            }
+        }
+        assert!(seen.contains_key("DocumentPurpose") && seen.contains_key("LinkPurpose"));
+    }
 
     #[test]
     fn if_match_rules() {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::Json;
+use super::query::Query;
 use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -114,7 +115,7 @@ fn parent_kind(conn: &mut DbConnection, parent_id: Option<&str>) -> AppResult<Op
 pub async fn list_organizations(
     state: web::Data<AppState>,
     actor: Actor,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<OrgOut>>> {
     let limit = page.limit()?;
     let cursor = page.cursor.clone();
@@ -218,6 +219,7 @@ async fn load_visible(state: &AppState, actor: Actor, id: String) -> AppResult<d
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), responses(
     (status = 200, body = OrgOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/organizations/{id}")]
 pub async fn get_organization(
@@ -240,8 +242,10 @@ pub async fn get_organization(
     responses(
     (status = 200, body = OrgOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/organizations/{id}")]
 pub async fn update_organization(
@@ -328,6 +332,7 @@ pub async fn update_organization(
     (status = 204),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/organizations/{id}")]
 pub async fn delete_organization(
@@ -343,9 +348,9 @@ pub async fn delete_organization(
             db::orgs::get(conn, &id)?
                 .ok_or_else(|| AppError::NotFound(format!("no organisation {id}")))?;
             if db::orgs::has_dependents(conn, &id)? {
-                return Err(AppError::Conflict(
-                    "the organisation still has users or subcontractors; move or remove them first"
-                        .into(),
+                return Err(AppError::conflict(
+                    "organization_in_use",
+                    "the organisation still has users or subcontractors; move or remove them first",
                 ));
             }
             db::orgs::delete(conn, &id)?;

@@ -136,6 +136,10 @@ pub fn run_loaded<T>(
     cmd: Command,
     body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
 ) -> AppResult<T> {
+    // Without the lock, a concurrent step would make this one fail at `bump_version` with a 412
+    // the caller never asked for (it sent no If-Match).
+    let engagement = q::lock(conn, &engagement.id)?
+        .ok_or_else(|| AppError::NotFound(format!("no engagement {}", engagement.id)))?;
     let version = match cmd.if_match {
         Some(m) => m.check(engagement.version)?,
         None => engagement.version,

@@ -53,6 +53,7 @@ impl TryFrom<RoundRow> for RoundOut {
 #[serde(deny_unknown_fields)]
 pub struct NewRound {
     /// `FY2024`, `FY2025`, …
+    #[schema(pattern = "^FY[0-9]{4}$")]
     pub name: String,
     /// Bed-size tiers; default 20–99, 100–199, 200–399, 400+.
     pub tiers: Option<Vec<Tier>>,
@@ -78,6 +79,7 @@ pub async fn list_rounds(
     (status = 201, body = RoundOut),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/rounds")]
 pub async fn create_round(
@@ -105,7 +107,10 @@ pub async fn create_round(
         .db
         .write(move |conn| {
             if db::rounds::find(conn, &row.name)?.is_some() {
-                return Err(AppError::Conflict(format!("round {} exists", row.name)));
+                return Err(AppError::conflict(
+                    "round_exists",
+                    format!("round {} exists", row.name),
+                ));
             }
             db::rounds::insert(conn, &row)?;
             Ok(row)
@@ -116,6 +121,7 @@ pub async fn create_round(
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SupportSlotIn)]
 pub struct SlotIn {
     /// JIS code or name.
     pub prefecture: String,
@@ -125,6 +131,7 @@ pub struct SlotIn {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = SupportSlotOut)]
 pub struct SlotOut {
     pub prefecture_code: String,
     pub prefecture_name: String,
@@ -253,6 +260,7 @@ fn write_slots(
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), request_body = Vec<SlotIn>, responses(
     (status = 200, body = Vec<SlotOut>),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[put("/rounds/{round}/slots")]
 pub async fn set_slots(
@@ -279,19 +287,21 @@ pub async fn set_slots(
 /// Set support slots from CSV (admin): a header `prefecture,tier,slots` (or 都道府県,区分,支援枠),
 /// one row per prefecture and tier, UTF-8 or Shift_JIS. All rows or none.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = super::forms::SlotsCsv, content_type = "text/csv"),
     responses(
     (status = 200, body = Vec<SlotOut>),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/rounds/{round}/slots/import")]
 pub async fn import_slots(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> AppResult<web::Json<Vec<SlotOut>>> {
     actor.require(actor.role.manages_accounts(), "set support slots")?;
+    let body = super::forms::read_limited(payload, super::json::MAX_JSON_BYTES).await?;
     let rows = parse_slots_csv(&body)?;
     let key = path.into_inner();
     let out = state

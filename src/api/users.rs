@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use super::orgs::account_scope;
+use super::query::Query;
 use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::{password, Actor};
@@ -68,6 +69,7 @@ pub struct NewUser {
     /// Required for `prefecture_viewer`: the JIS code (`13`) or name (`東京都`).
     pub prefecture_code: Option<String>,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -89,6 +91,8 @@ pub struct UserPatch {
 pub struct UserQuery {
     pub organization_id: Option<String>,
     pub role: Option<Role>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -163,10 +167,10 @@ impl UserDraft {
             self.prefecture_code.as_deref(),
         )?;
         if db::users::by_email(conn, &self.email)?.is_some() {
-            return Err(AppError::Conflict(format!(
-                "a user with the email {} already exists",
-                self.email
-            )));
+            return Err(AppError::conflict(
+                "email_taken",
+                format!("a user with the email {} already exists", self.email),
+            ));
         }
         let now = db::now();
         let id = db::new_id();
@@ -199,7 +203,7 @@ impl UserDraft {
 pub async fn list_users(
     state: web::Data<AppState>,
     actor: Actor,
-    query: web::Query<UserQuery>,
+    query: Query<UserQuery>,
 ) -> AppResult<web::Json<Page<UserOut>>> {
     let q = query.into_inner();
     let limit = PageQuery {
@@ -263,6 +267,7 @@ pub async fn create_user(
 #[utoipa::path(tag = "users", security(("bearer" = [])), responses(
     (status = 200, body = UserOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/users/{id}")]
 pub async fn get_user(
@@ -298,8 +303,9 @@ fn keep_an_admin(
     let was_admin = current.active && current.role == Role::Admin.as_str();
     let stays_admin = new_active && new_role == Role::Admin;
     if was_admin && !stays_admin && db::users::count_active_admins(conn)? <= 1 {
-        return Err(AppError::Conflict(
-            "this is the last active admin; create another admin first".into(),
+        return Err(AppError::conflict(
+            "last_admin",
+            "this is the last active admin; create another admin first",
         ));
     }
     Ok(())
@@ -317,6 +323,7 @@ fn keep_an_admin(
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 412, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/users/{id}")]
 pub async fn update_user(
@@ -401,6 +408,7 @@ pub async fn update_user(
     (status = 204),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/users/{id}")]
 pub async fn delete_user(

@@ -88,6 +88,7 @@ impl From<FindingRow> for FindingOut {
 #[utoipa::path(tag = "verification", security(("bearer" = [])), responses(
     (status = 200, body = Vec<FindingOut>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/findings")]
 pub async fn list_findings(
@@ -119,10 +120,11 @@ fn check_finding(f: &FindingIn) -> AppResult<()> {
 }
 
 /// Record a finding (only after the memorandum is executed).
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = FindingIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = FindingIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/findings")]
 pub async fn create_finding(
@@ -166,9 +168,10 @@ pub async fn create_finding(
 }
 
 /// Change a finding (e.g. its status).
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = FindingIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = FindingIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/engagements/{id}/findings/{finding_id}")]
 pub async fn update_finding(
@@ -222,10 +225,11 @@ pub struct ReportIn {
 }
 
 /// Record the verification report as delivered.
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = ReportIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = ReportIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/report")]
 pub async fn deliver_report(
@@ -317,6 +321,7 @@ pub struct ProposalOut {
 #[utoipa::path(tag = "verification", security(("bearer" = [])), responses(
     (status = 200, body = ProposalOut),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/backup-proposal")]
 pub async fn get_proposal(
@@ -349,10 +354,11 @@ pub async fn get_proposal(
 }
 
 /// Propose an offline-backup set-up with a cost estimate. Nothing is forced on the hospital.
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = ProposalIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = ProposalIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[put("/engagements/{id}/backup-proposal")]
 pub async fn propose(
@@ -433,9 +439,10 @@ pub struct DecisionIn {
 }
 
 /// Record the hospital's decision on the proposal (adopt, defer or decline: all close the step).
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = DecisionIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = DecisionIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 409, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/backup-proposal/decision")]
 pub async fn decide(
@@ -460,7 +467,10 @@ pub async fn decide(
             let mut row = db::verification::proposal(conn, &s.engagement.id)?
                 .filter(|p| p.skipped_reason.is_none())
                 .ok_or_else(|| {
-                    AppError::Conflict("there is no backup proposal to decide on".into())
+                    AppError::conflict(
+                        "no_backup_proposal",
+                        "there is no backup proposal to decide on",
+                    )
                 })?;
             row.decision = Some(text(d.decision));
             row.decided_at = Some(s.now);
@@ -481,9 +491,10 @@ pub struct SkipIn {
 }
 
 /// Skip the backup proposal, with a reason (it is optional for the hospital).
-#[utoipa::path(tag = "verification", security(("bearer" = [])), request_body = SkipIn, responses(
+#[utoipa::path(tag = "verification", security(("bearer" = [])), params(super::doc::StepHeaders), request_body = SkipIn, responses(
     (status = 200, body = crate::api::engagements::EngagementDetail),
     (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[post("/engagements/{id}/backup-proposal/skip")]
 pub async fn skip(

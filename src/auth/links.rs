@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 /// What a link may open; each opens only its own page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = LinkPurpose)]
 pub enum Purpose {
     /// Status and what is asked now; no action.
     Landing,

@@ -173,6 +173,16 @@ pub fn update(
 }
 
 /// Raises the version if it is still `version`; false when someone else changed it meanwhile.
+/// Locks the engagement's row for the rest of the transaction (a no-op write: PostgreSQL holds
+/// the row lock until commit; SQLite writers queue anyway) and reads it as it now stands, so
+/// concurrent steps on one engagement run one after the other instead of failing each other.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+    diesel::update(engagements::table.find(id))
+        .set(engagements::version.eq(engagements::version))
+        .execute(conn)?;
+    get(conn, id)
+}
+
 pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> QueryResult<bool> {
     let n = diesel::update(
         engagements::table

@@ -110,7 +110,8 @@ pub enum ColumnKind {
     Choice { options: Vec<Choice> },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The checklist answer: yes or no, the date checked, and for a "no" the target date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct YesNoAnswer {
     pub value: bool,
@@ -119,6 +120,8 @@ pub struct YesNoAnswer {
     pub target_date: Option<NaiveDate>,
 }
 
+/// One answer: an object with one key naming its shape, which must fit the question's kind
+/// (the OpenAPI document describes it as [`AnswerSchema`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Answer {
@@ -130,6 +133,94 @@ pub enum Answer {
     Date(NaiveDate),
     /// Each row maps column ids to values (string, number, boolean, or a date as `YYYY-MM-DD`).
     Rows(Vec<BTreeMap<String, Value>>),
+}
+
+/// The shapes of [`Answer`] as the OpenAPI document names them, one schema per kind of
+/// question, so that generated clients get a type for each.
+pub mod schema {
+    #![allow(dead_code)]
+
+    use std::collections::BTreeMap;
+
+    use chrono::NaiveDate;
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    use super::YesNoAnswer;
+
+    /// One answer: an object with one key naming its shape, which must fit the question's kind.
+    #[derive(Serialize, ToSchema)]
+    #[serde(untagged)]
+    #[schema(as = Answer)]
+    pub enum AnswerSchema {
+        YesNo(AnswerYesNo),
+        Choice(AnswerChoice),
+        Choices(AnswerChoices),
+        Text(AnswerText),
+        Number(AnswerNumber),
+        Date(AnswerDate),
+        Rows(AnswerRows),
+    }
+
+    /// The answer to a `yes_no` question.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerYesNo {
+        pub yes_no: YesNoAnswer,
+    }
+
+    /// The answer to a `single_choice` question: the option's value.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerChoice {
+        pub choice: String,
+    }
+
+    /// The answer to a `multiple_choice` question: option values, each once.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerChoices {
+        pub choices: Vec<String>,
+    }
+
+    /// The answer to a `text` question.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerText {
+        pub text: String,
+    }
+
+    /// The answer to a `number` question.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerNumber {
+        pub number: f64,
+    }
+
+    /// The answer to a `date` question.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerDate {
+        pub date: NaiveDate,
+    }
+
+    /// The answer to a `rows` question: each row maps column ids to cells.
+    #[derive(Serialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct AnswerRows {
+        pub rows: Vec<BTreeMap<String, RowCell>>,
+    }
+
+    /// A cell of a `rows` answer: text (also a date as `YYYY-MM-DD` or a choice's value), a
+    /// number, yes/no, or null for an empty cell.
+    #[derive(Serialize, ToSchema)]
+    #[serde(untagged)]
+    pub enum RowCell {
+        Text(String),
+        Number(f64),
+        YesNo(bool),
+        Empty,
+    }
 }
 
 pub type Answers = BTreeMap<String, Answer>;

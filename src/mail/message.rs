@@ -44,10 +44,13 @@ pub struct Parts<'a> {
 /// stored address is a clear error (409), never a panic.
 fn mailbox(a: &Addr) -> AppResult<Mailbox> {
     let addr = a.email.parse().map_err(|_| {
-        AppError::Conflict(format!(
-            "the {} address {:?} cannot be used for mail; correct it and send again",
-            a.role, a.email
-        ))
+        AppError::conflict(
+            "unusable_address",
+            format!(
+                "the {} address {:?} cannot be used for mail; correct it and send again",
+                a.role, a.email
+            ),
+        )
     })?;
     Ok(Mailbox::new(
         Some(header_text(a.name)).filter(|n| !n.is_empty()),
@@ -214,7 +217,10 @@ mod tests {
         let mut p = parts("山田 太郎", Charset::Utf8, None);
         p.to.email = "a,b@c.example";
         match build(&p) {
-            Err(AppError::Conflict(m)) => assert!(m.contains("contact"), "{m}"),
+            Err(AppError::Conflict { code, reason }) => {
+                assert_eq!(code, "unusable_address");
+                assert!(reason.contains("contact"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -74,16 +74,17 @@ impl From<AppError> for PageError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Refused { code, .. } => PageError::Refused(refusal_ja(&code)),
-            AppError::Conflict(msg) if msg.contains("booked") || msg.contains("already scheduled") => {
+            AppError::Conflict { code: "slot_taken" | "hearing_scheduled", .. } => {
                 PageError::Refused("選択された日時は、直前に予約されました。お手数ですが、別の日時をお選びください。".into())
             }
-            AppError::Conflict(msg) if msg.contains("withdrawn") => {
+            AppError::Conflict { code: "slot_withdrawn", .. } => {
                 PageError::Refused("選択された日時は、現在お選びいただけません。別の日時をお選びください。".into())
             }
-            AppError::Conflict(msg) if msg.contains("questionnaire is") => {
+            AppError::Conflict { code: "questionnaire_closed", .. } => {
                 PageError::Refused("ご回答はすでに提出済みです。担当者から確認のご連絡があるまでお待ちください。".into())
             }
-            AppError::Conflict(_) | AppError::NotFound(_) => {
+            AppError::Conflict { code: "no_hearing", .. } => PageError::Refused(refusal_ja("no_hearing")),
+            AppError::Conflict { .. } | AppError::NotFound(_) => {
                 PageError::Refused("現在の状況では、この操作を受け付けることができません。ページを開き直してご確認ください。".into())
             }
             AppError::PayloadTooLarge(_) => PageError::TooLarge,

@@ -355,9 +355,10 @@ async fn lists_page_with_a_cursor() {
 
     let b = problem(app.get("/api/v1/organizations?limit=0", &admin).await, 422).await;
     assert_eq!(b["errors"][0]["field"], "limit");
-    problem(
+    let b = problem(
         app.get("/api/v1/organizations?limit=abc", &admin).await,
-        400,
+        422,
     )
     .await;
+    assert_eq!(b["errors"][0]["field"], "limit");
 }

@@ -199,7 +199,8 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
         422,
     )
     .await;
-    problem(app.get("/api/v1/engagements?stage=nowhere", a).await, 400).await;
+    let b = problem(app.get("/api/v1/engagements?stage=nowhere", a).await, 422).await;
+    assert_eq!(b["errors"][0]["field"], "stage");
     problem(app.get("/api/v1/engagements?sort=colour", a).await, 422).await;
 
     app.step(

@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod binary;
 mod cli;
+mod conformance;
 mod contacts;
 mod engagements;
 mod hardening;

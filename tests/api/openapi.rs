@@ -67,3 +67,80 @@ async fn swagger_ui_is_served_without_external_assets() {
     assert_eq!(res.status(), 200);
     assert!(res.bytes().await.unwrap().len() > 100_000);
 }
+
+/// What a generated client needs from the document: typed bodies it can send, one schema per
+/// name, and a problem document for every error answer.
+#[tokio::test]
+async fn bodies_are_typed_for_generated_clients() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |v: &Value| -> Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.trim_start_matches("#/components/schemas/")].clone(),
+            None => v.clone(),
+        }
+    };
+    let body = |path: &str, method: &str, ct: &str| {
+        resolve(&doc["paths"][path][method]["requestBody"]["content"][ct]["schema"])
+    };
+
+    // Multipart bodies are objects with binary files, not strings.
+    let import = body("/api/v1/imports", "post", "multipart/form-data");
+    assert_eq!(import["properties"]["file"]["format"], "binary", "{import}");
+    assert_eq!(import["properties"]["round"]["type"], "string");
+    let upload = body(
+        "/api/v1/engagements/{id}/documents",
+        "post",
+        "multipart/form-data",
+    );
+    assert_eq!(upload["properties"]["file"]["items"]["format"], "binary");
+    let csv = body("/api/v1/rounds/{round}/slots/import", "post", "text/csv");
+    assert_eq!(csv["format"], "binary");
+
+    // Support slots and hearing slots, document and link purposes: each its own schema.
+    let slots = body("/api/v1/rounds/{round}/slots", "put", "application/json");
+    assert_eq!(resolve(&slots["items"]), schemas["SupportSlotIn"]);
+    assert!(schemas["SupportSlotIn"]["properties"]["tier"].is_object());
+    assert!(schemas["HearingSlotIn"]["properties"]["starts_at"].is_object());
+    assert!(schemas["DocumentPurpose"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("memorandum_signed")));
+    assert!(schemas["LinkPurpose"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("participation")));
+    assert!(schemas.get("Purpose").is_none() && schemas.get("SlotIn").is_none());
+
+    // Answers: one schema per kind of answer.
+    let answers = &schemas["AnswersIn"]["properties"]["answers"]["additionalProperties"];
+    let kinds = resolve(answers)["oneOf"].as_array().unwrap().len();
+    assert_eq!(kinds, 7, "{answers}");
+
+    // Downloads list their media types.
+    let download = &doc["paths"]["/api/v1/engagements/{id}/documents/{doc_id}/content"]["get"]
+        ["responses"]["200"]["content"];
+    assert!(download.get("application/pdf").is_some() && download.get("image/png").is_some());
+
+    // Every operation behind a token documents 401; every error answer is a problem document.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path}: 401");
+            }
+            for (status, answer) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        answer["content"].get("application/problem+json").is_some(),
+                        "{method} {path}: {status} is not a problem document"
+                    );
+                }
+            }
+        }
+    }
+}
