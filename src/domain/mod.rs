@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod backup;
+pub mod calendar;
 pub mod doctype;
 pub mod medcode;
 pub mod normalize;
