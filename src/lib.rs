@@ -14,4 +14,5 @@ pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod portal;
+pub mod service;
 pub mod telemetry;

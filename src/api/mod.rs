@@ -1,6 +1,7 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod dashboard;
 pub mod edge;
 pub mod emails;
 pub mod engagements;
@@ -102,7 +103,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(emails::list_emails)
                 .service(emails::resend)
                 .service(emails::issue_link)
-                .service(emails::revoke_links),
+                .service(emails::revoke_links)
+                .service(dashboard::get_summary)
+                .service(dashboard::get_trend)
+                .service(dashboard::get_durations)
+                .service(dashboard::get_hospitals)
+                .service(dashboard::get_export),
         );
 }
 
@@ -128,6 +134,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (name = "hearings", description = "Hearing slots, booking, reschedule, cancel, outcome"),
         (name = "verification", description = "Findings, the report, the offline-backup proposal"),
         (name = "mail", description = "Mail to hospital contacts, its delivery state, and their links"),
+        (name = "dashboards", description = "Progress figures for the ministry, prefectures and the vendor: no names of people, no confidential content"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

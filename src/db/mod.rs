@@ -1,6 +1,7 @@
 //! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, and the
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
+pub mod dashboard;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;

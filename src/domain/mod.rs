@@ -4,6 +4,8 @@ pub mod access;
 pub mod backup;
 pub mod calendar;
 pub mod doctype;
+pub mod export;
+pub mod flow;
 pub mod medcode;
 pub mod normalize;
 pub mod orgs;

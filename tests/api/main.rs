@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod cli;
+mod dashboard;
 mod engagements;
 mod imports;
 mod input;
