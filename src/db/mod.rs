@@ -2,6 +2,7 @@
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
 pub mod dashboard;
+pub mod demo;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;

@@ -779,3 +779,79 @@ async fn export_as_xlsx_and_csv_with_a_japanese_file_name() {
     assert!(text.starts_with("都道府県コード,都道府県,支援枠,選定数,選定,連絡中"));
     assert!(text.contains("13,東京都,4,3,"));
 }
+
+#[tokio::test]
+async fn demo_data_fills_an_empty_database_once() {
+    let app = spawn().await;
+    let (admin, _) = app.bootstrap().await;
+    let db = app.db.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        engagement_tracker::service::demo::fill(&db, 400, chrono::Utc::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(report.hospitals, 400);
+    let s = ok(app.get("/api/v1/dashboard/summary", &admin).await).await;
+    let t = &s["totals"];
+    assert_eq!(t["selected"], 400);
+    for stage in [
+        "selected",
+        "contacting",
+        "consented",
+        "memorandum",
+        "intake",
+        "hearing",
+        "verification",
+        "backup",
+        "completed",
+    ] {
+        assert!(
+            t["stages"][stage].as_i64().unwrap() > 0,
+            "some at {stage}: {t}"
+        );
+    }
+    assert!(t["declined"].as_i64().unwrap() > 0 && t["on_hold"].as_i64().unwrap() > 0);
+    assert!(
+        t["backup"]["adopt"].as_i64().unwrap() > 0 && t["backup"]["skipped"].as_i64().unwrap() > 0
+    );
+    assert!(t["slots"].as_i64().unwrap() > 300);
+    let covered = s["by_prefecture"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["selected"].as_i64().unwrap() > 0)
+        .count();
+    assert!(covered > 40, "spread over the country: {covered}");
+    // Every institution code passes the same check the API applies.
+    let h = ok(app
+        .get("/api/v1/dashboard/hospitals?limit=500", &admin)
+        .await)
+    .await;
+    for r in h["items"].as_array().unwrap() {
+        let code = r["institution_code"].as_str().unwrap();
+        let pref = r["prefecture_code"].as_str().unwrap();
+        assert_eq!(
+            engagement_tracker::domain::medcode::normalize_code(code, Some(pref)).as_deref(),
+            Ok(code)
+        );
+    }
+    // The timelines lie in the past weeks, so the trend has several weeks that grow.
+    let trend = ok(app.get("/api/v1/dashboard/trend", &admin).await).await;
+    let p = trend["points"].as_array().unwrap();
+    assert!(p.len() >= 10);
+    assert!(
+        p[0]["reached"]["completed"].as_i64() < p[p.len() - 1]["reached"]["completed"].as_i64()
+    );
+    // A second run refuses: the database holds hospitals now.
+    let db = app.db.clone();
+    let again = tokio::task::spawn_blocking(move || {
+        engagement_tracker::service::demo::fill(&db, 10, chrono::Utc::now())
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        again,
+        Err(engagement_tracker::error::AppError::Conflict(_))
+    ));
+}
