@@ -99,6 +99,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
         app.service(crate::portal::handlers::memorandum_document)
             .service(crate::portal::handlers::show_page)
             .service(crate::portal::handlers::submit_page)
+            .configure(crate::dashboard::handlers::routes)
             .service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc))
             .default_service(web::to(|| async {

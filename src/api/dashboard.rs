@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::auth::Actor;
-use crate::domain::export::content_disposition;
 use crate::error::AppResult;
 use crate::service::dashboard::durations::{self, Durations};
 use crate::service::dashboard::export::{self, ExportQuery};
@@ -182,10 +181,7 @@ pub async fn get_export(
 pub fn download(file: export::ExportFile) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(file.content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&file.filename, &file.ascii_filename),
-        ))
+        .insert_header((header::CONTENT_DISPOSITION, file.disposition()))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(file.bytes)
 }

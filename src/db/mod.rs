@@ -12,6 +12,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod rounds;
 pub mod schema;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod verification;

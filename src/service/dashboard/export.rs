@@ -41,6 +41,13 @@ pub struct ExportFile {
     pub bytes: Vec<u8>,
 }
 
+impl ExportFile {
+    /// The `Content-Disposition` that offers it under its Japanese name (RFC 6266).
+    pub fn disposition(&self) -> String {
+        crate::domain::export::content_disposition(&self.filename, &self.ascii_filename)
+    }
+}
+
 enum Cell {
     Text(String),
     Int(i64),
