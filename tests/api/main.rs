@@ -7,6 +7,7 @@ mod accounts;
 mod auth;
 mod cli;
 mod dashboard;
+mod dashboard_web;
 mod engagements;
 mod imports;
 mod input;
