@@ -1,6 +1,7 @@
 //! End to end in headless Chromium. At a phone's size: open the mailed link, confirm
 //! participation, upload a diagram, save and submit the questionnaire, pick a slot — with a
-//! screenshot of each page under `ci-artifacts/screenshots/`.
+//! screenshot of each page under `ci-artifacts/screenshots/`. At 1366×768 and 375 px: officials
+//! sign in to the progress dashboard and see the figures the API gives.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; `.ci/run` installs them and runs this with
 //! `cargo test --test browser -- --ignored`.

@@ -241,13 +241,24 @@ pub async fn login(
         );
     }
     let shown_email = email.clone();
-    let opened = state
-        .db
-        .write(move |conn| {
-            let user = session::check_password(conn, &email, &password)?;
-            user.map(|u| session::open(conn, &u, db::now())).transpose()
-        })
-        .await;
+    let opened = async {
+        let user = state
+            .db
+            .read(move |conn| session::find_user(conn, &email))
+            .await?;
+        let user = web::block(move || session::check_password(user, &password)).await?;
+        match user {
+            Some(u) => {
+                let secret = state
+                    .db
+                    .write(move |conn| session::open(conn, &u, db::now()))
+                    .await?;
+                Ok::<_, AppError>(Some(secret))
+            }
+            None => Ok(None),
+        }
+    }
+    .await;
     match opened {
         Ok(Some(secret)) => {
             let mut res = HttpResponse::SeeOther()

@@ -54,22 +54,25 @@ pub struct Signed {
     pub label: String,
 }
 
-/// The user behind an email and password, if both are right and the account is active. Slow
-/// on purpose (argon2), also for an unknown email: run it off the async executor.
-pub fn check_password(
-    conn: &mut DbConnection,
-    email: &str,
-    pass: &str,
-) -> AppResult<Option<UserRow>> {
-    let email = validate::normalize_email(email);
-    let user = db::users::by_email(conn, &email)?;
-    Ok(match user {
+/// The account an email names, if any (normalised as everywhere else).
+pub fn find_user(conn: &mut DbConnection, email: &str) -> AppResult<Option<UserRow>> {
+    Ok(db::users::by_email(
+        conn,
+        &validate::normalize_email(email),
+    )?)
+}
+
+/// The user if the password is right and the account active. Slow on purpose (argon2), also
+/// for an unknown email, so that timing tells nothing: run it on the blocking pool, holding no
+/// database connection.
+pub fn check_password(user: Option<UserRow>, pass: &str) -> Option<UserRow> {
+    match user {
         Some(u) if u.active && password::verify(pass, &u.password_hash) => Some(u),
         _ => {
             password::verify_dummy(pass);
             None
         }
-    })
+    }
 }
 
 /// Opens a session for a user; returns the cookie's secret.

@@ -1,9 +1,10 @@
--- Dashboards: a covering index for the summary's one grouped pass over a round, the hearing
+-- Dashboards: a covering index for the summary's one grouped pass over a round (with `id`, so that
+-- its join to the backup proposals needs no table lookups), the hearing
 -- lookups of the hospitals table, and the web dashboard's sign-in sessions (in the database,
 -- so that any replica can serve any request).
 
 CREATE INDEX dashboard_engagements_idx ON engagements(
-    round_id, prefecture_code, tier, organization_id, stage, side_state, stage_since
+    round_id, prefecture_code, tier, organization_id, stage, side_state, stage_since, id
 );
 CREATE INDEX dashboard_hearings_idx ON hearings(engagement_id, status);
 
