@@ -38,7 +38,7 @@ pub struct AppState {
     /// Signs and checks the links in mail to hospital contacts.
     pub links: Arc<LinkKeys>,
     /// Failed logins per account and per client address (this process only).
-    pub throttle: crate::auth::throttle::LoginThrottle,
+    pub throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -204,6 +204,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
         app.service(crate::portal::handlers::memorandum_document)
             .service(crate::portal::handlers::show_page)
             .service(crate::portal::handlers::submit_page)
+            .configure(crate::dashboard::handlers::routes)
             .service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", doc.clone()))
             .default_service(web::to(|| async {

@@ -217,3 +217,28 @@ pub fn import(
     );
     Ok(())
 }
+
+/// Fills an empty database with demo data and says how to look at it.
+pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
+    let db = open(config, 2)?;
+    db.write_blocking(crate::api::intake::ensure_default_template)?;
+    let started = std::time::Instant::now();
+    let r = crate::service::demo::fill(&db, hospitals, chrono::Utc::now())?;
+    println!(
+        "round {}: {} hospitals, {} milestones, {} timeline events in {:.1} s ({})\n\n\
+         Sign in to /dashboard with an account of your own, e.g.\n    \
+         engagement-tracker user create --email viewer@example.com --org \"{}\" --role viewer\n    \
+         engagement-tracker user create --email tokyo@example.com --org \"{}\" --role prefecture_viewer --prefecture 13\n    \
+         engagement-tracker user create --email admin@example.com --org \"{}\" --role admin",
+        r.round,
+        r.hospitals,
+        r.milestones,
+        r.events,
+        started.elapsed().as_secs_f64(),
+        config.backend_name(),
+        r.ministry,
+        r.prefecture_org,
+        r.prime,
+    );
+    Ok(())
+}

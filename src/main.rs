@@ -56,6 +56,12 @@ enum Command {
         #[arg(long)]
         secondary: bool,
     },
+    /// Fill an empty database with a realistic demo round (refuses one that holds hospitals).
+    DemoData {
+        /// How many hospitals.
+        #[arg(long, default_value_t = 1000)]
+        hospitals: usize,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -125,6 +131,7 @@ async fn main() -> ExitCode {
                 },
                 encoding.as_deref(),
             ),
+            Command::DemoData { hospitals } => cli::demo_data(&config, hospitals),
             Command::User {
                 command:
                     UserCommand::Create {

@@ -1,6 +1,7 @@
-//! End to end in headless Chromium at a phone's size: open the mailed link, confirm
+//! End to end in headless Chromium. At a phone's size: open the mailed link, confirm
 //! participation, upload a diagram, save and submit the questionnaire, pick a slot — with a
-//! screenshot of each page under `ci-artifacts/screenshots/`.
+//! screenshot of each page under `ci-artifacts/screenshots/`. At 1366×768 and 375 px: officials
+//! sign in to the progress dashboard and see the figures the API gives.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; `.ci/run` installs them and runs this with
 //! `cargo test --test browser -- --ignored`.
@@ -292,4 +293,177 @@ async fn a_hospital_clerk_goes_through_the_pages_on_a_phone() {
         .unwrap()
         .starts_with("2030-12-02"));
     assert_eq!(d["questionnaire_status"], "submitted");
+}
+
+/// Chromium at a desktop's size (1366×768).
+async fn desktop_browser(profile: &std::path::Path) -> (Driver, Client) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = helpers::SmtpSink::free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver) must be installed");
+    let driver = Driver(child);
+    let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1366,768", "--hide-scrollbars", "--lang=ja-JP",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }
+    }))
+    .unwrap();
+    for _ in 0..100 {
+        if let Ok(c) = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            return (driver, c);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer");
+}
+
+/// Signs in through the form, as a person would.
+async fn dashboard_sign_in(b: &Client, app: &TestApp, email: &str) {
+    b.goto(&app.url("/dashboard")).await.unwrap();
+    b.find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    b.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(helpers::PASSWORD)
+        .await
+        .unwrap();
+    b.find(Locator::XPath("//button[text()='サインイン']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Css("[data-figure=selected]"))
+        .await
+        .unwrap();
+}
+
+/// The headline figures the page shows equal the API's, for the same account.
+async fn figures_match_the_api(b: &Client, app: &TestApp, email: &str) -> Value {
+    let token = app.login(email).await;
+    let s: Value = app
+        .get("/api/v1/dashboard/summary", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let t = &s["totals"];
+    for (name, expected) in [
+        ("selected", &t["selected"]),
+        ("contacted", &t["reached"]["contacting"]),
+        ("consented", &t["reached"]["consented"]),
+        ("hearing", &t["reached"]["hearing"]),
+        ("reported", &t["reached"]["verification"]),
+        ("backup", &t["reached"]["backup"]),
+        ("completed", &t["stages"]["completed"]),
+        ("overdue", &t["overdue"]),
+        ("on_hold", &t["on_hold"]),
+        ("slots", &t["slots"]),
+    ] {
+        let shown = b
+            .find(Locator::Css(&format!("[data-figure={name}]")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            shown.trim().parse::<i64>().unwrap(),
+            expected.as_i64().unwrap(),
+            "{email}: {name}"
+        );
+    }
+    s
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs it"]
+async fn officials_read_the_dashboard_on_a_desktop_and_a_phone() {
+    use engagement_tracker::domain::access::Role;
+    let app = spawn().await;
+    let (admin, _) = app.bootstrap().await;
+    let db = app.db.clone();
+    tokio::task::spawn_blocking(move || {
+        engagement_tracker::service::demo::fill(&db, 600, chrono::Utc::now()).unwrap()
+    })
+    .await
+    .unwrap();
+    let ministry = app.create_org(&admin, "厚生労働省", "ministry", None).await;
+    app.seed_user("viewer@mhlw.example", &ministry, Role::Viewer)
+        .await;
+    let tokyo = app.create_org(&admin, "東京都", "prefecture", None).await;
+    app.seed_user("pref@tokyo.example", &tokyo, Role::PrefectureViewer)
+        .await;
+
+    for (who, email) in [
+        ("viewer", "viewer@mhlw.example"),
+        ("prefecture", "pref@tokyo.example"),
+    ] {
+        let profile = tempfile::tempdir().unwrap();
+        let (_driver, b) = desktop_browser(profile.path()).await;
+        dashboard_sign_in(&b, &app, email).await;
+        let s = figures_match_the_api(&b, &app, email).await;
+        shot(&b, &format!("dashboard-{who}-1366x768")).await;
+        if who == "viewer" {
+            // The whole page, for the README.
+            b.set_window_size(1366, 2200).await.unwrap();
+            shot(&b, "dashboard-viewer-1366-full").await;
+            b.set_window_size(1366, 768).await.unwrap();
+        } else {
+            assert_eq!(s["prefecture"], "13");
+            let title = b
+                .find(Locator::Css("h1"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(title.contains("東京都"), "{title}");
+        }
+        // The hospitals table, filtered without JavaScript: a GET form.
+        b.goto(&app.url("/dashboard/hospitals?overdue=true&sort=stage"))
+            .await
+            .unwrap();
+        let total = b
+            .find(Locator::Css("[data-figure=total]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            total.parse::<i64>().unwrap(),
+            s["totals"]["overdue"].as_i64().unwrap()
+        );
+        shot(&b, &format!("dashboard-{who}-hospitals-1366x768")).await;
+        b.close().await.unwrap();
+
+        let profile = tempfile::tempdir().unwrap();
+        let (_driver, b) = browser(profile.path()).await;
+        dashboard_sign_in(&b, &app, email).await;
+        figures_match_the_api(&b, &app, email).await;
+        shot(&b, &format!("dashboard-{who}-375")).await;
+        b.close().await.unwrap();
+    }
 }

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use super::json::Json;
 use super::users::UserOut;
 use crate::app::AppState;
-use crate::auth::{client, password, throttle, tokens, Actor};
+use crate::auth::login::{self, too_many};
+use crate::auth::{client, password, tokens, Actor};
 use crate::db::{self, utc};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -48,33 +49,8 @@ pub async fn token(
     body: Json<TokenRequest>,
 ) -> AppResult<web::Json<TokenResponse>> {
     let TokenRequest { email, password } = body.0;
-    let email = validate::normalize_email(&email);
     let address = client::address(&req, &state.config.trusted_proxies);
-    state.throttle.check(&email, &address).map_err(too_many)?;
-    let user = {
-        let email = email.clone();
-        state
-            .db
-            .read(move |conn| Ok(db::users::by_email(conn, &email)?))
-            .await?
-            .filter(|u| u.active)
-    };
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let (st, key, addr) = (state.clone(), email.clone(), address.clone());
-    let ok = password::in_turn(move || {
-        // Others' failures may have locked the email or address while this one queued.
-        st.throttle.check(&key, &addr)?;
-        Ok(password::verify_or_dummy(&password, stored.as_deref()))
-    })
-    .await?
-    .map_err(too_many)?;
-    let user = match user {
-        Some(u) if ok => u,
-        _ => {
-            state.throttle.failed(&email, &address).map_err(too_many)?;
-            return Err(AppError::Unauthorized("wrong email or password".into()));
-        }
-    };
+    let user = login::check(&state.db, &state.throttle, &email, password, &address).await?;
     let access_token = state
         .keys
         .issue(&user.id, user.token_version)
@@ -84,15 +60,6 @@ pub async fn token(
         token_type: "Bearer",
         expires_in: state.keys.ttl_secs,
     }))
-}
-
-/// The same answer for every locked email or address, known or not.
-fn too_many(wait: std::time::Duration) -> AppError {
-    let secs = throttle::retry_after_secs(wait);
-    AppError::TooManyRequests {
-        detail: format!("too many failed logins; try again in {secs} seconds"),
-        retry_after_secs: secs,
-    }
 }
 
 #[derive(Deserialize, ToSchema)]

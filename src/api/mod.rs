@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod contacts;
+pub mod dashboard;
 pub mod doc;
 pub mod edge;
 pub mod emails;
@@ -108,6 +109,11 @@ macro_rules! v1_handlers {
             emails::resend,
             emails::issue_link,
             emails::revoke_links,
+            dashboard::get_summary,
+            dashboard::get_trend,
+            dashboard::get_durations,
+            dashboard::get_hospitals,
+            dashboard::get_export,
         )
     };
 }
@@ -146,6 +152,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         (name = "hearings", description = "Hearing slots, booking, reschedule, cancel, outcome"),
         (name = "verification", description = "Findings, the report, the offline-backup proposal"),
         (name = "mail", description = "Mail to hospital contacts, its delivery state, and their links"),
+        (name = "dashboards", description = "Progress figures for the ministry, prefectures and the vendor: no names of people, no confidential content"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod jwt;
 pub mod links;
+pub mod login;
 pub mod password;
 pub mod throttle;
 pub mod tokens;

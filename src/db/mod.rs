@@ -1,6 +1,8 @@
 //! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, and the
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
+pub mod dashboard;
+pub mod demo;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
@@ -11,6 +13,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod rounds;
 pub mod schema;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 pub mod verification;

@@ -307,7 +307,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    dashboard_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(support_slots -> rounds (round_id));
+diesel::joinable!(dashboard_sessions -> users (user_id));
 diesel::joinable!(contacts -> hospitals (hospital_id));
 diesel::joinable!(engagements -> hospitals (hospital_id));
 diesel::joinable!(engagements -> rounds (round_id));
@@ -337,4 +349,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     outbox,
     link_tokens,
+    dashboard_sessions,
 );

@@ -2,7 +2,10 @@
 
 pub mod access;
 pub mod backup;
+pub mod calendar;
 pub mod doctype;
+pub mod export;
+pub mod flow;
 pub mod hospital_edit;
 pub mod medcode;
 pub mod normalize;

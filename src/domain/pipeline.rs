@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -500,7 +500,8 @@ pub fn awaited_ja(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Days an engagement may stay in a stage before it counts as overdue.
+/// Business days (see `calendar`) an engagement may stay in a stage before it counts as
+/// overdue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sla {
     days: [i64; 8],
@@ -541,9 +542,12 @@ impl Sla {
         self.days.get(stage as usize).copied()
     }
 
-    /// The moment before which entering `stage` makes an engagement overdue now.
+    /// The moment before which entering `stage` makes an engagement overdue now: `now` walked
+    /// back by the stage's business days, so weekends, holidays and the year-end closure never
+    /// count against anyone.
     pub fn deadline_cutoff(&self, stage: Stage, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.days(stage).map(|d| now - Duration::days(d))
+        self.days(stage)
+            .map(|d| super::calendar::business_cutoff(now, d))
     }
 
     pub fn is_overdue(
@@ -701,23 +705,51 @@ mod tests {
         assert!(next_action(Stage::Consented, &held, &p, now).is_none());
     }
 
+    /// An instant in Japan's time.
+    fn jst(y: i32, m: u32, d: u32, h: i64) -> DateTime<Utc> {
+        crate::domain::calendar::start_of_day(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
+            + chrono::Duration::hours(h)
+    }
+
     #[test]
     fn sla_clock() {
         let sla = Sla::parse("selected=3, intake=10").unwrap();
         assert_eq!(sla.days(Stage::Selected), Some(3));
         assert_eq!(sla.days(Stage::Contacting), Some(14));
         assert_eq!(sla.days(Stage::Completed), None);
-        let now = Utc::now();
-        assert!(sla.is_overdue(Stage::Selected, None, now - Duration::days(4), now));
-        assert!(!sla.is_overdue(Stage::Selected, None, now - Duration::days(2), now));
+        // Wednesday 2026-11-18 10:00; three business days back is Friday 11-13 10:00.
+        let now = jst(2026, 11, 18, 10);
+        assert!(sla.is_overdue(Stage::Selected, None, jst(2026, 11, 13, 9), now));
+        assert!(!sla.is_overdue(Stage::Selected, None, jst(2026, 11, 13, 11), now));
         assert!(!sla.is_overdue(
             Stage::Selected,
             Some(SideState::OnHold),
-            now - Duration::days(9),
+            jst(2026, 11, 1, 9),
             now
         ));
         assert!(Sla::parse("nonsense").is_err());
         assert!(Sla::parse("completed=3").is_err());
         assert!(Sla::parse("selected=0").is_err());
+    }
+
+    #[test]
+    fn the_overdue_clock_never_runs_over_golden_week() {
+        let sla = Sla::parse("contacting=2").unwrap();
+        // Entered on Friday 5/1 at noon, the last working day before the holidays (5/2–5/6).
+        let since = jst(2026, 5, 1, 12);
+        for day in 2..=6 {
+            for hour in [0, 12, 23] {
+                let now = jst(2026, 5, day, hour);
+                assert!(
+                    !sla.is_overdue(Stage::Contacting, None, since, now),
+                    "overdue on 5/{day} {hour}:00"
+                );
+            }
+        }
+        // One business day on 5/7 noon, two on 5/8 noon, overdue after that.
+        assert!(!sla.is_overdue(Stage::Contacting, None, since, jst(2026, 5, 8, 11)));
+        assert!(sla.is_overdue(Stage::Contacting, None, since, jst(2026, 5, 8, 13)));
+        // Calendar days alone would have made it overdue on 5/4.
+        assert!(jst(2026, 5, 4, 0) - since > chrono::Duration::days(2));
     }
 }

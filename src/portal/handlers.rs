@@ -103,7 +103,7 @@ pub fn open(conn: &mut DbConnection, purpose: &str, token: &str) -> Result<Opene
 }
 
 /// Security headers for every page: no framing, no referrer, no external anything.
-fn secure(mut res: HttpResponse) -> HttpResponse {
+pub fn secure(mut res: HttpResponse) -> HttpResponse {
     let h = res.headers_mut();
     let set = |h: &mut header::HeaderMap, k: &'static str, v: &'static str| {
         h.insert(

@@ -9,6 +9,8 @@ mod binary;
 mod cli;
 mod conformance;
 mod contacts;
+mod dashboard;
+mod dashboard_web;
 mod engagements;
 mod hardening;
 mod imports;

@@ -1,0 +1,187 @@
+//! Progress dashboards over HTTP: thin handlers over `service::dashboard`. Reads carry an
+//! `ETag` of their figures (the `as_of` time left out), and `If-None-Match` answers 304 when
+//! nothing changed.
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::error::AppResult;
+use crate::service::dashboard::durations::{self, Durations};
+use crate::service::dashboard::export::{self, ExportQuery};
+use crate::service::dashboard::hospitals::{self, HospitalPage, HospitalsQuery};
+use crate::service::dashboard::summary::{self, Summary, SummaryQuery};
+use crate::service::dashboard::trend::{self, Trend, TrendQuery};
+use crate::service::dashboard::Viewer;
+
+pub fn viewer(actor: &Actor) -> Viewer {
+    Viewer {
+        role: actor.role,
+        organization_id: actor.organization_id.clone(),
+        prefecture_code: actor.prefecture_code.clone(),
+    }
+}
+
+/// The answer as JSON with an `ETag` over everything but `as_of`; 304 if the client has it.
+fn conditional<T: Serialize>(req: &HttpRequest, body: &T) -> AppResult<HttpResponse> {
+    let mut value = serde_json::to_value(body).map_err(anyhow::Error::from)?;
+    let stamp = value.as_object_mut().and_then(|o| o.remove("as_of"));
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    let etag = format!("\"d-{}\"", &hex::encode(digest)[..32]);
+    let seen = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        });
+    if seen {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    if let (Some(o), Some(stamp)) = (value.as_object_mut(), stamp) {
+        o.insert("as_of".into(), stamp);
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .json(value))
+}
+
+/// Counts by stage, prefecture, tier and organisation, and the fill of the support slots.
+#[utoipa::path(tag = "dashboards", security(("bearer" = [])), params(SummaryQuery), responses(
+    (status = 200, body = Summary, headers(("ETag" = String))),
+    (status = 304, description = "Not modified (If-None-Match)"),
+    (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/dashboard/summary")]
+pub async fn get_summary(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    query: web::Query<SummaryQuery>,
+) -> AppResult<HttpResponse> {
+    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let body = state
+        .db
+        .read(move |conn| summary::summary(conn, &sla, &v, &q, Utc::now()))
+        .await?;
+    conditional(&req, &body)
+}
+
+/// Cumulative flow by week (JST, weeks start on Monday): how many had reached each stage.
+#[utoipa::path(tag = "dashboards", security(("bearer" = [])), params(TrendQuery), responses(
+    (status = 200, body = Trend, headers(("ETag" = String))),
+    (status = 304, description = "Not modified (If-None-Match)"),
+    (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/dashboard/trend")]
+pub async fn get_trend(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    query: web::Query<TrendQuery>,
+) -> AppResult<HttpResponse> {
+    let (v, q) = (viewer(&actor), query.into_inner());
+    let body = state
+        .db
+        .read(move |conn| trend::trend(conn, &v, &q, Utc::now()))
+        .await?;
+    conditional(&req, &body)
+}
+
+/// Median and 90th percentile of business days per stage, and whom the time waited on.
+#[utoipa::path(tag = "dashboards", security(("bearer" = [])), params(SummaryQuery), responses(
+    (status = 200, body = Durations, headers(("ETag" = String))),
+    (status = 304, description = "Not modified (If-None-Match)"),
+    (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/dashboard/durations")]
+pub async fn get_durations(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    query: web::Query<SummaryQuery>,
+) -> AppResult<HttpResponse> {
+    let (v, q) = (viewer(&actor), query.into_inner());
+    let body = state
+        .db
+        .read(move |conn| durations::durations(conn, &v, &q, Utc::now()))
+        .await?;
+    conditional(&req, &body)
+}
+
+/// One row per hospital: stage, since, next action and whom it awaits, overdue, hearing date.
+#[utoipa::path(tag = "dashboards", security(("bearer" = [])), params(HospitalsQuery), responses(
+    (status = 200, body = HospitalPage, headers(("ETag" = String))),
+    (status = 304, description = "Not modified (If-None-Match)"),
+    (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/dashboard/hospitals")]
+pub async fn get_hospitals(
+    state: web::Data<AppState>,
+    actor: Actor,
+    req: HttpRequest,
+    query: web::Query<HospitalsQuery>,
+) -> AppResult<HttpResponse> {
+    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let body = state
+        .db
+        .read(move |conn| hospitals::hospitals(conn, &sla, &v, &q, Utc::now()))
+        .await?;
+    conditional(&req, &body)
+}
+
+/// The hospitals table and the by-prefecture summary as XLSX (two sheets) or CSV.
+#[utoipa::path(tag = "dashboards", security(("bearer" = [])), params(ExportQuery), responses(
+    (status = 200, description = "The file, named in `Content-Disposition` (RFC 6266 `filename*`)",
+     content(
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("text/csv"),
+     )),
+    (status = 400, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/dashboard/export")]
+pub async fn get_export(
+    state: web::Data<AppState>,
+    actor: Actor,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let file = state
+        .db
+        .read(move |conn| export::export(conn, &sla, &v, &q, Utc::now()))
+        .await?;
+    Ok(download(file))
+}
+
+/// A file as an attachment with its Japanese name.
+pub fn download(file: export::ExportFile) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header((header::CONTENT_DISPOSITION, file.disposition()))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(file.bytes)
+}

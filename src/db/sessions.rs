@@ -1,0 +1,71 @@
+//! The web dashboard's sign-in sessions, kept in the database so that any replica serves any
+//! request. Rows are found by the SHA-256 of the cookie's secret.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::dashboard_sessions;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dashboard_sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub csrf: String,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
+    diesel::insert_into(dashboard_sessions::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The session if it is neither past its end nor idle since before `idle_cutoff`.
+pub fn live(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> QueryResult<Option<SessionRow>> {
+    dashboard_sessions::table
+        .find(id)
+        .filter(dashboard_sessions::expires_at.gt(now))
+        .filter(dashboard_sessions::last_seen_at.gt(idle_cutoff))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(dashboard_sessions::table.find(id))
+        .set(dashboard_sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::delete(dashboard_sessions::table.find(id))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Removes sessions that ended or went idle (on each sign-in, so the table stays small).
+pub fn sweep(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    idle_cutoff: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        dashboard_sessions::table.filter(
+            dashboard_sessions::expires_at
+                .le(now)
+                .or(dashboard_sessions::last_seen_at.le(idle_cutoff)),
+        ),
+    )
+    .execute(conn)
+}

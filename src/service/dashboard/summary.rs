@@ -1,0 +1,326 @@
+//! The summary: totals, and the same counts by prefecture, by bed-size tier, by organisation,
+//! and the fill of the support slots — from one grouped query.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{cutoffs, resolve, Resolved, ScopeParams, Viewer};
+use crate::db::{self, DbConnection};
+use crate::domain::flow::{completion_rate, StageCounts};
+use crate::domain::pipeline::{SideState, Sla, Stage};
+use crate::domain::prefectures;
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Round id or name (`FY2025`); the latest round when absent.
+    pub round: Option<String>,
+    /// JIS code or name. A prefecture viewer gets its own when absent, and 403 for another.
+    pub prefecture: Option<String>,
+    /// Tier label, e.g. `100-199`.
+    pub tier: Option<String>,
+    pub organization_id: Option<String>,
+}
+
+impl SummaryQuery {
+    pub fn scope(&self) -> ScopeParams {
+        ScopeParams {
+            round: self.round.clone(),
+            prefecture: self.prefecture.clone(),
+            tier: self.tier.clone(),
+            organization_id: self.organization_id.clone(),
+        }
+    }
+}
+
+/// Counts of a set of engagements. `stages` counts those in no side state by their current
+/// stage; `declined`, `withdrawn` and `on_hold` count the others, so that together they add up
+/// to `selected`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct Counts {
+    pub selected: i64,
+    pub stages: StageCounts,
+    pub declined: i64,
+    pub withdrawn: i64,
+    pub on_hold: i64,
+    /// Past their stage's SLA (business days), in no side state.
+    pub overdue: i64,
+    /// `completed` over those still in the programme (on hold included); absent when none are.
+    pub completion_rate: Option<f64>,
+}
+
+impl Counts {
+    fn add(&mut self, g: &db::dashboard::Group) {
+        self.selected += g.count;
+        match g.side_state.as_deref().and_then(SideState::parse) {
+            None => {
+                if let Some(s) = Stage::parse(&g.stage) {
+                    *self.stages.get_mut(s) += g.count;
+                }
+            }
+            Some(SideState::Declined) => self.declined += g.count,
+            Some(SideState::Withdrawn) => self.withdrawn += g.count,
+            Some(SideState::OnHold) => self.on_hold += g.count,
+        }
+        self.overdue += g.overdue.unwrap_or(0);
+        self.completion_rate = completion_rate(self.stages.completed, self.active());
+    }
+
+    /// Still in the programme: not declined, not withdrawn.
+    pub fn active(&self) -> i64 {
+        self.selected - self.declined - self.withdrawn
+    }
+}
+
+/// The hospitals' decisions on offline backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, ToSchema)]
+pub struct BackupCounts {
+    pub adopt: i64,
+    pub defer: i64,
+    pub decline: i64,
+    /// Skipped with a reason (no proposal made).
+    pub skipped: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Totals {
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// How many reached each stage or went beyond it, side states included.
+    pub reached: StageCounts,
+    pub backup: BackupCounts,
+    pub slots: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PrefectureRow {
+    /// JIS X 0401 code, `01`–`47`.
+    pub code: String,
+    pub name: String,
+    pub slots: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TierRow {
+    /// The tier's label; absent for hospitals whose bed count fits no tier.
+    pub tier: Option<String>,
+    pub slots: i64,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrganizationRow {
+    /// Absent for engagements not assigned yet.
+    pub organization_id: Option<String>,
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Support slots of one prefecture and tier against the hospitals still in the programme.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlotFillRow {
+    pub prefecture_code: String,
+    pub prefecture_name: String,
+    pub tier: String,
+    pub slots: i64,
+    /// Selected and not declined or withdrawn (on hold included).
+    pub active_selected: i64,
+    /// `slots - active_selected`: positive means places left (a second round may fill them),
+    /// negative means more selected than slots.
+    pub gap: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Summary {
+    pub as_of: DateTime<Utc>,
+    /// The round's name.
+    pub round: String,
+    /// The prefecture the figures are limited to, if any (a prefecture viewer's own).
+    pub prefecture: Option<String>,
+    pub tier: Option<String>,
+    pub organization_id: Option<String>,
+    pub totals: Totals,
+    /// All 47 prefectures, zero rows included (only the one asked for when limited to one).
+    pub by_prefecture: Vec<PrefectureRow>,
+    /// The round's tiers in order, then hospitals in no tier if any.
+    pub by_tier: Vec<TierRow>,
+    pub by_organization: Vec<OrganizationRow>,
+    pub slot_fill: Vec<SlotFillRow>,
+}
+
+pub fn summary(
+    conn: &mut DbConnection,
+    sla: &Sla,
+    viewer: &Viewer,
+    q: &SummaryQuery,
+    now: DateTime<Utc>,
+) -> AppResult<Summary> {
+    let r = resolve(conn, viewer, &q.scope())?;
+    let groups = db::dashboard::groups(conn, &r.filter, &cutoffs(sla, now))?;
+    let decisions = db::dashboard::backup_decisions(conn, &r.filter)?;
+    let slots = slots(conn, &r)?;
+    let org_names = db::dashboard::organization_names(conn)?;
+
+    let mut totals = Counts::default();
+    let mut all_by_stage = StageCounts::default();
+    let mut by_pref: HashMap<&str, Counts> = HashMap::new();
+    let mut by_tier: HashMap<Option<&str>, Counts> = HashMap::new();
+    let mut by_org: BTreeMap<Option<&str>, Counts> = BTreeMap::new();
+    let mut active: HashMap<(&str, &str), i64> = HashMap::new();
+    for g in &groups {
+        totals.add(g);
+        if let Some(s) = Stage::parse(&g.stage) {
+            *all_by_stage.get_mut(s) += g.count;
+        }
+        by_pref.entry(&g.prefecture_code).or_default().add(g);
+        by_tier.entry(g.tier.as_deref()).or_default().add(g);
+        by_org
+            .entry(g.organization_id.as_deref())
+            .or_default()
+            .add(g);
+        let gone = matches!(g.side_state.as_deref(), Some("declined" | "withdrawn"));
+        if let (Some(t), false) = (g.tier.as_deref(), gone) {
+            *active.entry((&g.prefecture_code, t)).or_default() += g.count;
+        }
+    }
+
+    let mut backup = BackupCounts::default();
+    for d in decisions {
+        backup.skipped += d.skipped.unwrap_or(0);
+        match d.decision.as_deref() {
+            Some("adopt") => backup.adopt += d.count,
+            Some("defer") => backup.defer += d.count,
+            Some("decline") => backup.decline += d.count,
+            _ => {}
+        }
+    }
+
+    let slots_of = |pref: Option<&str>, tier: Option<&str>| -> i64 {
+        slots
+            .iter()
+            .filter(|s| pref.is_none_or(|p| s.prefecture_code == p))
+            .filter(|s| tier.is_none_or(|t| s.tier == t))
+            .map(|s| s.slots)
+            .sum()
+    };
+
+    let by_prefecture = prefectures::all()
+        .iter()
+        .filter(|p| r.prefecture.is_none_or(|only| only.code == p.code))
+        .map(|p| PrefectureRow {
+            code: p.code.clone(),
+            name: p.name_ja.clone(),
+            slots: slots_of(Some(&p.code), None),
+            counts: by_pref.get(p.code.as_str()).copied().unwrap_or_default(),
+        })
+        .collect();
+
+    let mut tiers: Vec<TierRow> = r
+        .tiers
+        .iter()
+        .filter(|t| r.filter.tier.as_deref().is_none_or(|only| only == t.label))
+        .map(|t| TierRow {
+            tier: Some(t.label.clone()),
+            slots: slots_of(None, Some(&t.label)),
+            counts: by_tier
+                .get(&Some(t.label.as_str()))
+                .copied()
+                .unwrap_or_default(),
+        })
+        .collect();
+    for (tier, counts) in &by_tier {
+        if tier.is_none_or(|t| !r.tiers.iter().any(|x| x.label == t)) {
+            tiers.push(TierRow {
+                tier: tier.map(str::to_owned),
+                slots: 0,
+                counts: *counts,
+            });
+        }
+    }
+
+    let by_organization = by_org
+        .into_iter()
+        .map(|(id, counts)| OrganizationRow {
+            organization_id: id.map(str::to_owned),
+            name: id.and_then(|i| org_names.get(i).cloned()),
+            counts,
+        })
+        .collect();
+
+    let mut cells: BTreeMap<(String, usize, String), (i64, i64)> = BTreeMap::new();
+    let tier_order = |t: &str| {
+        r.tiers
+            .iter()
+            .position(|x| x.label == t)
+            .unwrap_or(usize::MAX)
+    };
+    for s in &slots {
+        cells
+            .entry((
+                s.prefecture_code.clone(),
+                tier_order(&s.tier),
+                s.tier.clone(),
+            ))
+            .or_default()
+            .0 += s.slots;
+    }
+    for ((pref, tier), n) in &active {
+        cells
+            .entry(((*pref).to_owned(), tier_order(tier), (*tier).to_owned()))
+            .or_default()
+            .1 += n;
+    }
+    let slot_fill = cells
+        .into_iter()
+        .map(|((code, _, tier), (slots, active))| SlotFillRow {
+            prefecture_name: prefectures::find(&code)
+                .map(|p| p.name_ja.clone())
+                .unwrap_or_default(),
+            prefecture_code: code,
+            tier,
+            slots,
+            active_selected: active,
+            gap: slots - active,
+        })
+        .collect();
+
+    Ok(Summary {
+        as_of: now,
+        round: r.round.name.clone(),
+        prefecture: r.filter.prefecture_code.clone(),
+        tier: r.filter.tier.clone(),
+        organization_id: r.filter.organization_id.clone(),
+        totals: Totals {
+            counts: totals,
+            reached: all_by_stage.reached(),
+            backup,
+            slots: slots_of(None, None),
+        },
+        by_prefecture,
+        by_tier: tiers,
+        by_organization,
+        slot_fill,
+    })
+}
+
+/// The round's support slots within the request's prefecture and tier.
+fn slots(conn: &mut DbConnection, r: &Resolved) -> AppResult<Vec<db::rounds::SlotRow>> {
+    Ok(db::rounds::slots(conn, &r.round.id)?
+        .into_iter()
+        .filter(|s| {
+            r.filter
+                .prefecture_code
+                .as_deref()
+                .is_none_or(|p| s.prefecture_code == p)
+        })
+        .filter(|s| r.filter.tier.as_deref().is_none_or(|t| s.tier == t))
+        .collect())
+}
