@@ -84,6 +84,7 @@ pub fn mail_worker(config: &Config, db: Db) -> anyhow::Result<crate::mail::worke
             &config.data_dir,
         )?),
         config: config.mail.clone(),
+        storage: Arc::new(LocalStorage::new(&config.data_dir)),
     })
 }
 

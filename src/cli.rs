@@ -242,3 +242,20 @@ pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Runs the retention purge once and prints its report.
+pub fn purge(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    let db = open(config, 2)?;
+    let storage = crate::files::LocalStorage::new(&config.data_dir);
+    let report =
+        crate::service::retention::purge(&db, &storage, db::now(), config.retention_days, dry_run)
+            .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.objects_left > 0 {
+        bail!(
+            "{} stored objects could not be deleted; run `engagement-tracker files gc` later",
+            report.objects_left
+        );
+    }
+    Ok(())
+}

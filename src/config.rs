@@ -33,6 +33,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Days a closed engagement's confidential material is kept before the purge (`RETENTION_DAYS`).
+    pub retention_days: u32,
 }
 
 /// Mail delivery and the links it carries.
@@ -207,7 +209,9 @@ impl Config {
         if !errors.is_empty() {
             bail!("MAIL_FROM must be an email address");
         }
+        let retention_days = parse_in(src, "RETENTION_DAYS", 365, 0..=3650)? as u32;
         Ok(Config {
+            retention_days,
             trusted_proxies,
             mail,
             sla,

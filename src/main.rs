@@ -62,6 +62,14 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         hospitals: usize,
     },
+    /// Purge the confidential material of engagements closed more than RETENTION_DAYS ago
+    /// (documents' bytes, questionnaire answers, findings, notes); the worker also runs it daily.
+    /// Prints what was purged as JSON.
+    Purge {
+        /// Only list what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -132,6 +140,7 @@ async fn main() -> ExitCode {
                 encoding.as_deref(),
             ),
             Command::DemoData { hospitals } => cli::demo_data(&config, hospitals),
+            Command::Purge { dry_run } => cli::purge(&config, dry_run),
             Command::User {
                 command:
                     UserCommand::Create {

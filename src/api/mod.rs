@@ -18,6 +18,7 @@ pub mod ops;
 pub mod orgs;
 pub mod pipeline;
 pub mod query;
+pub mod receipt;
 pub mod rounds;
 pub mod users;
 pub mod verification;
@@ -83,6 +84,7 @@ macro_rules! v1_handlers {
             intake::upload,
             intake::list_documents,
             intake::download,
+            receipt::get_receipt,
             intake::list_templates,
             intake::create_template,
             intake::get_questionnaire,

@@ -46,6 +46,7 @@ pub fn insert_document(conn: &mut DbConnection, row: &DocumentRow) -> QueryResul
 pub fn documents(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<DocumentRow>> {
     documents::table
         .filter(documents::engagement_id.eq(engagement_id))
+        .filter(documents::purged_at.is_null())
         .order((documents::purpose.asc(), documents::doc_version.asc()))
         .select(DocumentRow::as_select())
         .load(conn)
@@ -59,6 +60,7 @@ pub fn document(
     documents::table
         .filter(documents::engagement_id.eq(engagement_id))
         .filter(documents::id.eq(id))
+        .filter(documents::purged_at.is_null())
         .select(DocumentRow::as_select())
         .first(conn)
         .optional()

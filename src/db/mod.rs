@@ -11,6 +11,7 @@ pub mod links;
 pub mod mail_problems;
 pub mod orgs;
 pub mod outbox;
+pub mod retention;
 pub mod rounds;
 pub mod schema;
 pub mod sessions;

@@ -133,6 +133,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        purged_at -> Nullable<Timestamp>,
     }
 }
 
@@ -174,6 +175,7 @@ diesel::table! {
         storage_key -> Text,
         uploaded_at -> Timestamp,
         uploaded_by -> Text,
+        purged_at -> Nullable<Timestamp>,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod pipeline;
 pub mod prefectures;
 pub mod questionnaire;
+pub mod retention;
 pub mod rounds;
 pub mod validate;
 

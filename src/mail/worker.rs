@@ -26,6 +26,8 @@ const LEASE_SECS: i64 = 120;
 const BATCH: i64 = 20;
 /// How often reminders and nudges are looked for.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+/// The retention purge runs at start and then daily.
+const PURGE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Delay before attempt `attempts + 1`: base × 2^(attempts−1), at most an hour, ±20 % jitter
 /// (`jitter` in 0..1) so that many failed mails do not all retry at once.
@@ -76,6 +78,8 @@ pub struct Worker {
     /// For the scheduled mails (reminders, nudges), which need links and the SLA.
     pub app: Arc<Config>,
     pub links: Arc<LinkKeys>,
+    /// Where documents' bytes live, for the daily retention purge.
+    pub storage: Arc<dyn crate::files::Storage>,
 }
 
 impl Worker {
@@ -168,6 +172,20 @@ impl Worker {
         tokio::task::spawn_blocking(move || scheduled_mails(&db, &app, &links, &stop)).await?
     }
 
+    /// Purges the confidential material of engagements closed more than `RETENTION_DAYS` ago.
+    pub async fn purge(&self) -> anyhow::Result<crate::service::retention::PurgeReport> {
+        let (db, storage, days) = (
+            self.db.clone(),
+            self.storage.clone(),
+            self.app.retention_days,
+        );
+        tokio::task::spawn_blocking(move || {
+            crate::service::retention::purge(&db, storage.as_ref(), db::now(), days, false)
+        })
+        .await?
+        .map_err(cause)
+    }
+
     /// Runs until the process ends.
     pub async fn run(self) {
         self.run_until(Stop::never()).await
@@ -178,7 +196,18 @@ impl Worker {
     pub async fn run_until(self, mut stop: Stop) {
         tracing::info!("mail worker started");
         let mut last_schedule: Option<Instant> = None;
+        let mut last_purge: Option<Instant> = None;
         while !stop.is_set() {
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(Instant::now());
+                match self.purge().await {
+                    Ok(r) if !r.engagements.is_empty() => {
+                        tracing::info!(engagements = r.engagements.len(), "retention purge")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "retention purge"),
+                }
+            }
             if last_schedule.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
                 last_schedule = Some(Instant::now());
                 if let Err(e) = self.schedule_until(stop.clone()).await {

@@ -22,6 +22,7 @@ mod pipeline;
 mod portal;
 mod questionnaire;
 mod resilience;
+mod retention;
 mod shared_hospital;
 mod slots;
 mod uploads;
