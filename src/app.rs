@@ -15,9 +15,10 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::{self, json::MAX_JSON_BYTES, ApiDoc};
 use crate::auth::jwt::Keys;
 use crate::auth::links::LinkKeys;
+use crate::auth::Actor;
 use crate::config::Config;
-use crate::db::Db;
-use crate::error::AppError;
+use crate::db::{Db, DbConnection};
+use crate::error::{AppError, AppResult};
 use crate::files::{LocalStorage, Storage};
 use crate::mail::worker::Stop;
 use crate::metrics::Metrics;
@@ -48,7 +49,7 @@ impl AppState {
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied migrations");
         }
-        db.write_blocking(crate::api::intake::ensure_default_template)
+        db.write_blocking(crate::service::intake::ensure_default_template)
             .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
             storage: Arc::new(LocalStorage::new(&config.data_dir)),
@@ -59,6 +60,47 @@ impl AppState {
             config: Arc::new(config),
             db,
         })
+    }
+}
+
+impl AppState {
+    /// What the use cases need besides a connection.
+    pub fn ctx(&self) -> crate::service::Ctx {
+        crate::service::Ctx {
+            config: self.config.clone(),
+            links: self.links.clone(),
+        }
+    }
+
+    /// Authenticates the caller and runs a read on the same connection, in one blocking call.
+    pub async fn read_as<T, F>(&self, caller: crate::api::caller::Caller, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection, &Actor) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let credential = caller.0;
+        self.db
+            .read(move |conn| {
+                let actor = crate::auth::authenticate(conn, &credential)?;
+                f(conn, &actor)
+            })
+            .await
+    }
+
+    /// Authenticates the caller and runs a command as one transaction on the same connection,
+    /// in one blocking call.
+    pub async fn write_as<T, F>(&self, caller: crate::api::caller::Caller, f: F) -> AppResult<T>
+    where
+        F: FnOnce(&mut DbConnection, &Actor) -> AppResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let credential = caller.0;
+        self.db
+            .write(move |conn| {
+                let actor = crate::auth::authenticate(conn, &credential)?;
+                f(conn, &actor)
+            })
+            .await
     }
 }
 
@@ -211,7 +253,7 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .default_service(web::to(|| async {
                 AppError::NotFound("no such route".into()).error_response_owned()
             }))
-            .wrap(from_fn(api::edge::refuse_controls))
+            .wrap(from_fn(crate::edge::controls::refuse_controls))
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(from_fn(telemetry::middleware))
     })

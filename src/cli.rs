@@ -5,8 +5,6 @@ use std::net::TcpListener;
 
 use anyhow::{bail, Context};
 
-use crate::api::orgs::create_org;
-use crate::api::users::{NewUser, UserDraft};
 use crate::app;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -14,6 +12,7 @@ use crate::domain::access::Role;
 use crate::domain::orgs::OrgKind;
 use crate::error::AppError;
 use crate::mail::worker::Stop;
+use crate::service::accounts::{create_org, NewUser, UserDraft};
 use crate::telemetry;
 
 pub async fn serve(config: Config, workers: Option<usize>) -> anyhow::Result<()> {
@@ -168,11 +167,11 @@ pub fn import(
     config: &Config,
     round: &str,
     file: &std::path::Path,
-    opts: crate::api::imports::Options,
+    opts: crate::service::imports::Options,
     encoding: Option<&str>,
 ) -> anyhow::Result<()> {
-    use crate::api::imports;
-    use crate::api::pipeline::Who;
+    use crate::service::imports;
+    use crate::service::step::Who;
     let encoding = match encoding {
         Some(e) => Some(
             crate::import::Encoding::parse(e)
@@ -221,7 +220,7 @@ pub fn import(
 /// Fills an empty database with demo data and says how to look at it.
 pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
     let db = open(config, 2)?;
-    db.write_blocking(crate::api::intake::ensure_default_template)?;
+    db.write_blocking(crate::service::intake::ensure_default_template)?;
     let started = std::time::Instant::now();
     let r = crate::service::demo::fill(&db, hospitals, chrono::Utc::now())?;
     println!(

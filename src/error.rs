@@ -1,26 +1,11 @@
-//! One error type for the whole service, answered as RFC 9457 `application/problem+json`.
+//! One error type for the application layer and every channel. The HTTP edge
+//! (`edge::problem`) answers it as RFC 9457 `application/problem+json`; the hospital pages map
+//! it to Japanese text by the conflict's stable code.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One field-level problem in a request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// JSON path of the field (`email`, `contacts[1].phone`), or `body` for the document itself.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::field::FieldError;
 
 /// The problem document every error answers with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,6 +89,23 @@ impl AppError {
         }
     }
 
+    /// The HTTP status every channel answers this error with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Validation(_) => 422,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict { .. } | AppError::Refused { .. } => 409,
+            AppError::PreconditionFailed(_) => 412,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::Unavailable(_) => 503,
+            AppError::TooManyRequests { .. } => 429,
+            AppError::Internal(_) | AppError::RolledBack(_) => 500,
+        }
+    }
+
     fn parts(&self) -> (&'static str, &'static str) {
         match self {
             AppError::BadRequest(_) => ("bad-request", "Bad request"),
@@ -141,7 +143,7 @@ impl AppError {
         Problem {
             kind: format!("/problems/{slug}"),
             title: title.to_owned(),
-            status: self.status_code().as_u16(),
+            status: self.status(),
             detail,
             errors,
             guard: self.guard().map(str::to_owned),
@@ -149,39 +151,9 @@ impl AppError {
     }
 }
 
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } | AppError::Refused { .. } => StatusCode::CONFLICT,
-            AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) | AppError::RolledBack(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(e) = self {
-            tracing::error!(error = ?e, "internal error");
-        }
-        let mut builder = HttpResponse::build(self.status_code());
-        builder.content_type("application/problem+json");
-        if matches!(self, AppError::Unauthorized(_)) {
-            builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        if let AppError::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
-            builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
-        }
-        builder.json(self.problem())
+impl From<crate::domain::hearings::Conflict> for AppError {
+    fn from(c: crate::domain::hearings::Conflict) -> Self {
+        AppError::conflict(c.code, c.reason)
     }
 }
 
@@ -210,12 +182,6 @@ impl From<r2d2::Error> for AppError {
         // The cause (host, port, driver text) is for the log, not for the caller.
         tracing::warn!(error = %e, "database unavailable");
         AppError::Unavailable(crate::db::UNAVAILABLE.into())
-    }
-}
-
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        AppError::Internal(anyhow::anyhow!("blocking task failed: {e}"))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dashboard;
 pub mod db;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod files;
 pub mod import;

@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::idempotency::{respond, Idem};
 use super::json::Json;
-use super::pipeline::{self, engagement_scope, Command};
 use super::query::Query;
 use super::Page;
 use crate::app::AppState;
@@ -21,6 +20,7 @@ use crate::domain::validate;
 use crate::error::{AppError, AppResult};
 use crate::mail::compose::{self, Extra};
 use crate::mail::render::MailKind;
+use crate::service::step::{self as pipeline, engagement_scope, Command};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

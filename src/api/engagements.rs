@@ -7,199 +7,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::hospitals::{load_out, HospitalOut};
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
-use super::pipeline::{self, engagement_scope, run, Command};
 use super::query::Query;
-use super::{with_etag, IfMatch};
+use super::step::StepCall;
+use super::with_etag;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::db::engagements::{EngagementRow, Filter, Sort};
+use crate::db::engagements::{Filter, Sort};
 use crate::db::{self, utc, DbConnection};
-use crate::domain::pipeline::{
-    self as rules, Action, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
-};
-use crate::domain::{prefectures, validate};
+use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
+use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::step;
+use crate::service::step::{self as pipeline, engagement_scope, Command};
 
-#[derive(Serialize, ToSchema)]
-pub struct HospitalBrief {
-    pub id: String,
-    pub name: String,
-    pub institution_code: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EngagementSummary {
-    pub id: String,
-    pub round_id: String,
-    pub hospital: HospitalBrief,
-    pub prefecture_code: String,
-    pub tier: Option<String>,
-    /// The prefecture's rank (順位).
-    pub rank: Option<i64>,
-    /// Added in a second recruitment call.
-    pub secondary: bool,
-    pub organization_id: Option<String>,
-    pub stage: Stage,
-    pub stage_since: DateTime<Utc>,
-    pub side_state: Option<SideState>,
-    pub overdue: bool,
-    /// Fewer than two contacts with an email.
-    pub needs_contacts: bool,
-    pub version: i64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EngagementList {
-    pub items: Vec<EngagementSummary>,
-    /// Matching engagements in all pages.
-    pub total: i64,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MilestoneOut {
-    pub milestone: Milestone,
-    pub at: DateTime<Utc>,
-    /// `user:<id>` or `contact:<id>`.
-    pub by: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SideStateOut {
-    pub state: SideState,
-    pub reason: Option<String>,
-    pub resume_on: Option<NaiveDate>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MemorandumOut {
-    pub status: Option<MemorandumStatus>,
-    pub template_version: Option<String>,
-    pub executed_on: Option<NaiveDate>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EngagementDetail {
-    pub id: String,
-    pub round_id: String,
-    pub round_name: String,
-    pub organization_id: Option<String>,
-    pub prefecture_code: String,
-    pub tier: Option<String>,
-    pub rank: Option<i64>,
-    pub secondary: bool,
-    pub note: Option<String>,
-    pub stage: Stage,
-    pub stage_since: DateTime<Utc>,
-    pub side_state: Option<SideStateOut>,
-    pub overdue: bool,
-    pub milestones: Vec<MilestoneOut>,
-    pub memorandum: MemorandumOut,
-    /// `draft`, `submitted`, `clarification_requested`, `accepted`, or absent.
-    pub questionnaire_status: Option<String>,
-    /// Offered slots not yet booked or withdrawn.
-    pub open_slots: i64,
-    pub hearing_scheduled_at: Option<DateTime<Utc>>,
-    pub next_action: Option<NextAction>,
-    pub hospital: HospitalOut,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-fn stage_of(e: &EngagementRow) -> Stage {
-    Stage::parse(&e.stage).unwrap_or(Stage::Selected)
-}
-
-fn overdue(config: &Config, e: &EngagementRow) -> bool {
-    config.sla.is_overdue(
-        stage_of(e),
-        e.side_state.as_deref().and_then(SideState::parse),
-        utc(e.stage_since),
-        Utc::now(),
-    )
-}
-
-/// Everything a coordinator needs on one engagement, read in the caller's transaction.
-pub fn detail(
-    conn: &mut DbConnection,
-    config: &Config,
-    e: EngagementRow,
-) -> AppResult<EngagementDetail> {
-    let facts = pipeline::facts(conn, &e)?;
-    let milestones = db::engagements::milestones(conn, &e.id)?
-        .into_iter()
-        .filter_map(|m| {
-            Some(MilestoneOut {
-                milestone: Milestone::parse(&m.kind)?,
-                at: utc(m.at),
-                by: m.actor,
-            })
-        })
-        .collect();
-    let round = db::rounds::find(conn, &e.round_id)?
-        .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
-    let hospital = db::hospitals::get(conn, &e.hospital_id)?
-        .ok_or_else(|| anyhow::anyhow!("hospital {} missing", e.hospital_id))?;
-    let questionnaire_status = db::intake::questionnaire_status(conn, &e.id)?;
-    let hearing = db::hearings::scheduled(conn, &e.id)?;
-    let hearing_at = match &hearing {
-        Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| utc(s.starts_at)),
-        None => None,
-    };
-    let progress = Progress {
-        memorandum: e
-            .memorandum_status
-            .as_deref()
-            .and_then(MemorandumStatus::parse),
-        questionnaire: questionnaire_status.clone(),
-        open_slots: db::hearings::open_slot_count(conn, &e.id)?,
-        hearing_scheduled: hearing.is_some(),
-        backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
-    };
-    let stage = stage_of(&e);
-    Ok(EngagementDetail {
-        overdue: overdue(config, &e),
-        next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),
-        side_state: e
-            .side_state
-            .as_deref()
-            .and_then(SideState::parse)
-            .map(|state| SideStateOut {
-                state,
-                reason: e.side_reason.clone(),
-                resume_on: e.resume_on,
-            }),
-        memorandum: MemorandumOut {
-            status: progress.memorandum,
-            template_version: e.memorandum_template.clone(),
-            executed_on: e.memorandum_executed_on,
-        },
-        questionnaire_status,
-        open_slots: progress.open_slots,
-        hearing_scheduled_at: hearing_at,
-        milestones,
-        hospital: load_out(conn, hospital)?,
-        round_name: round.name,
-        id: e.id,
-        round_id: e.round_id,
-        organization_id: e.organization_id,
-        prefecture_code: e.prefecture_code,
-        tier: e.tier,
-        rank: e.rank,
-        secondary: e.secondary,
-        note: e.note,
-        stage,
-        stage_since: utc(e.stage_since),
-        created_at: utc(e.created_at),
-        updated_at: utc(e.updated_at),
-        version: e.version,
-    })
-}
+pub use crate::service::engagements::{
+    detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
+    MemorandumOut, MilestoneOut, SideStateOut,
+};
+use crate::service::engagements::{overdue, stage_of};
 
 /// The detail of an engagement after a step, as the step's answer.
 pub fn detail_json(
@@ -288,17 +116,10 @@ impl ListQuery {
             organization_id: self.organization_id.clone(),
             unassigned: self.unassigned.unwrap_or(false),
             ids: None,
-            overdue: self.overdue.filter(|o| *o).map(|_| {
-                Stage::ALL
-                    .into_iter()
-                    .filter_map(|s| {
-                        config
-                            .sla
-                            .deadline_cutoff(s, now)
-                            .map(|c| (s.as_str().to_owned(), c.naive_utc()))
-                    })
-                    .collect()
-            }),
+            overdue: self
+                .overdue
+                .filter(|o| *o)
+                .map(|_| crate::service::engagements::overdue_cutoffs(config, now)),
             text: self
                 .q
                 .clone()
@@ -515,10 +336,7 @@ pub struct EngagementPatch {
 ))]
 #[patch("/engagements/{id}")]
 pub async fn update_engagement(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<EngagementPatch>,
 ) -> AppResult<HttpResponse> {
@@ -527,85 +345,20 @@ pub async fn update_engagement(
     if p.rank.is_some_and(|r| r < 1) {
         return Err(AppError::field("rank", "must be 1 or more"));
     }
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
-        id,
-        Action::Edit,
-        "details_changed",
-        None,
-        move |_, step| {
-            step.payload = json!({"rank": p.rank, "secondary": p.secondary, "note": p.note});
-            if let Some(r) = p.rank {
-                step.changes.rank = Some(Some(r));
-            }
-            if let Some(s) = p.secondary {
-                step.changes.secondary = Some(s);
-            }
-            if let Some(n) = p.note {
-                step.changes.note = Some(Some(n).filter(|n| !n.trim().is_empty()));
-            }
-            Ok(())
-        },
-    )
+    call.step(id, Action::Edit, "details_changed", None, move |_, step| {
+        step.payload = json!({"rank": p.rank, "secondary": p.secondary, "note": p.note});
+        if let Some(r) = p.rank {
+            step.changes.rank = Some(Some(r));
+        }
+        if let Some(s) = p.secondary {
+            step.changes.secondary = Some(s);
+        }
+        if let Some(n) = p.note {
+            step.changes.note = Some(Some(n).filter(|n| !n.trim().is_empty()));
+        }
+        Ok(())
+    })
     .await
-}
-
-/// Runs one step as one transaction with its timeline event; answers the engagement's detail.
-/// Honours `If-Match` and `Idempotency-Key`.
-#[allow(clippy::too_many_arguments)]
-pub async fn step<F>(
-    state: &AppState,
-    actor: Actor,
-    req: &HttpRequest,
-    if_match: IfMatch,
-    id: String,
-    action: Action,
-    kind: &'static str,
-    override_reason: Option<String>,
-    f: F,
-) -> AppResult<HttpResponse>
-where
-    F: FnOnce(&mut DbConnection, &mut pipeline::Step) -> AppResult<()> + Send + 'static,
-{
-    let idem = Idem::new(req)?;
-    let override_reason = match override_reason.filter(|r| !r.trim().is_empty()) {
-        Some(r) => Some(reason("override_reason", &r)?),
-        None => None,
-    };
-    let config = state.config.clone();
-    let out = state
-        .db
-        .write(move |conn| {
-            let user_id = actor.user_id.clone();
-            idem.once(conn, &user_id, |conn| {
-                let cmd = Command {
-                    engagement_id: &id,
-                    if_match: Some(&if_match),
-                    action,
-                    override_reason: override_reason.as_deref(),
-                    kind,
-                };
-                run(conn, &actor, cmd, f)?;
-                detail_json(conn, &config, &id)
-            })
-        })
-        .await?;
-    Ok(respond(out))
-}
-
-/// Reason text: trimmed, non-blank, bounded.
-pub fn reason(field: &str, value: &str) -> AppResult<String> {
-    let mut errors = Vec::new();
-    validate::non_blank(field, value, 2000, &mut errors);
-    validate::multi_line(field, value, &mut errors);
-    if errors.is_empty() {
-        Ok(validate::normalize_lines(value.trim()))
-    } else {
-        Err(AppError::Validation(errors))
-    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -646,19 +399,12 @@ pub struct ContactAttemptIn {
 ))]
 #[post("/engagements/{id}/contact-attempts")]
 pub async fn contact_attempt(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<ContactAttemptIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::LogContact,
         "contact_attempt",
@@ -691,19 +437,12 @@ pub struct NoteIn {
 ))]
 #[post("/engagements/{id}/consent")]
 pub async fn consent(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<NoteIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::RecordConsent,
         "consent_recorded",
@@ -738,44 +477,33 @@ pub struct MemorandumIn {
 ))]
 #[put("/engagements/{id}/memorandum")]
 pub async fn memorandum(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<MemorandumIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    let id = path.into_inner();
-    let from = {
-        let id = id.clone();
-        let actor = actor.clone();
-        state
-            .db
-            .read(move |conn| Ok(pipeline::load(conn, &actor, &id)?.memorandum_status))
-            .await?
+    call.run(path.into_inner(), input.override_reason.clone(), move |conn, t, _| {
+        // The guard needs the status the step moves from: read inside the transaction.
+        let from = t
+            .engagement
+            .memorandum_status
             .as_deref()
-            .and_then(MemorandumStatus::parse)
-    };
-    let action = Action::Memorandum(from, input.status);
-    step(&state, actor, &req, if_match, id, action, "memorandum_status", input.override_reason, move |_, s| {
-        // The status read above may be stale by now: check again inside the transaction.
-        let current = s.engagement.memorandum_status.as_deref().and_then(MemorandumStatus::parse);
-        if current != from {
-            return Err(AppError::PreconditionFailed("the memorandum changed meanwhile; reload".into()));
-        }
-        let executed_on = (input.status == MemorandumStatus::Executed)
-            .then(|| input.executed_on.unwrap_or_else(crate::domain::today_in_japan));
-        s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
-        s.changes.memorandum_status = Some(Some(input.status.as_str().to_owned()));
-        if input.template_version.is_some() {
-            s.changes.memorandum_template = Some(input.template_version);
-        }
-        if input.status == MemorandumStatus::Executed {
-            s.changes.memorandum_executed_on = Some(executed_on);
-            s.reach(Milestone::MemorandumExecuted);
-        }
-        Ok(())
+            .and_then(MemorandumStatus::parse);
+        let action = Action::Memorandum(from, input.status);
+        step::step(conn, t, action, "memorandum_status", move |_, s| {
+            let executed_on = (input.status == MemorandumStatus::Executed)
+                .then(|| input.executed_on.unwrap_or_else(crate::domain::today_in_japan));
+            s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
+            s.changes.memorandum_status = Some(Some(input.status.as_str().to_owned()));
+            if input.template_version.is_some() {
+                s.changes.memorandum_template = Some(input.template_version);
+            }
+            if input.status == MemorandumStatus::Executed {
+                s.changes.memorandum_executed_on = Some(executed_on);
+                s.reach(Milestone::MemorandumExecuted);
+            }
+            Ok(())
+        })
     })
     .await
 }
@@ -798,43 +526,21 @@ pub struct SideStateIn {
 ))]
 #[post("/engagements/{id}/side-state")]
 pub async fn side_state(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<SideStateIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    let why = reason("reason", &input.reason)?;
-    if input.state != SideState::OnHold && input.resume_on.is_some() {
-        return Err(AppError::field(
-            "resume_on",
-            "only an engagement on hold has a resume date",
-        ));
-    }
-    let kind = match input.state {
-        SideState::Declined => "declined",
-        SideState::Withdrawn => "withdrawn",
-        SideState::OnHold => "put_on_hold",
-    };
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
-        path.into_inner(),
-        Action::SetSideState(input.state),
-        kind,
-        None,
-        move |_, s| {
-            s.payload = json!({"reason": why, "resume_on": input.resume_on});
-            s.changes.side_state = Some(Some(input.state.as_str().to_owned()));
-            s.changes.side_reason = Some(Some(why));
-            s.changes.resume_on = Some(input.resume_on);
-            Ok(())
-        },
-    )
+    crate::service::engagements::check_side_state(input.state, &input.reason, input.resume_on)?;
+    call.run(path.into_inner(), None, move |conn, t, _| {
+        crate::service::engagements::set_side_state(
+            conn,
+            t,
+            input.state,
+            &input.reason,
+            input.resume_on,
+        )
+    })
     .await
 }
 
@@ -846,15 +552,12 @@ pub async fn side_state(
 ))]
 #[post("/engagements/{id}/resume")]
 pub async fn resume(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<NoteIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    step(&state, actor, &req, if_match, path.into_inner(), Action::Resume, "resumed", None, move |_, s| {
+    call.step(path.into_inner(), Action::Resume, "resumed", None, move |_, s| {
         s.payload = json!({"note": input.note, "was": s.engagement.side_state, "reason_was": s.engagement.side_reason});
         s.changes.side_state = Some(None);
         s.changes.side_reason = Some(None);
@@ -873,19 +576,12 @@ pub async fn resume(
 ))]
 #[post("/engagements/{id}/complete")]
 pub async fn complete(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<NoteIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::Complete,
         "completed",
@@ -911,73 +607,7 @@ pub struct NewEngagement {
     pub organization_id: Option<String>,
 }
 
-/// How a hospital was selected for a round.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Selection<'a> {
-    pub rank: Option<i64>,
-    pub secondary: bool,
-    pub organization_id: Option<&'a str>,
-    /// From the list's 備考 column.
-    pub note: Option<&'a str>,
-}
-
-/// Creates an engagement (selected) with its first timeline event. Used by the API and import.
-pub fn create_engagement(
-    conn: &mut DbConnection,
-    who: &pipeline::Who,
-    round: &db::rounds::RoundRow,
-    hospital: &db::hospitals::HospitalRow,
-    sel: Selection,
-    kind: &str,
-) -> AppResult<EngagementRow> {
-    let Selection {
-        rank,
-        secondary,
-        organization_id,
-        note,
-    } = sel;
-    if db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)?.is_some() {
-        return Err(AppError::conflict(
-            "engagement_exists",
-            format!(
-                "{} already has an engagement in {}",
-                hospital.name, round.name
-            ),
-        ));
-    }
-    let tier = super::rounds::tier_label(round, hospital.beds)?;
-    let now = db::now();
-    let id = db::new_id();
-    db::engagements::insert(
-        conn,
-        &db::engagements::NewEngagement {
-            id: &id,
-            round_id: &round.id,
-            hospital_id: &hospital.id,
-            organization_id,
-            prefecture_code: &hospital.prefecture_code,
-            tier: tier.as_deref(),
-            rank,
-            secondary,
-            note,
-            stage: Stage::Selected.as_str(),
-            stage_since: now,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        },
-    )?;
-    let e =
-        db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
-    pipeline::note(
-        conn,
-        who,
-        &e,
-        kind,
-        json!({"round": round.name, "rank": rank, "secondary": secondary}),
-    )?;
-    Ok(e)
-}
+pub use crate::service::engagements::{create_engagement, Selection};
 
 /// Select a hospital for a round (admin).
 #[utoipa::path(tag = "engagements", security(("bearer" = [])), params(super::doc::IdempotencyKey), request_body = NewEngagement, responses(
@@ -1023,17 +653,7 @@ pub async fn create(
     Ok(respond(out))
 }
 
-fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
-    let org = db::orgs::get(conn, org_id)?
-        .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
-    if !matches!(org.kind.as_str(), "prime" | "subcontractor") {
-        return Err(AppError::field(
-            "organization_id",
-            "engagements go to the prime contractor or a subcontractor",
-        ));
-    }
-    Ok(())
-}
+use crate::service::engagements::check_assignable;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

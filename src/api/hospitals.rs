@@ -2,93 +2,25 @@
 //! are in `contacts`).
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::contacts::ContactOut;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
-use super::pipeline::engagement_scope;
 use super::query::Query;
 use super::{with_etag, IfMatch, Page, PageQuery};
 use crate::app::AppState;
 use crate::auth::Actor;
-use crate::db::hospitals::{ContactRow, HospitalRow};
-use crate::db::{self, utc, DbConnection, Scope};
+use crate::db::hospitals::HospitalRow;
+use crate::db::{self, DbConnection, Scope};
 use crate::domain::hospital_edit::{self, Editor, Holder};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::step::engagement_scope;
 
-/// The programme wants at least two named contacts with an email per hospital.
-pub const MIN_CONTACTS: i64 = 2;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EmrStatus {
-    Full,
-    Partial,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct HospitalOut {
-    pub id: String,
-    pub prefecture_code: String,
-    pub prefecture_name: String,
-    /// 10-digit 医療機関コード.
-    pub institution_code: String,
-    pub name: String,
-    pub address: Option<String>,
-    pub beds: Option<i64>,
-    #[schema(value_type = Option<EmrStatus>)]
-    pub emr_status: Option<String>,
-    pub emergency: bool,
-    pub disaster_base: bool,
-    pub system_vendor: SystemVendor,
-    /// Fewer than two contacts with an email: the programme asks for at least two.
-    pub needs_contacts: bool,
-    pub contacts: Vec<ContactOut>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-/// The hospital's own system vendor; they may attend the hearing.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SystemVendor {
-    pub company: Option<String>,
-    pub contact: Option<String>,
-    pub email: Option<String>,
-}
-
-pub fn hospital_out(h: HospitalRow, contacts: Vec<ContactRow>) -> HospitalOut {
-    let with_email = contacts.iter().filter(|c| c.email.is_some()).count() as i64;
-    HospitalOut {
-        prefecture_name: prefectures::find(&h.prefecture_code)
-            .map(|p| p.name_ja.clone())
-            .unwrap_or_default(),
-        id: h.id,
-        prefecture_code: h.prefecture_code,
-        institution_code: h.institution_code,
-        name: h.name,
-        address: h.address,
-        beds: h.beds,
-        emr_status: h.emr_status,
-        emergency: h.emergency,
-        disaster_base: h.disaster_base,
-        system_vendor: SystemVendor {
-            company: h.vendor_company,
-            contact: h.vendor_contact,
-            email: h.vendor_email,
-        },
-        needs_contacts: with_email < MIN_CONTACTS,
-        contacts: contacts.into_iter().map(Into::into).collect(),
-        created_at: utc(h.created_at),
-        updated_at: utc(h.updated_at),
-        version: h.version,
-    }
-}
+pub use crate::service::hospitals::{
+    hospital_out, load_out, EmrStatus, HospitalOut, SystemVendor, MIN_CONTACTS,
+};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -240,11 +172,6 @@ pub(crate) fn load_editable(
     hospital_edit::may_edit(editor, &holders)
         .map_err(|refusal| AppError::Forbidden(refusal.reason()))?;
     Ok(hospital)
-}
-
-pub fn load_out(conn: &mut DbConnection, h: HospitalRow) -> AppResult<HospitalOut> {
-    let contacts = db::hospitals::contacts(conn, &h.id)?;
-    Ok(hospital_out(h, contacts))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -416,8 +343,8 @@ pub async fn update_hospital(
 
 /// A new bed count can move the hospital's engagements to another tier of their round.
 fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<()> {
-    use super::pipeline::{run_loaded, Command, Who};
     use crate::domain::pipeline::Action;
+    use crate::service::step::{run_loaded, Command, Who};
     for e in db::engagements::for_hospital(conn, &h.id)? {
         let round = db::rounds::find(conn, &e.round_id)?
             .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;

@@ -4,67 +4,23 @@
 use actix_multipart::Multipart;
 use actix_web::{get, http::header, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::engagements::step;
 use super::json::Json;
-use super::pipeline::{self, Step, Who};
 use super::query::Query;
-use super::IfMatch;
+use super::step::StepCall;
 use crate::app::AppState;
 use crate::auth::Actor;
-use crate::db::intake::{DocumentRow, ResponseRow};
+use crate::db::intake::DocumentRow;
 use crate::db::{self, utc, DbConnection};
-use crate::domain::doctype::{self, DocKind};
+use crate::domain::doctype::{self};
 use crate::domain::pipeline::{Action, Milestone};
-use crate::domain::questionnaire::{self as q, Answers, Mode, Template};
-use crate::error::{AppError, AppResult, FieldError};
-use crate::files::Stored;
-
-/// What an uploaded document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = DocumentPurpose)]
-pub enum Purpose {
-    /// Network configuration diagram (ネットワーク構成図).
-    Diagram,
-    /// The memorandum signed by the hospital.
-    MemorandumSigned,
-    /// Minutes of the hearing.
-    Minutes,
-    /// The verification report.
-    Report,
-    Other,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Diagram => "diagram",
-            Purpose::MemorandumSigned => "memorandum_signed",
-            Purpose::Minutes => "minutes",
-            Purpose::Report => "report",
-            Purpose::Other => "other",
-        }
-    }
-
-    fn action(self) -> Action {
-        match self {
-            Purpose::MemorandumSigned => Action::MemorandumCopy,
-            _ => Action::Confidential,
-        }
-    }
-
-    fn allows(self, kind: DocKind) -> bool {
-        match self {
-            Purpose::Diagram => doctype::allowed_for_diagram(kind),
-            _ => doctype::allowed_for_document(kind),
-        }
-    }
-}
+use crate::domain::questionnaire::{self as q, Answers, Template};
+use crate::error::{AppError, AppResult};
+use crate::service::step::{self as pipeline, Who};
 
 #[derive(Serialize, ToSchema)]
 pub struct DocumentOut {
@@ -98,208 +54,6 @@ impl From<DocumentRow> for DocumentOut {
     }
 }
 
-/// A file received in a multipart upload, checked and stored.
-pub struct Received {
-    pub filename: String,
-    pub kind: DocKind,
-    pub stored: Stored,
-}
-
-/// A multipart body read into memory: its files and its plain fields.
-#[derive(Default)]
-pub struct Upload {
-    pub files: Vec<(String, Vec<u8>)>,
-    pub fields: Vec<(String, String)>,
-}
-
-impl Upload {
-    pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Most parts a multipart body may have (files and fields together).
-pub const MAX_PARTS: usize = 32;
-/// Largest plain field of a multipart body.
-const MAX_FIELD_BYTES: u64 = 64 * 1024;
-/// Room beyond `MAX_UPLOAD_BYTES` for a form's plain fields and the multipart framing.
-pub const FORM_OVERHEAD: u64 = 256 * 1024;
-
-fn too_large(limit: u64) -> AppError {
-    AppError::PayloadTooLarge(format!(
-        "the upload is larger than the limit of {} MB for all its files together",
-        limit / (1024 * 1024)
-    ))
-}
-
-/// Refuses (413) a body whose declared length is over what an upload may be, before a byte
-/// of it is read.
-pub fn check_declared_length(state: &AppState, headers: &header::HeaderMap) -> AppResult<()> {
-    let limit = state.config.max_upload_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n > limit.saturating_add(FORM_OVERHEAD) => Err(too_large(limit)),
-        _ => Ok(()),
-    }
-}
-
-/// Reads a multipart body: parts named `file` are files, other parts are small text fields.
-/// The whole body is bounded while it is read — all files together at most
-/// `MAX_UPLOAD_BYTES`, everything at most that plus `FORM_OVERHEAD`, at most `MAX_PARTS`
-/// parts — and reading stops (413) at the first byte over.
-pub async fn read_upload(state: &AppState, mut payload: Multipart) -> AppResult<Upload> {
-    let limit = state.config.max_upload_bytes;
-    let budget = limit.saturating_add(FORM_OVERHEAD);
-    let (mut total, mut file_total, mut parts) = (0u64, 0u64, 0usize);
-    let mut form = Upload::default();
-    while let Some(mut field) = payload
-        .try_next()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("unreadable multipart body: {e}")))?
-    {
-        parts += 1;
-        if parts > MAX_PARTS {
-            return Err(AppError::PayloadTooLarge(format!(
-                "a form may have at most {MAX_PARTS} parts"
-            )));
-        }
-        let name = field.name().unwrap_or_default().to_owned();
-        let filename = field
-            .content_disposition()
-            .and_then(|cd| cd.get_filename())
-            .map(doctype::safe_filename);
-        let is_file = name == "file";
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field
-            .try_next()
-            .await
-            .map_err(|e| AppError::BadRequest(format!("upload interrupted: {e}")))?
-        {
-            let n = chunk.len() as u64;
-            total += n;
-            if is_file {
-                file_total += n;
-                if file_total > limit {
-                    return Err(too_large(limit));
-                }
-            } else if bytes.len() as u64 + n > MAX_FIELD_BYTES {
-                return Err(AppError::PayloadTooLarge(format!(
-                    "the form field `{name}` is larger than {} KB",
-                    MAX_FIELD_BYTES / 1024
-                )));
-            }
-            if total > budget {
-                return Err(too_large(limit));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if is_file {
-            // A form submitted without choosing a file sends an empty, nameless part.
-            if bytes.is_empty() && filename.as_deref().is_none_or(str::is_empty) {
-                continue;
-            }
-            form.files
-                .push((filename.unwrap_or_else(|| "upload".to_owned()), bytes));
-        } else {
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            super::edge::check_text(&name, &text).map_err(|e| AppError::Validation(vec![e]))?;
-            form.fields.push((name, text));
-        }
-    }
-    Ok(form)
-}
-
-/// Checks each file's type from its content and stores them. Nothing is stored unless every
-/// file passes.
-pub async fn store_files(
-    state: &AppState,
-    files: Vec<(String, Vec<u8>)>,
-    purpose: Purpose,
-) -> AppResult<Vec<Received>> {
-    if files.is_empty() {
-        return Err(AppError::field(
-            "file",
-            "attach at least one file in a part named `file`",
-        ));
-    }
-    let mut errors = Vec::new();
-    let mut kinds = Vec::new();
-    for (i, (name, bytes)) in files.iter().enumerate() {
-        match doctype::sniff(bytes) {
-            Some(kind) if purpose.allows(kind) => kinds.push(kind),
-            Some(kind) => errors.push(FieldError::new(
-                format!("file[{i}]"),
-                format!("{name}: a {} file is not accepted as {}", kind.label(), purpose.as_str()),
-            )),
-            None if bytes.is_empty() => errors.push(FieldError::new(format!("file[{i}]"), format!("{name} is empty"))),
-            None => errors.push(FieldError::new(
-                format!("file[{i}]"),
-                format!("{name}: the content is not a recognised document type (PDF, image, Visio, Excel, Word …)"),
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let storage = state.storage.clone();
-    let received = web::block(move || {
-        files
-            .into_iter()
-            .zip(kinds)
-            .map(|((filename, bytes), kind)| {
-                storage.put(&bytes).map(|stored| Received {
-                    filename,
-                    kind,
-                    stored,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .await??;
-    Ok(received)
-}
-
-/// Records received files as new document versions inside a step.
-pub fn record_documents(
-    conn: &mut DbConnection,
-    s: &mut Step,
-    purpose: Purpose,
-    files: &[Received],
-) -> AppResult<Vec<DocumentRow>> {
-    let mut rows = Vec::new();
-    for f in files {
-        let row = DocumentRow {
-            id: db::new_id(),
-            engagement_id: s.engagement.id.clone(),
-            purpose: purpose.as_str().into(),
-            doc_version: db::intake::next_doc_version(conn, &s.engagement.id, purpose.as_str())?,
-            filename: f.filename.clone(),
-            content_type: f.kind.mime().into(),
-            size: f.stored.size as i64,
-            sha256: f.stored.sha256.clone(),
-            storage_key: f.stored.key.clone(),
-            uploaded_at: s.now,
-            uploaded_by: format!("{}:{}", s.who.kind, s.who.id.as_deref().unwrap_or("-")),
-        };
-        db::intake::insert_document(conn, &row)?;
-        rows.push(row);
-    }
-    if purpose == Purpose::Diagram {
-        s.reach(Milestone::DiagramReceived);
-    }
-    s.payload = json!({
-        "purpose": purpose,
-        "documents": rows.iter().map(|r| json!({"id": r.id, "filename": r.filename, "version": r.doc_version, "sha256": r.sha256, "size": r.size})).collect::<Vec<_>>(),
-    });
-    Ok(rows)
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
@@ -327,7 +81,7 @@ pub async fn upload(
     state: web::Data<AppState>,
     actor: Actor,
     req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     query: Query<UploadQuery>,
     payload: Multipart,
@@ -359,22 +113,10 @@ pub async fn upload(
     }
     check_declared_length(&state, req.headers())?;
     let form = read_upload(&state, payload).await?;
-    let files = store_files(&state, form.files, purpose).await?;
-    let kind = match purpose {
-        Purpose::Diagram => "diagram_uploaded",
-        _ => "document_uploaded",
-    };
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
-        id,
-        purpose.action(),
-        kind,
-        override_reason,
-        move |conn, s| record_documents(conn, s, purpose, &files).map(|_| ()),
-    )
+    let files = store_files(state.storage.clone(), form.files, purpose).await?;
+    call.run(id, override_reason, move |conn, t, _| {
+        receive_documents(conn, t, purpose, &files).map(|_| ())
+    })
     .await
 }
 
@@ -447,23 +189,6 @@ pub struct TemplateOut {
     pub version: i64,
     #[schema(value_type = Template)]
     pub template: Value,
-}
-
-/// Makes sure the shipped default template is stored (as version 1 of its key).
-pub fn ensure_default_template(conn: &mut DbConnection) -> AppResult<()> {
-    let t = q::default_template();
-    if db::intake::template(conn, &t.key, i64::from(t.version))?.is_none() {
-        let body = serde_json::to_string(&t).map_err(anyhow::Error::from)?;
-        db::intake::insert_template(
-            conn,
-            &db::new_id(),
-            &t.key,
-            i64::from(t.version),
-            &body,
-            db::now(),
-        )?;
-    }
-    Ok(())
 }
 
 /// Questionnaire templates, every version.
@@ -549,19 +274,13 @@ pub struct QuestionnaireOut {
     pub total_required: usize,
 }
 
-fn template_for(
-    conn: &mut DbConnection,
-    engagement_id: &str,
-) -> AppResult<(String, Template, Option<ResponseRow>)> {
-    let response = db::intake::response(conn, engagement_id)?;
-    let row = match &response {
-        Some(r) => db::intake::template_by_id(conn, &r.template_id)?,
-        None => db::intake::latest_template(conn, &q::default_template().key)?,
-    }
-    .ok_or_else(|| anyhow::anyhow!("questionnaire template missing"))?;
-    let t: Template = serde_json::from_str(&row.body).map_err(anyhow::Error::from)?;
-    Ok((row.id, t, response))
-}
+pub use crate::edge::upload::{
+    check_declared_length, read_upload, Upload, FORM_OVERHEAD, MAX_PARTS,
+};
+pub use crate::service::intake::{
+    ensure_default_template, receive_documents, record_documents, save_answers, store_files,
+    template_for, Purpose, Received,
+};
 
 pub fn questionnaire_out(
     conn: &mut DbConnection,
@@ -609,64 +328,6 @@ pub async fn get_questionnaire(
     Ok(web::Json(out))
 }
 
-fn issues_to_error(issues: Vec<q::Issue>) -> AppError {
-    AppError::Validation(issues.iter().map(FieldError::from).collect())
-}
-
-/// Saves answers as a draft (or, with `submit`, submits them) inside a step. Used by the API
-/// and, later, by the hospital's page.
-pub fn save_answers(
-    conn: &mut DbConnection,
-    s: &mut Step,
-    answers: Answers,
-    submit: bool,
-) -> AppResult<()> {
-    let (template_id, t, current) = template_for(conn, &s.engagement.id)?;
-    if let Some(r) = &current {
-        if matches!(r.status.as_str(), "submitted" | "accepted") {
-            return Err(AppError::conflict(
-                "questionnaire_closed",
-                format!("the questionnaire is {}; it can be changed again only if a coordinator asks for clarification", r.status),
-            ));
-        }
-    }
-    let mode = if submit { Mode::Submit } else { Mode::Draft };
-    let issues = q::validate(&t, &answers, mode, crate::domain::today_in_japan());
-    if !issues.is_empty() {
-        return Err(issues_to_error(issues));
-    }
-    let status = match (submit, current.as_ref().map(|r| r.status.as_str())) {
-        (true, _) => "submitted",
-        (false, Some("clarification_requested")) => "clarification_requested",
-        (false, _) => "draft",
-    };
-    db::intake::save_response(
-        conn,
-        &ResponseRow {
-            engagement_id: s.engagement.id.clone(),
-            template_id,
-            answers: serde_json::to_string(&answers).map_err(anyhow::Error::from)?,
-            status: status.into(),
-            submitted_at: if submit {
-                Some(s.now)
-            } else {
-                current.as_ref().and_then(|r| r.submitted_at)
-            },
-            reviewed_at: current.as_ref().and_then(|r| r.reviewed_at),
-            review_comment: current.as_ref().and_then(|r| r.review_comment.clone()),
-            updated_at: s.now,
-            version: current.as_ref().map_or(1, |r| r.version + 1),
-        },
-    )?;
-    let (answered, total) = q::completeness(&t, &answers);
-    // The answers themselves are confidential: the timeline records progress only.
-    s.payload = json!({"status": status, "answered_required": answered, "total_required": total});
-    if submit {
-        s.reach(Milestone::QuestionnaireSubmitted);
-    }
-    Ok(())
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswersIn {
@@ -684,19 +345,12 @@ pub struct AnswersIn {
 ))]
 #[put("/engagements/{id}/questionnaire")]
 pub async fn save_questionnaire(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<AnswersIn>,
 ) -> AppResult<HttpResponse> {
     let answers = body.0.answers;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::Confidential,
         "questionnaire_saved",
@@ -715,19 +369,12 @@ pub async fn save_questionnaire(
 ))]
 #[post("/engagements/{id}/questionnaire/submit")]
 pub async fn submit_questionnaire(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<AnswersIn>,
 ) -> AppResult<HttpResponse> {
     let answers = body.0.answers;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::Confidential,
         "questionnaire_submitted",
@@ -762,10 +409,7 @@ pub struct ReviewIn {
 ))]
 #[post("/engagements/{id}/questionnaire/review")]
 pub async fn review_questionnaire(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<ReviewIn>,
 ) -> AppResult<HttpResponse> {
@@ -784,11 +428,7 @@ pub async fn review_questionnaire(
         Review::Accept => "questionnaire_accepted",
         Review::RequestClarification => "questionnaire_clarification_requested",
     };
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::ReviewQuestionnaire,
         kind,

@@ -1,10 +1,10 @@
 //! HTTP handlers per resource, thin: parse → domain → db → respond.
 
 pub mod auth;
+pub mod caller;
 pub mod contacts;
 pub mod dashboard;
 pub mod doc;
-pub mod edge;
 pub mod emails;
 pub mod engagements;
 pub mod forms;
@@ -16,10 +16,10 @@ pub mod intake;
 pub mod json;
 pub mod ops;
 pub mod orgs;
-pub mod pipeline;
 pub mod query;
 pub mod receipt;
 pub mod rounds;
+pub mod step;
 pub mod users;
 pub mod verification;
 
@@ -233,12 +233,7 @@ pub fn with_etag(mut res: HttpResponse, version: i64) -> HttpResponse {
     res
 }
 
-pub fn etag(version: i64) -> String {
-    format!("\"v{version}\"")
-}
-
-/// The `If-Match` header of a request, checked against the stored version inside the command.
-pub struct IfMatch(Option<String>);
+pub use crate::service::step::{etag, IfMatch};
 
 impl actix_web::FromRequest for IfMatch {
     type Error = AppError;
@@ -250,30 +245,6 @@ impl actix_web::FromRequest for IfMatch {
             .get(header::IF_MATCH)
             .map(|v| v.to_str().unwrap_or_default().trim().to_owned());
         std::future::ready(Ok(IfMatch(value)))
-    }
-}
-
-impl IfMatch {
-    /// The version to update from: the current one, if the header is absent, `*`, or names it;
-    /// otherwise 412.
-    pub fn check(&self, current: i64) -> AppResult<i64> {
-        let Some(raw) = self.0.as_deref() else {
-            return Ok(current);
-        };
-        let matches = raw == "*"
-            || raw
-                .split(',')
-                .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
-                .filter_map(|t| t.strip_prefix('v')?.parse::<i64>().ok())
-                .any(|v| v == current);
-        if matches {
-            Ok(current)
-        } else {
-            Err(AppError::PreconditionFailed(format!(
-                "If-Match does not match the current version ({}); reload and try again",
-                etag(current)
-            )))
-        }
     }
 }
 

@@ -92,18 +92,7 @@ pub fn account_scope(conn: &mut DbConnection, actor: &Actor) -> AppResult<Scope>
     ))
 }
 
-fn placement_error(field: &str, msg: &str) -> AppError {
-    AppError::field(field, msg)
-}
-
-fn parent_kind(conn: &mut DbConnection, parent_id: Option<&str>) -> AppResult<Option<OrgKind>> {
-    let Some(pid) = parent_id else {
-        return Ok(None);
-    };
-    let parent = db::orgs::get(conn, pid)?
-        .ok_or_else(|| AppError::field("parent_id", "no organisation has this id"))?;
-    Ok(OrgKind::parse(&parent.kind))
-}
+use crate::service::accounts::{parent_kind, placement_error};
 
 /// List organisations (admin: all; coordinator: its own and those below it).
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), params(PageQuery), responses(
@@ -175,32 +164,7 @@ pub async fn create_organization(
     ))
 }
 
-/// Creates an organisation after checking where it may sit. Used by the API and the CLI.
-pub fn create_org(
-    conn: &mut DbConnection,
-    name: &str,
-    kind: OrgKind,
-    parent_id: Option<&str>,
-) -> AppResult<db::orgs::OrgRow> {
-    let parent = parent_kind(conn, parent_id)?;
-    let prime_exists = db::orgs::kind_exists(conn, OrgKind::Prime.as_str())?;
-    rules::check_placement(kind, parent, prime_exists)
-        .map_err(|m| placement_error("parent_id", m))?;
-    let now = db::now();
-    let id = db::new_id();
-    Ok(db::orgs::insert(
-        conn,
-        &db::orgs::NewOrg {
-            id: &id,
-            name,
-            kind: kind.as_str(),
-            parent_id,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        },
-    )?)
-}
+pub use crate::service::accounts::create_org;
 
 async fn load_visible(state: &AppState, actor: Actor, id: String) -> AppResult<db::orgs::OrgRow> {
     state

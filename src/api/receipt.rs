@@ -7,13 +7,13 @@ use minijinja::Environment;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::pipeline;
+use super::caller::Caller;
 use crate::app::AppState;
-use crate::auth::Actor;
 use crate::db;
 use crate::domain::calendar::jst;
 use crate::error::{AppError, AppResult};
 use crate::service::retention::{self, Receipt};
+use crate::service::step;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +46,7 @@ pub enum ReceiptFormat {
 #[get("/engagements/{id}/receipt")]
 pub async fn get_receipt(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
     query: super::query::Query<ReceiptQuery>,
@@ -54,9 +54,8 @@ pub async fn get_receipt(
     let id = path.into_inner();
     let days = state.config.retention_days;
     let receipt = state
-        .db
-        .read(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
+        .read_as(caller, move |conn, actor| {
+            let e = step::load(conn, actor, &id)?;
             retention::receipt(conn, &e, days, db::now())
         })
         .await?;

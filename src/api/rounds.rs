@@ -25,16 +25,7 @@ pub struct RoundOut {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn tiers_of(round: &RoundRow) -> AppResult<Vec<Tier>> {
-    serde_json::from_str(&round.tiers)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored tiers unreadable: {e}")))
-}
-
-/// The tier label of a bed count in this round; None when the count is unknown or in no tier.
-pub fn tier_label(round: &RoundRow, beds: Option<i64>) -> AppResult<Option<String>> {
-    let tiers = tiers_of(round)?;
-    Ok(beds.and_then(|b| rules::tier_for(&tiers, b).map(|t| t.label.clone())))
-}
+pub use crate::service::rounds::{tier_label, tiers_of};
 
 impl TryFrom<RoundRow> for RoundOut {
     type Error = AppError;

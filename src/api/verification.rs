@@ -1,15 +1,13 @@
 //! Verification (findings and the report) and the optional offline-backup proposal.
 
-use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::engagements::step;
 use super::json::Json;
-use super::pipeline;
-use super::IfMatch;
+use super::step::StepCall;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::verification::{FindingRow, ProposalRow};
@@ -18,6 +16,7 @@ use crate::domain::backup::{self, Estimate};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::step as pipeline;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -128,20 +127,13 @@ fn check_finding(f: &FindingIn) -> AppResult<()> {
 ))]
 #[post("/engagements/{id}/findings")]
 pub async fn create_finding(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<FindingIn>,
 ) -> AppResult<HttpResponse> {
     let f = body.0;
     check_finding(&f)?;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::Confidential,
         "finding_recorded",
@@ -175,21 +167,14 @@ pub async fn create_finding(
 ))]
 #[patch("/engagements/{id}/findings/{finding_id}")]
 pub async fn update_finding(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<(String, String)>,
     body: Json<FindingIn>,
 ) -> AppResult<HttpResponse> {
     let (id, finding_id) = path.into_inner();
     let f = body.0;
     check_finding(&f)?;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         id,
         Action::Confidential,
         "finding_updated",
@@ -233,19 +218,12 @@ pub struct ReportIn {
 ))]
 #[post("/engagements/{id}/report")]
 pub async fn deliver_report(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<ReportIn>,
 ) -> AppResult<HttpResponse> {
     let r = body.0;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::DeliverReport,
         "report_delivered",
@@ -362,16 +340,13 @@ pub async fn get_proposal(
 ))]
 #[put("/engagements/{id}/backup-proposal")]
 pub async fn propose(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<ProposalIn>,
 ) -> AppResult<HttpResponse> {
     let p = body.0;
-    let estimate =
-        backup::estimate(p.proposed.capacity_tb, state.config.backup_rate).ok_or_else(|| {
+    let estimate = backup::estimate(p.proposed.capacity_tb, call.state().config.backup_rate)
+        .ok_or_else(|| {
             AppError::field(
                 "proposed.capacity_tb",
                 "must be a positive number of TB (at most 10000)",
@@ -390,11 +365,7 @@ pub async fn propose(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::BackupProposal,
         "backup_proposed",
@@ -446,19 +417,12 @@ pub struct DecisionIn {
 ))]
 #[post("/engagements/{id}/backup-proposal/decision")]
 pub async fn decide(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<DecisionIn>,
 ) -> AppResult<HttpResponse> {
     let d = body.0;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::BackupProposal,
         "backup_decided",
@@ -498,19 +462,12 @@ pub struct SkipIn {
 ))]
 #[post("/engagements/{id}/backup-proposal/skip")]
 pub async fn skip(
-    state: web::Data<AppState>,
-    actor: Actor,
-    req: HttpRequest,
-    if_match: IfMatch,
+    call: StepCall,
     path: web::Path<String>,
     body: Json<SkipIn>,
 ) -> AppResult<HttpResponse> {
     let why = super::engagements::reason("reason", &body.0.reason)?;
-    step(
-        &state,
-        actor,
-        &req,
-        if_match,
+    call.step(
         path.into_inner(),
         Action::BackupProposal,
         "backup_skipped",

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 const ISSUER: &str = "engagement-tracker";
 const AUDIENCE: &str = "engagement-tracker/api";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub iss: String,

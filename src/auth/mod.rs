@@ -1,5 +1,5 @@
 //! Who is calling: coordinator access tokens (JWT), long-lived API tokens, passwords, and the
-//! `Actor` extractor every protected handler takes.
+//! `Actor` every use case is run as. No HTTP here: `api::caller` reads the header.
 
 pub mod client;
 pub mod jwt;
@@ -9,13 +9,9 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
-
-use crate::app::AppState;
 use crate::db;
 use crate::domain::access::Role;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone)]
@@ -41,60 +37,57 @@ impl Actor {
     }
 }
 
-impl FromRequest for Actor {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+/// What a request presented, checked as far as it can be without the database: an API token's
+/// hash, or an access token's verified claims.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    ApiToken { hash: String },
+    Access(jwt::Claims),
+}
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
+impl Credential {
+    /// Reads a bearer token: an API token is hashed, an access token verified (signature and
+    /// expiry); the database is asked later, in [`authenticate`].
+    pub fn from_bearer(keys: &jwt::Keys, token: &str) -> Result<Self, AppError> {
+        if tokens::looks_like_api_token(token) {
+            Ok(Credential::ApiToken {
+                hash: tokens::hash(token),
             })
-            .map(|t| t.trim().to_owned());
-        Box::pin(async move {
-            let state = state.ok_or_else(|| anyhow::anyhow!("application state missing"))?;
-            let token = bearer.ok_or_else(|| {
-                AppError::Unauthorized("send `Authorization: Bearer <token>`".into())
+        } else {
+            let claims = keys.verify(token).map_err(|e| {
+                AppError::Unauthorized(format!("the access token is not valid: {e}"))
             })?;
-            let user = if tokens::looks_like_api_token(&token) {
-                let hash = tokens::hash(&token);
-                state
-                    .db
-                    .read(move |conn| db::tokens::user_for_token(conn, &hash, db::now()))
-                    .await?
-            } else {
-                let claims = state.keys.verify(&token).map_err(|e| {
-                    AppError::Unauthorized(format!("the access token is not valid: {e}"))
-                })?;
-                let user = state
-                    .db
-                    .read(move |conn| Ok(db::users::get(conn, &claims.sub)?))
-                    .await?;
-                // A password, role or activity change since the token was issued ends it.
-                if user.as_ref().is_some_and(|u| u.token_version != claims.ver) {
-                    return Err(AppError::Unauthorized(
-                        "the access token was issued before the account's password or role changed; get a new one".into(),
-                    ));
-                }
-                user
-            };
-            let user = user.filter(|u| u.active).ok_or_else(|| {
-                AppError::Unauthorized("the token's user is unknown or inactive".into())
-            })?;
-            let role = Role::parse(&user.role)
-                .ok_or_else(|| anyhow::anyhow!("stored role {} is unknown", user.role))?;
-            Ok(Actor {
-                user_id: user.id,
-                organization_id: user.organization_id,
-                role,
-                prefecture_code: user.prefecture_code,
-                label: format!("{} <{}>", user.display_name, user.email),
-            })
-        })
+            Ok(Credential::Access(claims))
+        }
     }
+}
+
+/// The user behind a credential, on the caller's connection (the same one the use case then
+/// runs on).
+pub fn authenticate(conn: &mut db::DbConnection, credential: &Credential) -> AppResult<Actor> {
+    let user = match credential {
+        Credential::ApiToken { hash } => db::tokens::user_for_token(conn, hash, db::now())?,
+        Credential::Access(claims) => {
+            let user = db::users::get(conn, &claims.sub)?;
+            // A password, role or activity change since the token was issued ends it.
+            if user.as_ref().is_some_and(|u| u.token_version != claims.ver) {
+                return Err(AppError::Unauthorized(
+                    "the access token was issued before the account's password or role changed; get a new one".into(),
+                ));
+            }
+            user
+        }
+    };
+    let user = user
+        .filter(|u| u.active)
+        .ok_or_else(|| AppError::Unauthorized("the token's user is unknown or inactive".into()))?;
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| anyhow::anyhow!("stored role {} is unknown", user.role))?;
+    Ok(Actor {
+        user_id: user.id,
+        organization_id: user.organization_id,
+        role,
+        prefecture_code: user.prefecture_code,
+        label: format!("{} <{}>", user.display_name, user.email),
+    })
 }

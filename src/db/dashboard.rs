@@ -328,6 +328,8 @@ pub fn next_facts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<NextFa
             hearing_slots::table
                 .filter(hearing_slots::engagement_id.eq_any(&chunk))
                 .filter(hearing_slots::withdrawn_at.is_null())
+                // Open as `domain::hearings::is_open` has it: not begun.
+                .filter(hearing_slots::starts_at.gt(super::now()))
                 .filter(diesel::dsl::not(hearing_slots::id.eq_any(booked)))
                 .group_by(hearing_slots::engagement_id)
                 .select((hearing_slots::engagement_id, count_star()))

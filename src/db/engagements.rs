@@ -390,6 +390,17 @@ fn filtered<'a>(scope: &Scope, f: &Filter) -> BoxedListing<'a> {
 
 pub type ListRow = (EngagementRow, (String, String));
 
+/// The stage's place in the pipeline (selected first, completed last), for `sort=stage`: the
+/// column holds the stage's name, which sorts alphabetically.
+fn stage_order() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    let arms: String = crate::domain::pipeline::Stage::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!(" WHEN '{}' THEN {i}", s.as_str()))
+        .collect();
+    diesel::dsl::sql(&format!("CASE engagements.stage{arms} ELSE 99 END"))
+}
+
 pub fn list(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -407,8 +418,8 @@ pub fn list(
         (Sort::Rank, true) => q.order((engagements::rank.desc(), engagements::id.asc())),
         (Sort::HospitalName, false) => q.order((hospitals::name.asc(), engagements::id.asc())),
         (Sort::HospitalName, true) => q.order((hospitals::name.desc(), engagements::id.asc())),
-        (Sort::Stage, false) => q.order((engagements::stage.asc(), engagements::id.asc())),
-        (Sort::Stage, true) => q.order((engagements::stage.desc(), engagements::id.asc())),
+        (Sort::Stage, false) => q.order((stage_order().asc(), engagements::id.asc())),
+        (Sort::Stage, true) => q.order((stage_order().desc(), engagements::id.asc())),
         (Sort::StageSince, false) => {
             q.order((engagements::stage_since.asc(), engagements::id.asc()))
         }

@@ -49,14 +49,20 @@ pub fn scheduled(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Op
         .optional()
 }
 
-/// Slots offered and neither withdrawn nor booked.
-pub fn open_slot_count(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<i64> {
+/// Slots offered, neither withdrawn nor booked, and not begun by `now` (as
+/// `domain::hearings::is_open` has it).
+pub fn open_slot_count(
+    conn: &mut DbConnection,
+    engagement_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     let booked = hearings::table
         .filter(hearings::status.eq("scheduled"))
         .select(hearings::slot_id);
     hearing_slots::table
         .filter(hearing_slots::engagement_id.eq(engagement_id))
         .filter(hearing_slots::withdrawn_at.is_null())
+        .filter(hearing_slots::starts_at.gt(now))
         .filter(diesel::dsl::not(hearing_slots::id.eq_any(booked)))
         .count()
         .get_result(conn)

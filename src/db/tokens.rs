@@ -88,7 +88,7 @@ pub fn user_for_token(
     conn: &mut DbConnection,
     token_hash: &str,
     now: NaiveDateTime,
-) -> crate::error::AppResult<Option<UserRow>> {
+) -> QueryResult<Option<UserRow>> {
     let found: Option<(TokenRow, UserRow)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))

@@ -215,6 +215,10 @@ pub enum Action {
     ReviewQuestionnaire,
     OfferSlots,
     BookHearing,
+    /// Move the scheduled hearing to another slot: needs a scheduled hearing, as cancelling
+    /// does (its own action, so that its rule can differ from the outcome's).
+    RescheduleHearing,
+    CancelHearing,
     RecordHearingOutcome,
     DeliverReport,
     BackupProposal,
@@ -317,7 +321,7 @@ pub fn check(action: Action, f: &Facts) -> Result<(), Refusal> {
                 )
             }
         }
-        Action::RecordHearingOutcome => {
+        Action::RescheduleHearing | Action::CancelHearing | Action::RecordHearingOutcome => {
             if f.hearing_scheduled {
                 Ok(())
             } else {

@@ -3,7 +3,7 @@
 //! databases, so control characters are refused where input enters; mail building also cleans
 //! what it puts into headers, for values stored before these rules existed.
 
-use crate::error::FieldError;
+use crate::domain::field::FieldError;
 
 pub const MIN_PASSWORD_LEN: usize = 12;
 
@@ -147,6 +147,27 @@ pub fn password(field: &str, value: &str, errors: &mut Vec<FieldError>) {
 /// Emails are compared without regard to case.
 pub fn normalize_email(value: &str) -> String {
     value.trim().to_lowercase()
+}
+
+/// A character refused in every text: the C0 controls except TAB, LF and CR, DEL, and the C1
+/// controls. Line breaks and tabs are left to the per-field rules (free text keeps them).
+pub fn is_refused(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The problem for one text, or none.
+pub fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
+    match value.chars().find(|c| is_refused(*c)) {
+        None => Ok(()),
+        Some('\0') => Err(FieldError::new(field, "must not contain U+0000 (NUL)")),
+        Some(c) => Err(FieldError::new(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

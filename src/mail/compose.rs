@@ -134,10 +134,19 @@ pub fn render_for(
         Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| slot_view(&s)),
         None => None,
     };
+    // The one rule of open slots (past ones are not offered in mail either).
+    let now = db::utc(db::now());
     let slots = db::hearings::slots(conn, &e.id)?
         .iter()
         .filter(|s| {
-            s.withdrawn_at.is_none() && scheduled.as_ref().is_none_or(|h| h.slot_id != s.id)
+            crate::domain::hearings::is_open(
+                &crate::domain::hearings::Slot {
+                    starts_at: db::utc(s.starts_at),
+                    withdrawn: s.withdrawn_at.is_some(),
+                    booked: scheduled.as_ref().is_some_and(|h| h.slot_id == s.id),
+                },
+                now,
+            )
         })
         .map(slot_view)
         .collect();
@@ -287,8 +296,8 @@ fn vendor_attendees(
     else {
         return Ok(Vec::new());
     };
-    let attendees: Vec<crate::api::hearings::Attendee> =
-        serde_json::from_str(&h.attendees).unwrap_or_default();
+    let attendees: Vec<crate::domain::hearings::Attendee> = serde_json::from_str(&h.attendees)
+        .map_err(|e| anyhow::anyhow!("hearing {}: stored attendees unreadable: {e}", h.id))?;
     let now = db::now();
     Ok(attendees
         .into_iter()

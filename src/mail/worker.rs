@@ -14,12 +14,12 @@ use chrono::NaiveDateTime;
 use tokio::sync::watch;
 
 use super::transport::Transport;
-use crate::api::pipeline::Who;
 use crate::auth::links::LinkKeys;
 use crate::config::{Config, MailConfig};
 use crate::db::{self, Db, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::mail::render::MailKind;
+use crate::service::step::Who;
 
 /// How long a claimed row is reserved for the worker that claimed it.
 const LEASE_SECS: i64 = 120;
@@ -310,14 +310,7 @@ fn due_mails(conn: &mut DbConnection, app: &Config, now: NaiveDateTime) -> AppRe
             });
         }
     }
-    let cutoffs = crate::domain::pipeline::Stage::ALL
-        .into_iter()
-        .filter_map(|s| {
-            app.sla
-                .deadline_cutoff(s, now.and_utc())
-                .map(|c| (s.as_str().to_owned(), c.naive_utc()))
-        })
-        .collect();
+    let cutoffs = crate::service::engagements::overdue_cutoffs(app, now.and_utc());
     let filter = db::engagements::Filter {
         overdue: Some(cutoffs),
         ..Default::default()
@@ -338,9 +331,9 @@ fn due_mails(conn: &mut DbConnection, app: &Config, now: NaiveDateTime) -> AppRe
 
 /// Queues one due mail, in the caller's transaction; returns how many messages.
 fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -> AppResult<usize> {
-    use crate::api::pipeline::{self, Command};
     use crate::domain::pipeline::{Action, Party};
     use crate::mail::compose::{self, Extra};
+    use crate::service::step::{self as pipeline, Command};
 
     // Checked again inside the transaction: another worker may have queued it meanwhile.
     if db::outbox::queued_since(conn, &d.engagement_id, d.kind.as_str(), d.since)? {
@@ -353,7 +346,7 @@ fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -> Ap
     let id = e.id.clone();
     let (event, extra, awaiting) = match d.kind {
         MailKind::OverdueNudge => {
-            let detail = crate::api::engagements::detail(conn, app, e.clone())?;
+            let detail = crate::service::engagements::detail(conn, app, e.clone())?;
             let Some(next) = detail.next_action.filter(|n| n.awaiting == Party::Hospital) else {
                 return Ok(0);
             };
@@ -409,7 +402,7 @@ fn note_failure(conn: &mut DbConnection, d: &Due, reason: &str) -> AppResult<()>
         }
     }
     if !db::mail_problems::noted_since(conn, &e.id, d.kind.as_str(), d.since)? {
-        crate::api::pipeline::note(
+        crate::service::step::note(
             conn,
             &system(),
             &e,

@@ -5,20 +5,21 @@
 use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::pages::{self, Notice, PageError};
-use crate::api::hearings;
-use crate::api::intake::{self, Purpose as DocPurpose};
-use crate::api::pipeline::{self, Command, Step, Who};
 use crate::app::AppState;
 use crate::auth::client;
 use crate::auth::links::{self, LinkClaims, LinkError, Purpose};
 use crate::db::engagements::EngagementRow;
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::{self, DbConnection};
-use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState};
+use crate::domain::pipeline::{Milestone, SideState};
+use crate::edge::upload::{self, Upload};
 use crate::error::AppError;
+use crate::service::intake::{self, Purpose as DocPurpose, Received};
+use crate::service::step::{self, Target, Who};
+use crate::service::{engagements, hearings};
 
 /// A link that opened: who it is for and what it is about.
 #[derive(Clone)]
@@ -166,7 +167,7 @@ pub async fn show_page(
                 Err(e) => return Ok(Err((e, None))),
             };
             db::links::touch(conn, &opened.claims.id, db::now())?;
-            pipeline::note(
+            step::note(
                 conn,
                 &opened.who(),
                 &opened.engagement,
@@ -262,128 +263,76 @@ fn parse_act(
     }
 }
 
-/// Carries out an action inside one transaction; returns the `done` marker for the page.
+/// Carries out an action with the same use cases as the API; returns the `done` marker for the
+/// page. Runs in a savepoint of its own, so that a refused action leaves nothing behind.
 fn perform(
     conn: &mut DbConnection,
     state: &AppState,
     opened: &Opened,
     origin: &Origin,
     action: Act,
-    files: Vec<intake::Received>,
+    files: Vec<Received>,
+) -> Result<&'static str, PageError> {
+    use diesel::Connection;
+    conn.transaction(|conn| perform_in(conn, state, opened, origin, action, files))
+}
+
+fn perform_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    opened: &Opened,
+    origin: &Origin,
+    action: Act,
+    files: Vec<Received>,
 ) -> Result<&'static str, PageError> {
     let who = opened.who();
     // As it stands now, inside this transaction (the link was opened just before).
     let e = db::engagements::get(conn, &opened.engagement.id)?
         .ok_or(PageError::Link(LinkError::Invalid))?;
-    let id = e.id.clone();
     let whence = json!({"ip": origin.ip, "user_agent": origin.user_agent});
-    let run =
-        |conn: &mut DbConnection,
-         action: Action,
-         kind: &'static str,
-         f: &mut dyn FnMut(&mut DbConnection, &mut Step) -> Result<(), AppError>| {
-            let cmd = Command {
-                engagement_id: &id,
-                if_match: None,
-                action,
-                override_reason: None,
-                kind,
-            };
-            pipeline::run_loaded(conn, who.clone(), e.clone(), cmd, |c, s| {
-                f(c, s)?;
-                if let Value::Object(m) = &mut s.payload {
-                    m.insert("via".into(), whence.clone());
-                }
-                Ok(())
-            })
-        };
-    let config = state.config.clone();
-    let keys = state.links.clone();
+    let target = || Target {
+        via: Some(whence.clone()),
+        ..Target::loaded(who.clone(), e.clone())
+    };
+    let ctx = state.ctx();
     Ok(match action {
         Act::Confirm => {
-            // A second press (or a second tab) confirms what is already recorded.
-            if pipeline::facts(conn, &e)?
+            // A page rule: a second press (or a second tab) confirms what is already recorded.
+            // The API has Idempotency-Key for the same purpose.
+            if step::facts(conn, &e)?
                 .milestones
                 .contains(&Milestone::Consented)
             {
                 return Ok("confirmed");
             }
-            run(
-                conn,
-                Action::RecordConsent,
-                "consent_recorded",
-                &mut |_, s| {
-                    s.reach(Milestone::Consented);
-                    s.payload = json!({"by": "hospital"});
-                    Ok(())
-                },
-            )?;
+            engagements::record_consent(conn, target(), json!({"by": "hospital"}))?;
             "confirmed"
         }
         Act::Decline { reason } => {
-            run(
-                conn,
-                Action::SetSideState(SideState::Declined),
-                "declined",
-                &mut |_, s| {
-                    s.changes.side_state = Some(Some(SideState::Declined.as_str().into()));
-                    s.changes.side_reason = Some(Some(reason.clone()));
-                    s.payload = json!({"by": "hospital", "reason": reason});
-                    Ok(())
-                },
-            )?;
+            engagements::set_side_state(conn, target(), SideState::Declined, &reason, None)
+                .map_err(|e| match e {
+                    AppError::Validation(_) => PageError::Form(Notice::BadReason),
+                    other => other.into(),
+                })?;
             "declined"
         }
         Act::UploadMemorandum => {
-            run(
-                conn,
-                Action::MemorandumCopy,
-                "document_uploaded",
-                &mut |c, s| {
-                    intake::record_documents(c, s, DocPurpose::MemorandumSigned, &files)?;
-                    let status = s
-                        .engagement
-                        .memorandum_status
-                        .as_deref()
-                        .and_then(MemorandumStatus::parse);
-                    if status.is_none_or(|st| st < MemorandumStatus::SignedByHospital) {
-                        s.changes.memorandum_status =
-                            Some(Some(MemorandumStatus::SignedByHospital.as_str().into()));
-                    }
-                    Ok(())
-                },
-            )?;
+            intake::receive_documents(conn, target(), DocPurpose::MemorandumSigned, &files)?;
             "uploaded"
         }
         Act::UploadDiagram => {
-            run(
-                conn,
-                Action::Confidential,
-                "diagram_uploaded",
-                &mut |c, s| intake::record_documents(c, s, DocPurpose::Diagram, &files).map(|_| ()),
-            )?;
+            intake::receive_documents(conn, target(), DocPurpose::Diagram, &files)?;
             "uploaded"
         }
         Act::Questionnaire { submit, fields } => {
-            let (template_id, template) = pages::questionnaire_template(conn, &e.id)?;
-            let _ = template_id;
+            let (_, template) = pages::questionnaire_template(conn, &e.id)?;
             let (answers, issues) = pages::parse_questionnaire_form(&template, &fields);
             if !issues.is_empty() {
                 return Err(PageError::Form(Notice::Questionnaire(issues, answers)));
             }
-            let kind = if submit {
-                "questionnaire_submitted"
-            } else {
-                "questionnaire_saved"
-            };
-            let mut kept = Some(answers.clone());
-            let result = run(conn, Action::Confidential, kind, &mut |c, s| {
-                intake::save_answers(c, s, kept.take().unwrap_or_default(), submit)
-            });
-            match result {
-                Err(AppError::Validation(errs)) => {
+            match intake::save_questionnaire(conn, target(), answers.clone(), submit) {
+                Err(AppError::Validation(_)) => {
                     let issues = pages::issues_from(&template, &answers, submit);
-                    let _ = errs;
                     return Err(PageError::Form(Notice::Questionnaire(issues, answers)));
                 }
                 other => other?,
@@ -395,31 +344,19 @@ fn perform(
             }
         }
         Act::Book { slot_id } => {
-            run(conn, Action::BookHearing, "hearing_booked", &mut |c, s| {
-                hearings::book_in(c, s, &config, &keys, &slot_id, &[])
-            })?;
+            hearings::book(conn, target(), &ctx, &slot_id, &[])?;
             "booked"
         }
         Act::Reschedule { slot_id, reason } => {
-            run(
-                conn,
-                Action::RecordHearingOutcome,
-                "hearing_rescheduled",
-                &mut |c, s| hearings::reschedule_in(c, s, &config, &keys, &slot_id, &reason),
-            )?;
+            hearings::reschedule(conn, target(), &ctx, &slot_id, &reason)?;
             "rescheduled"
         }
         Act::Cancel { reason } => {
-            run(
-                conn,
-                Action::RecordHearingOutcome,
-                "hearing_cancelled",
-                &mut |c, s| hearings::cancel_in(c, s, &config, &keys, &reason),
-            )?;
+            hearings::cancel(conn, target(), &ctx, &reason)?;
             "cancelled"
         }
         Act::OtherDates { note } => {
-            pipeline::note(
+            step::note(
                 conn,
                 &who,
                 &e,
@@ -466,8 +403,8 @@ pub async fn submit_page(
     // Then the form (files included), bounded as a whole; nothing is stored before the CSRF
     // value passes.
     let upload = if is_multipart {
-        let read = match intake::check_declared_length(&state, req.headers()) {
-            Ok(()) => intake::read_upload(&state, Multipart::new(req.headers(), body)).await,
+        let read = match upload::check_declared_length(&state, req.headers()) {
+            Ok(()) => upload::read_upload(&state, Multipart::new(req.headers(), body)).await,
             Err(e) => Err(e),
         };
         match read {
@@ -476,7 +413,7 @@ pub async fn submit_page(
         }
     } else {
         match read_form(body).await {
-            Ok(fields) => intake::Upload {
+            Ok(fields) => Upload {
                 files: Vec::new(),
                 fields,
             },
@@ -500,7 +437,7 @@ pub async fn submit_page(
             } else {
                 DocPurpose::MemorandumSigned
             };
-            match intake::store_files(&state, upload.files, purpose).await {
+            match intake::store_files(state.storage.clone(), upload.files, purpose).await {
                 Ok(f) => f,
                 Err(AppError::Validation(errors)) => {
                     return form_again(

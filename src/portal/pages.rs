@@ -30,6 +30,8 @@ pub enum Notice {
     Refused(String),
     /// A field holds a control character; carries the field's name as the page shows it.
     BadText(String),
+    /// A reason breaks the rule every channel applies (blank, or longer than 2,000 characters).
+    BadReason,
 }
 
 #[derive(Debug)]
@@ -58,35 +60,30 @@ impl PageError {
     }
 }
 
-/// Rules and conflicts, said to a hospital clerk.
-fn refusal_ja(code: &str) -> String {
+/// Rules and conflicts, said to a hospital clerk: chosen by the refusal's stable code (the
+/// problem document's `guard`), never by its English text.
+pub fn refusal_ja(code: &str) -> &'static str {
     match code {
-        "memorandum_not_executed" => "この手続きは、秘密保持に関する覚書の締結後に行っていただけます。".into(),
-        "side_state" => "現在、ご支援は一時停止またはご辞退の状態です。再開をご希望の場合は担当者までご連絡ください。".into(),
-        "completed" => "ご支援はすでに完了しております。".into(),
-        "not_consented" => "ご参加のご確認の後にお手続きいただけます。".into(),
-        "no_hearing" => "現在、確定しているヒアリングはございません。".into(),
-        _ => "現在の状況では、この操作を受け付けることができません。".into(),
+        "memorandum_not_executed" => "この手続きは、秘密保持に関する覚書の締結後に行っていただけます。",
+        "side_state" => "現在、ご支援は一時停止またはご辞退の状態です。再開をご希望の場合は担当者までご連絡ください。",
+        "completed" => "ご支援はすでに完了しております。",
+        "not_consented" => "ご参加のご確認の後にお手続きいただけます。",
+        "no_hearing" => "現在、確定しているヒアリングはございません。",
+        "slot_taken" | "hearing_scheduled" => "選択された日時は、直前に予約されました。お手数ですが、別の日時をお選びください。",
+        "slot_withdrawn" => "選択された日時は、現在お選びいただけません。別の日時をお選びください。",
+        "slot_past" => "選択された日時は、すでに過ぎております。別の日時をお選びください。",
+        "same_slot" => "選択された日時は、現在のご予約と同じです。別の日時をお選びください。",
+        "questionnaire_closed" => "ご回答はすでに提出済みです。担当者から確認のご連絡があるまでお待ちください。",
+        _ => "現在の状況では、この操作を受け付けることができません。ページを開き直してご確認ください。",
     }
 }
 
 impl From<AppError> for PageError {
     fn from(e: AppError) -> Self {
         match e {
-            AppError::Refused { code, .. } => PageError::Refused(refusal_ja(&code)),
-            AppError::Conflict { code: "slot_taken" | "hearing_scheduled", .. } => {
-                PageError::Refused("選択された日時は、直前に予約されました。お手数ですが、別の日時をお選びください。".into())
-            }
-            AppError::Conflict { code: "slot_withdrawn", .. } => {
-                PageError::Refused("選択された日時は、現在お選びいただけません。別の日時をお選びください。".into())
-            }
-            AppError::Conflict { code: "questionnaire_closed", .. } => {
-                PageError::Refused("ご回答はすでに提出済みです。担当者から確認のご連絡があるまでお待ちください。".into())
-            }
-            AppError::Conflict { code: "no_hearing", .. } => PageError::Refused(refusal_ja("no_hearing")),
-            AppError::Conflict { .. } | AppError::NotFound(_) => {
-                PageError::Refused("現在の状況では、この操作を受け付けることができません。ページを開き直してご確認ください。".into())
-            }
+            AppError::Refused { code, .. } => PageError::Refused(refusal_ja(&code).into()),
+            AppError::Conflict { code, .. } => PageError::Refused(refusal_ja(code).into()),
+            AppError::NotFound(_) => PageError::Refused(refusal_ja("").into()),
             AppError::PayloadTooLarge(_) => PageError::TooLarge,
             AppError::BadRequest(_) | AppError::Validation(_) => PageError::BadForm,
             other => PageError::Internal(other.problem().detail),
@@ -519,6 +516,9 @@ fn notice_lines(notice: Option<&Notice>) -> Vec<String> {
             issues.len()
         )],
         Some(Notice::Refused(m)) => vec![m.clone()],
+        Some(Notice::BadReason) => vec![
+            "理由は2,000文字以内でご記入ください。".into(),
+        ],
         Some(Notice::BadText(label)) => vec![format!(
             "{label}に使用できない文字（制御文字）が含まれています。改行以外の特殊な文字を除いて、もう一度お送りください。"
         )],
@@ -540,7 +540,7 @@ pub fn clean_form(fields: &[(String, String)]) -> Result<Vec<(String, String)>, 
         let mut errors = Vec::new();
         validate::single_line("name", k, &mut errors);
         if k.starts_with("q.") {
-            errors.extend(crate::api::edge::check_text(k, v).err());
+            errors.extend(crate::domain::validate::check_text(k, v).err());
         } else {
             validate::multi_line(k, v, &mut errors);
         }
@@ -642,11 +642,11 @@ pub fn render(
         data["back"] = json!(format!("/p/{}/{token}", purpose.as_str()));
         return render_template("done.html", data);
     }
-    let facts = crate::api::pipeline::facts(conn, &e).map_err(PageError::from)?;
+    let facts = crate::service::step::facts(conn, &e).map_err(PageError::from)?;
     let memo_done = facts.milestones.contains(&Milestone::MemorandumExecuted);
     let name = match purpose {
         Purpose::Landing => {
-            let detail = crate::api::engagements::detail(conn, &state.config, e.clone())
+            let detail = crate::service::engagements::detail(conn, &state.config, e.clone())
                 .map_err(PageError::from)?;
             data["title"] = json!("ご支援のご案内");
             data["asked"] = json!(detail
@@ -731,9 +731,9 @@ pub fn render(
             data["title"] = json!("ヒアリングの日程");
             let hearings = db::hearings::hearings(conn, &e.id)?;
             let scheduled = hearings.iter().find(|h| h.status == "scheduled");
-            let open: Vec<Value> = db::hearings::slots(conn, &e.id)?
+            let open: Vec<Value> = crate::service::hearings::open_slots(conn, &e.id, db::utc(db::now()))
+                .map_err(PageError::from)?
                 .into_iter()
-                .filter(|s| s.withdrawn_at.is_none() && scheduled.is_none_or(|h| h.slot_id != s.id) && s.starts_at > db::now())
                 .map(|s| json!({"id": s.id, "when": slot_ja(db::utc(s.starts_at), db::utc(s.ends_at)), "format": format_ja(&s.format, s.place.as_deref())}))
                 .collect();
             data["slots"] = json!(open);

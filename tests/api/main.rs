@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod binary;
+mod channels;
 mod cli;
 mod conformance;
 mod contacts;

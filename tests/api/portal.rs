@@ -102,7 +102,7 @@ async fn page(app: &TestApp, path: &str) -> (u16, String) {
     (status, res.text().await.unwrap())
 }
 
-async fn post_form(
+pub async fn post_form(
     app: &TestApp,
     path: &str,
     fields: &[(&str, &str)],
@@ -453,7 +453,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
         .contains("山田 太郎"));
 }
 
-async fn html_of(app: &TestApp, path: &str) -> String {
+pub async fn html_of(app: &TestApp, path: &str) -> String {
     page(app, path).await.1
 }
 

@@ -1,11 +1,10 @@
 //! The one way an engagement changes: load it within the caller's scope, check `If-Match`, ask
 //! the domain's guard, apply the step, re-derive the stage from the milestones, and append the
-//! timeline event — all in the caller's transaction.
+//! timeline event — all in the caller's transaction. Every channel runs its steps here.
 
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use super::IfMatch;
 use crate::auth::Actor;
 use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventRow};
 use crate::db::{self, DbConnection, Scope};
@@ -13,6 +12,40 @@ use crate::domain::access::Role;
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, SideState, Stage};
 use crate::error::{AppError, AppResult};
+
+/// The version a client last read, as an entity tag (`"v3"`).
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The `If-Match` a client sent (none from the pages, the CLI or the mail worker): the step
+/// runs only on the version it names.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(pub Option<String>);
+
+impl IfMatch {
+    /// The version to update from: the current one, if the header is absent, `*`, or names it;
+    /// otherwise 412.
+    pub fn check(&self, current: i64) -> AppResult<i64> {
+        let Some(raw) = self.0.as_deref() else {
+            return Ok(current);
+        };
+        let matches = raw == "*"
+            || raw
+                .split(',')
+                .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+                .filter_map(|t| t.strip_prefix('v')?.parse::<i64>().ok())
+                .any(|v| v == current);
+        if matches {
+            Ok(current)
+        } else {
+            Err(AppError::PreconditionFailed(format!(
+                "If-Match does not match the current version ({}); reload and try again",
+                etag(current)
+            )))
+        }
+    }
+}
 
 /// Which engagements the caller may see: all for an admin, those assigned to its own
 /// organisation and the ones below it for a coordinator. Dashboard roles see none in detail.
@@ -63,6 +96,22 @@ impl From<&Actor> for Who {
 }
 
 impl Who {
+    /// The service itself (the mail worker's scheduler).
+    pub fn system() -> Self {
+        Who {
+            kind: "system",
+            id: None,
+            label: "system".into(),
+            is_admin: false,
+        }
+    }
+
+    /// The user who acted, when a user (not a hospital's contact, not the system) did: a
+    /// mail's Reply-To.
+    pub fn user_id(&self) -> Option<String> {
+        self.id.clone().filter(|_| self.kind == "user")
+    }
+
     fn tag(&self) -> String {
         format!("{}:{}", self.kind, self.id.as_deref().unwrap_or("-"))
     }
@@ -115,6 +164,80 @@ pub struct Command<'a> {
     pub override_reason: Option<&'a str>,
     /// Timeline event kind, e.g. `consent_recorded`.
     pub kind: &'static str,
+}
+
+/// Whom a step runs for, on which engagement, under which preconditions: the same for every
+/// channel (a user through the API, a contact through a page, the system).
+pub struct Target<'a> {
+    pub who: Who,
+    pub engagement: EngagementRow,
+    pub if_match: Option<&'a IfMatch>,
+    /// An admin's reason for stepping past a guard.
+    pub override_reason: Option<&'a str>,
+    /// Where a contact acted from (address, user agent), added to the event as `via`.
+    pub via: Option<Value>,
+}
+
+impl<'a> Target<'a> {
+    /// An engagement the user may see (404 otherwise).
+    pub fn user(
+        conn: &mut DbConnection,
+        actor: &Actor,
+        id: &str,
+        if_match: Option<&'a IfMatch>,
+        override_reason: Option<&'a str>,
+    ) -> AppResult<Self> {
+        Ok(Target {
+            who: Who::from(actor),
+            engagement: load(conn, actor, id)?,
+            if_match,
+            override_reason,
+            via: None,
+        })
+    }
+
+    /// An engagement already opened (by a link, or by the system).
+    pub fn loaded(who: Who, engagement: EngagementRow) -> Self {
+        Target {
+            who,
+            engagement,
+            if_match: None,
+            override_reason: None,
+            via: None,
+        }
+    }
+}
+
+/// Runs one step for a target: the use cases of `service/` call this.
+pub fn step<T>(
+    conn: &mut DbConnection,
+    target: Target,
+    action: Action,
+    kind: &'static str,
+    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
+) -> AppResult<T> {
+    let Target {
+        who,
+        engagement,
+        if_match,
+        override_reason,
+        via,
+    } = target;
+    let id = engagement.id.clone();
+    let cmd = Command {
+        engagement_id: &id,
+        if_match,
+        action,
+        override_reason,
+        kind,
+    };
+    run_loaded(conn, who, engagement, cmd, |c, s| {
+        let out = body(c, s)?;
+        if let (Some(via), Value::Object(m)) = (via, &mut s.payload) {
+            m.insert("via".into(), via);
+        }
+        Ok(out)
+    })
 }
 
 /// Runs one step of an engagement for an authenticated user.

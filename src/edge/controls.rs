@@ -11,26 +11,7 @@ use serde_json::Value;
 
 use crate::error::{AppError, FieldError};
 
-/// A character refused in every text: the C0 controls except TAB, LF and CR, DEL, and the C1
-/// controls. Line breaks and tabs are left to the per-field rules (free text keeps them).
-pub fn is_refused(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
-}
-
-/// The problem for one text, or none.
-pub fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
-    match value.chars().find(|c| is_refused(*c)) {
-        None => Ok(()),
-        Some('\0') => Err(FieldError::new(field, "must not contain U+0000 (NUL)")),
-        Some(c) => Err(FieldError::new(
-            field,
-            format!(
-                "must not contain control characters (found U+{:04X})",
-                c as u32
-            ),
-        )),
-    }
-}
+pub use crate::domain::validate::{check_text, is_refused};
 
 /// Every string (and object key) of a JSON document, with its path in the same notation as
 /// the deserialiser's errors (`attendees[0].name`).

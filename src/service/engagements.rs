@@ -1,0 +1,375 @@
+//! Engagements as every channel reads them (the detail, the list's rows), and the rules about
+//! them that are not steps: selection, assignment, reason texts.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::hospitals::{load_out, HospitalOut};
+use super::step as pipeline;
+use crate::config::Config;
+use crate::db::engagements::EngagementRow;
+use crate::db::{self, utc, DbConnection};
+use crate::domain::pipeline::{
+    self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
+};
+use crate::domain::validate;
+use crate::error::{AppError, AppResult};
+
+#[derive(Serialize, ToSchema)]
+pub struct HospitalBrief {
+    pub id: String,
+    pub name: String,
+    pub institution_code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementSummary {
+    pub id: String,
+    pub round_id: String,
+    pub hospital: HospitalBrief,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    /// The prefecture's rank (順位).
+    pub rank: Option<i64>,
+    /// Added in a second recruitment call.
+    pub secondary: bool,
+    pub organization_id: Option<String>,
+    pub stage: Stage,
+    pub stage_since: DateTime<Utc>,
+    pub side_state: Option<SideState>,
+    pub overdue: bool,
+    /// Fewer than two contacts with an email.
+    pub needs_contacts: bool,
+    pub version: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementList {
+    pub items: Vec<EngagementSummary>,
+    /// Matching engagements in all pages.
+    pub total: i64,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MilestoneOut {
+    pub milestone: Milestone,
+    pub at: DateTime<Utc>,
+    /// `user:<id>` or `contact:<id>`.
+    pub by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SideStateOut {
+    pub state: SideState,
+    pub reason: Option<String>,
+    pub resume_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemorandumOut {
+    pub status: Option<MemorandumStatus>,
+    pub template_version: Option<String>,
+    pub executed_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EngagementDetail {
+    pub id: String,
+    pub round_id: String,
+    pub round_name: String,
+    pub organization_id: Option<String>,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub note: Option<String>,
+    pub stage: Stage,
+    pub stage_since: DateTime<Utc>,
+    pub side_state: Option<SideStateOut>,
+    pub overdue: bool,
+    pub milestones: Vec<MilestoneOut>,
+    pub memorandum: MemorandumOut,
+    /// `draft`, `submitted`, `clarification_requested`, `accepted`, or absent.
+    pub questionnaire_status: Option<String>,
+    /// Offered slots not yet booked or withdrawn.
+    pub open_slots: i64,
+    pub hearing_scheduled_at: Option<DateTime<Utc>>,
+    pub next_action: Option<NextAction>,
+    pub hospital: HospitalOut,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+pub fn stage_of(e: &EngagementRow) -> Stage {
+    Stage::parse(&e.stage).unwrap_or(Stage::Selected)
+}
+
+pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
+    config.sla.is_overdue(
+        stage_of(e),
+        e.side_state.as_deref().and_then(SideState::parse),
+        utc(e.stage_since),
+        Utc::now(),
+    )
+}
+
+/// Per stage, the `stage_since` before which an engagement in it is overdue at `now`: the one
+/// rule the API's `overdue` filter and the mail worker's nudges share.
+pub fn overdue_cutoffs(
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Vec<(String, chrono::NaiveDateTime)> {
+    Stage::ALL
+        .into_iter()
+        .filter_map(|s| {
+            config
+                .sla
+                .deadline_cutoff(s, now)
+                .map(|c| (s.as_str().to_owned(), c.naive_utc()))
+        })
+        .collect()
+}
+
+/// Everything a coordinator needs on one engagement, read in the caller's transaction.
+pub fn detail(
+    conn: &mut DbConnection,
+    config: &Config,
+    e: EngagementRow,
+) -> AppResult<EngagementDetail> {
+    let facts = pipeline::facts(conn, &e)?;
+    let milestones = db::engagements::milestones(conn, &e.id)?
+        .into_iter()
+        .filter_map(|m| {
+            Some(MilestoneOut {
+                milestone: Milestone::parse(&m.kind)?,
+                at: utc(m.at),
+                by: m.actor,
+            })
+        })
+        .collect();
+    let round = db::rounds::find(conn, &e.round_id)?
+        .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
+    let hospital = db::hospitals::get(conn, &e.hospital_id)?
+        .ok_or_else(|| anyhow::anyhow!("hospital {} missing", e.hospital_id))?;
+    let questionnaire_status = db::intake::questionnaire_status(conn, &e.id)?;
+    let hearing = db::hearings::scheduled(conn, &e.id)?;
+    let hearing_at = match &hearing {
+        Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| utc(s.starts_at)),
+        None => None,
+    };
+    let progress = Progress {
+        memorandum: e
+            .memorandum_status
+            .as_deref()
+            .and_then(MemorandumStatus::parse),
+        questionnaire: questionnaire_status.clone(),
+        open_slots: db::hearings::open_slot_count(conn, &e.id, db::now())?,
+        hearing_scheduled: hearing.is_some(),
+        backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
+    };
+    let stage = stage_of(&e);
+    Ok(EngagementDetail {
+        overdue: overdue(config, &e),
+        next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),
+        side_state: e
+            .side_state
+            .as_deref()
+            .and_then(SideState::parse)
+            .map(|state| SideStateOut {
+                state,
+                reason: e.side_reason.clone(),
+                resume_on: e.resume_on,
+            }),
+        memorandum: MemorandumOut {
+            status: progress.memorandum,
+            template_version: e.memorandum_template.clone(),
+            executed_on: e.memorandum_executed_on,
+        },
+        questionnaire_status,
+        open_slots: progress.open_slots,
+        hearing_scheduled_at: hearing_at,
+        milestones,
+        hospital: load_out(conn, hospital)?,
+        round_name: round.name,
+        id: e.id,
+        round_id: e.round_id,
+        organization_id: e.organization_id,
+        prefecture_code: e.prefecture_code,
+        tier: e.tier,
+        rank: e.rank,
+        secondary: e.secondary,
+        note: e.note,
+        stage,
+        stage_since: utc(e.stage_since),
+        created_at: utc(e.created_at),
+        updated_at: utc(e.updated_at),
+        version: e.version,
+    })
+}
+
+/// Reason text: trimmed, non-blank, bounded.
+pub fn reason(field: &str, value: &str) -> AppResult<String> {
+    let mut errors = Vec::new();
+    validate::non_blank(field, value, 2000, &mut errors);
+    validate::multi_line(field, value, &mut errors);
+    if errors.is_empty() {
+        Ok(validate::normalize_lines(value.trim()))
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// How a hospital was selected for a round.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection<'a> {
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub organization_id: Option<&'a str>,
+    /// From the list's 備考 column.
+    pub note: Option<&'a str>,
+}
+
+/// Creates an engagement (selected) with its first timeline event. Used by the API and import.
+pub fn create_engagement(
+    conn: &mut DbConnection,
+    who: &pipeline::Who,
+    round: &db::rounds::RoundRow,
+    hospital: &db::hospitals::HospitalRow,
+    sel: Selection,
+    kind: &str,
+) -> AppResult<EngagementRow> {
+    let Selection {
+        rank,
+        secondary,
+        organization_id,
+        note,
+    } = sel;
+    if db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)?.is_some() {
+        return Err(AppError::conflict(
+            "engagement_exists",
+            format!(
+                "{} already has an engagement in {}",
+                hospital.name, round.name
+            ),
+        ));
+    }
+    let tier = crate::service::rounds::tier_label(round, hospital.beds)?;
+    let now = db::now();
+    let id = db::new_id();
+    db::engagements::insert(
+        conn,
+        &db::engagements::NewEngagement {
+            id: &id,
+            round_id: &round.id,
+            hospital_id: &hospital.id,
+            organization_id,
+            prefecture_code: &hospital.prefecture_code,
+            tier: tier.as_deref(),
+            rank,
+            secondary,
+            note,
+            stage: Stage::Selected.as_str(),
+            stage_since: now,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        },
+    )?;
+    let e =
+        db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
+    pipeline::note(
+        conn,
+        who,
+        &e,
+        kind,
+        json!({"round": round.name, "rank": rank, "secondary": secondary}),
+    )?;
+    Ok(e)
+}
+
+pub fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
+    let org = db::orgs::get(conn, org_id)?
+        .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
+    if !matches!(org.kind.as_str(), "prime" | "subcontractor") {
+        return Err(AppError::field(
+            "organization_id",
+            "engagements go to the prime contractor or a subcontractor",
+        ));
+    }
+    Ok(())
+}
+
+/// The rules of a side state's input: a reason (trimmed, non-blank, at most 2,000 characters),
+/// and a resume date only for `on_hold`. The same for a coordinator and for a hospital
+/// declining on its page.
+pub fn check_side_state(
+    state: SideState,
+    why: &str,
+    resume_on: Option<NaiveDate>,
+) -> AppResult<String> {
+    let why = reason("reason", why)?;
+    if state != SideState::OnHold && resume_on.is_some() {
+        return Err(AppError::field(
+            "resume_on",
+            "only an engagement on hold has a resume date",
+        ));
+    }
+    Ok(why)
+}
+
+/// Decline (by the hospital), withdraw, or put on hold. History is kept; `resume` undoes it.
+pub fn set_side_state(
+    conn: &mut DbConnection,
+    t: pipeline::Target,
+    state: SideState,
+    why: &str,
+    resume_on: Option<NaiveDate>,
+) -> AppResult<()> {
+    let why = check_side_state(state, why, resume_on)?;
+    let kind = match state {
+        SideState::Declined => "declined",
+        SideState::Withdrawn => "withdrawn",
+        SideState::OnHold => "put_on_hold",
+    };
+    let by_hospital = t.who.kind == "contact";
+    pipeline::step(
+        conn,
+        t,
+        crate::domain::pipeline::Action::SetSideState(state),
+        kind,
+        move |_, s| {
+            s.payload = if by_hospital {
+                json!({"by": "hospital", "reason": why})
+            } else {
+                json!({"reason": why, "resume_on": resume_on})
+            };
+            s.changes.side_state = Some(Some(state.as_str().to_owned()));
+            s.changes.side_reason = Some(Some(why));
+            s.changes.resume_on = Some(resume_on);
+            Ok(())
+        },
+    )
+}
+
+/// Record the hospital's consent to take part.
+pub fn record_consent(
+    conn: &mut DbConnection,
+    t: pipeline::Target,
+    payload: Value,
+) -> AppResult<()> {
+    pipeline::step(
+        conn,
+        t,
+        crate::domain::pipeline::Action::RecordConsent,
+        "consent_recorded",
+        move |_, s| {
+            s.payload = payload;
+            s.reach(Milestone::Consented);
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,437 @@
+//! Import of a prefecture's selection list (CSV in UTF-8 / UTF-8 with BOM / CP932, or XLSX):
+//! hospitals, their contacts and one engagement each, matched on round + institution code so
+//! that a second import of the same list changes nothing.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::contacts::{contact_row, save_contact, ContactIn};
+use super::engagements::{create_engagement, Selection};
+use super::step::{self as pipeline, Command, Who};
+use crate::db::hospitals::{ContactRow, HospitalRow};
+use crate::db::rounds::RoundRow;
+use crate::db::{self, DbConnection};
+use crate::domain::pipeline::Action;
+use crate::domain::validate;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::import::matching::{self, Listed, Stored};
+use crate::import::{self, EmrStatus, Encoding, Format, RowOutcome, SelectionRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowResult {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RowProblem {
+    /// The column as headed in the file (or `row`).
+    pub column: String,
+    pub reason_ja: String,
+    pub reason_en: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RowReport {
+    /// Line number in the file (the header is line 1).
+    pub row: usize,
+    pub result: RowResult,
+    /// The row's institution code and hospital name, where valid (rejected rows too).
+    pub institution_code: Option<String>,
+    pub hospital_name: Option<String>,
+    /// The row's engagement. Absent for rejected rows, and in a dry run for rows that would
+    /// create one: it does not exist, and a real import gives it another id.
+    pub engagement_id: Option<String>,
+    /// For updated rows: the fields that changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<RowProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    pub round: String,
+    pub dry_run: bool,
+    pub partial: bool,
+    /// Whether anything was written.
+    pub written: bool,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    pub rows: Vec<RowReport>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    pub partial: bool,
+    /// The list comes from a second recruitment call: its engagements are marked `secondary`.
+    pub secondary: bool,
+}
+
+fn emr_text(e: EmrStatus) -> &'static str {
+    match e {
+        EmrStatus::Full => "full",
+        EmrStatus::Partial => "partial",
+    }
+}
+
+/// Writes one good row; returns what happened and the fields that changed.
+fn apply_row(
+    conn: &mut DbConnection,
+    who: &Who,
+    round: &RoundRow,
+    r: &SelectionRow,
+    secondary: bool,
+) -> AppResult<(RowResult, String, Vec<String>)> {
+    let now = db::now();
+    let mut changed = Vec::new();
+    let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
+        None => {
+            let h = HospitalRow {
+                id: db::new_id(),
+                prefecture_code: r.prefecture_code.clone(),
+                institution_code: r.institution_code.clone(),
+                name: r.name.clone(),
+                address: r.address.clone(),
+                beds: r.beds.map(i64::from),
+                emr_status: r.emr_status.map(|e| emr_text(e).to_owned()),
+                emergency: false,
+                disaster_base: false,
+                vendor_company: None,
+                vendor_contact: None,
+                vendor_email: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            db::hospitals::insert(conn, &h)?;
+            h
+        }
+        Some(mut h) => {
+            let mut set = |name: &str, differs: bool| {
+                if differs {
+                    changed.push(name.to_owned());
+                }
+                differs
+            };
+            let beds = r.beds.map(i64::from);
+            let emr = r.emr_status.map(|e| emr_text(e).to_owned());
+            if set("name", h.name != r.name) {
+                h.name = r.name.clone();
+            }
+            if set("address", r.address.is_some() && h.address != r.address) {
+                h.address = r.address.clone();
+            }
+            if set("beds", beds.is_some() && h.beds != beds) {
+                h.beds = beds;
+            }
+            if set("emr_status", emr.is_some() && h.emr_status != emr) {
+                h.emr_status = emr;
+            }
+            if !changed.is_empty() {
+                let version = h.version;
+                h.updated_at = now;
+                db::hospitals::replace(conn, &h, version)?;
+            }
+            h
+        }
+    };
+    if update_contacts(conn, &hospital.id, &r.contacts, now)? {
+        changed.push("contacts".into());
+    }
+    let rank = r.rank.map(i64::from);
+    let tier = super::rounds::tier_label(round, hospital.beds)?;
+    match db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)? {
+        None => {
+            let sel = Selection {
+                rank,
+                secondary,
+                organization_id: None,
+                note: r.note.as_deref(),
+            };
+            let e = create_engagement(conn, who, round, &hospital, sel, "imported")?;
+            Ok((RowResult::Created, e.id, changed))
+        }
+        Some(e) => {
+            if rank.is_some() && e.rank != rank {
+                changed.push("rank".into());
+            }
+            if e.tier != tier {
+                changed.push("tier".into());
+            }
+            if secondary && !e.secondary {
+                changed.push("secondary".into());
+            }
+            if r.note.is_some() && e.note != r.note {
+                changed.push("note".into());
+            }
+            if changed.is_empty() {
+                return Ok((RowResult::Unchanged, e.id, changed));
+            }
+            let id = e.id.clone();
+            let payload = json!({"changed": changed});
+            let note = r.note.clone();
+            let cmd = Command {
+                engagement_id: &id,
+                if_match: None,
+                action: Action::Edit,
+                override_reason: None,
+                kind: "import_updated",
+            };
+            pipeline::run_loaded(conn, who.clone(), e, cmd, |_, s| {
+                s.payload = payload;
+                if rank.is_some() {
+                    s.changes.rank = Some(rank);
+                }
+                s.changes.tier = Some(tier);
+                if secondary {
+                    s.changes.secondary = Some(true);
+                }
+                if note.is_some() {
+                    s.changes.note = Some(note);
+                }
+                Ok(())
+            })?;
+            Ok((RowResult::Updated, id, changed))
+        }
+    }
+}
+
+/// Brings the hospital's contacts up to what the list says, each listed contact kept as its own
+/// person (see `import::matching`); contacts the list does not name stay. Whether any changed.
+fn update_contacts(
+    conn: &mut DbConnection,
+    hospital_id: &str,
+    listed: &[import::ContactRow],
+    now: chrono::NaiveDateTime,
+) -> AppResult<bool> {
+    let stored = db::hospitals::contacts(conn, hospital_id)?;
+    let emails: Vec<Option<String>> = listed
+        .iter()
+        .map(|c| c.email.as_deref().map(validate::normalize_email))
+        .collect();
+    let matches = matching::match_contacts(
+        &listed
+            .iter()
+            .zip(&emails)
+            .map(|(c, email)| Listed {
+                slot: c.slot,
+                name: &c.name,
+                email: email.as_deref(),
+            })
+            .collect::<Vec<_>>(),
+        &stored
+            .iter()
+            .map(|s| Stored {
+                position: s.position,
+                name: &s.name,
+                email: s.email.as_deref(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut held: Vec<i64> = stored.iter().map(|s| s.position).collect();
+    let mut changed = false;
+    for (c, found) in listed.iter().zip(matches) {
+        let input = ContactIn {
+            name: c.name.clone(),
+            department: c.department.clone(),
+            title: c.title.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            charset: None,
+        };
+        match found.and_then(|i| stored.get(i)) {
+            None => {
+                let position = matching::new_position(c.slot, &held);
+                held.push(position);
+                let row = contact_row(db::new_id(), hospital_id.to_owned(), input, position, now);
+                db::hospitals::insert_contact(conn, &row)?;
+                changed = true;
+            }
+            Some(current) => {
+                let next = listed_over(
+                    current,
+                    contact_row(
+                        current.id.clone(),
+                        hospital_id.to_owned(),
+                        input,
+                        current.position,
+                        now,
+                    ),
+                );
+                changed |= save_contact(conn, current, next)?.is_some();
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// What the list says over what is stored; what it leaves blank is kept.
+fn listed_over(current: &ContactRow, listed: ContactRow) -> ContactRow {
+    let mut next = current.clone();
+    if !listed.name.is_empty() {
+        next.name = listed.name;
+    }
+    next.department = listed.department.or(next.department);
+    next.title = listed.title.or(next.title);
+    next.phone = listed.phone.or(next.phone);
+    next.email = listed.email.or(next.email);
+    next
+}
+
+/// Runs an import in the caller's transaction. Rows that fail are reported; the caller decides
+/// whether to keep the transaction (see [`run`]).
+fn import_rows(
+    conn: &mut DbConnection,
+    who: &Who,
+    round: &RoundRow,
+    outcomes: Vec<RowOutcome>,
+    opts: Options,
+) -> AppResult<ImportReport> {
+    let mut report = ImportReport {
+        round: round.name.clone(),
+        dry_run: opts.dry_run,
+        partial: opts.partial,
+        written: false,
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        rejected: 0,
+        rows: Vec::new(),
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for o in outcomes {
+        let mut row = RowReport {
+            row: o.row,
+            result: RowResult::Rejected,
+            institution_code: o.institution_code,
+            hospital_name: o.hospital_name,
+            engagement_id: None,
+            changed: Vec::new(),
+            problems: Vec::new(),
+        };
+        match o.result {
+            Err(errors) => {
+                row.problems = errors
+                    .into_iter()
+                    .map(|e| RowProblem {
+                        column: e.column,
+                        reason_ja: e.reason_ja,
+                        reason_en: e.reason_en,
+                    })
+                    .collect();
+            }
+            Ok(r) => {
+                if let Some(first) = seen.get(&r.institution_code) {
+                    row.problems.push(RowProblem {
+                        column: "医療機関コード".into(),
+                        reason_ja: format!("{first}行目と同じ医療機関コードです"),
+                        reason_en: format!("same institution code as row {first}"),
+                    });
+                } else {
+                    seen.insert(r.institution_code.clone(), o.row);
+                    // A savepoint per row: a row that fails in the database leaves no trace.
+                    use diesel::Connection;
+                    match conn.transaction(|c| apply_row(c, who, round, &r, opts.secondary)) {
+                        Ok((result, id, changed)) => {
+                            // A dry run rolls back: an engagement it "creates" never exists.
+                            let real = !(opts.dry_run && result == RowResult::Created);
+                            row.engagement_id = real.then_some(id);
+                            row.result = result;
+                            row.changed = changed;
+                        }
+                        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+                        Err(e) => row.problems.push(RowProblem {
+                            column: "row".into(),
+                            reason_ja: "この行は登録できませんでした".into(),
+                            reason_en: e.problem().detail,
+                        }),
+                    }
+                }
+            }
+        }
+        match row.result {
+            RowResult::Created => report.created += 1,
+            RowResult::Updated => report.updated += 1,
+            RowResult::Unchanged => report.unchanged += 1,
+            RowResult::Rejected => report.rejected += 1,
+        }
+        report.rows.push(row);
+    }
+    Ok(report)
+}
+
+/// Parses and imports a list. A dry run, or an all-or-nothing import with a rejected row,
+/// rolls everything back; the report tells row by row what would have happened.
+pub fn run(
+    db: &db::Db,
+    who: &Who,
+    round_key: &str,
+    bytes: &[u8],
+    format: Format,
+    encoding: Option<Encoding>,
+    opts: Options,
+) -> AppResult<ImportReport> {
+    let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
+        let message = format!("{} / {}", e.ja(), e.en());
+        if e.is_too_large() {
+            AppError::PayloadTooLarge(message)
+        } else {
+            AppError::Validation(vec![FieldError::new("file", message)])
+        }
+    })?;
+    let who = who.clone();
+    let round_key = round_key.to_owned();
+    let result = db.write_blocking(|conn| {
+        let round = db::rounds::find(conn, &round_key)?
+            .ok_or_else(|| AppError::field("round", "no round has this id or name"))?;
+        let mut report = import_rows(conn, &who, &round, outcomes, opts)?;
+        let keep = !opts.dry_run && (opts.partial || report.rejected == 0);
+        if keep {
+            report.written = report.created + report.updated > 0;
+            Ok(report)
+        } else {
+            // Undo everything: the error carries the report out of the rolled-back transaction.
+            Err(AppError::RolledBack(Box::new(
+                serde_json::to_value(&report).map_err(anyhow::Error::from)?,
+            )))
+        }
+    });
+    match result {
+        Err(AppError::RolledBack(v)) => {
+            let report: ImportReport = serde_json::from_value(*v).map_err(anyhow::Error::from)?;
+            if opts.dry_run {
+                Ok(report)
+            } else {
+                Err(rejected_rows(report))
+            }
+        }
+        other => other,
+    }
+}
+
+/// An all-or-nothing import with bad rows: 422 naming each bad row and column.
+fn rejected_rows(report: ImportReport) -> AppError {
+    let errors = report
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.problems.iter().map(move |p| {
+                FieldError::new(
+                    format!("rows[{}].{}", r.row, p.column),
+                    format!("{} / {}", p.reason_ja, p.reason_en),
+                )
+            })
+        })
+        .collect();
+    AppError::Validation(errors)
+}
