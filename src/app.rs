@@ -18,7 +18,7 @@ use crate::auth::links::LinkKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::files::{LocalStorage, Storage};
+use crate::files::Files;
 use crate::mail::worker::Stop;
 use crate::metrics::Metrics;
 use crate::telemetry;
@@ -33,8 +33,8 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
-    /// Uploaded documents (a local directory under DATA_DIR by default).
-    pub storage: Arc<dyn Storage>,
+    /// Uploaded documents, sealed (a local directory under DATA_DIR by default, or S3).
+    pub files: Arc<Files>,
     /// Signs and checks the links in mail to hospital contacts.
     pub links: Arc<LinkKeys>,
     /// Failed logins per account and per client address (this process only).
@@ -51,7 +51,7 @@ impl AppState {
         db.write_blocking(crate::api::intake::ensure_default_template)
             .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
-            storage: Arc::new(LocalStorage::new(&config.data_dir)),
+            files: Arc::new(Files::open(&config)?),
             links: Arc::new(LinkKeys::new(&config.jwt_secret)),
             keys: Arc::new(Keys::new(&config.jwt_secret, config.access_token_ttl_secs)),
             metrics: Arc::new(Metrics::new()?),

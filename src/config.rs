@@ -33,6 +33,10 @@ pub struct Config {
     pub mail: MailConfig,
     /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where document objects live (`FILES_URL`).
+    pub files: crate::files::store::Location,
+    /// The master keys that seal documents (`FILES_KEY`, `FILES_KEY_FILE`, or generated).
+    pub files_keys: crate::files::keys::KeySource,
 }
 
 /// Mail delivery and the links it carries.
@@ -69,6 +73,8 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("smtp", &self.smtp_url.is_some())
             .field("log_format", &self.log_format)
+            .field("files", &self.files)
+            .field("files_keys", &self.files_keys)
             .finish()
     }
 }
@@ -139,7 +145,7 @@ impl Config {
                 .with_context(|| format!("JWT_SECRET_FILE {path} cannot be read"))?
                 .trim_ascii()
                 .to_vec(),
-            (None, None) => load_or_create_secret(&data_dir)?,
+            (None, None) => load_or_create_secret(&data_dir, "jwt-secret")?,
         };
         if jwt_secret.len() < MIN_SECRET_LEN {
             bail!(
@@ -202,12 +208,24 @@ impl Config {
         let trusted_proxies =
             crate::auth::client::parse_trusted(&src.get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+        let files = crate::files::store::Location::from_settings(
+            src.get("FILES_URL"),
+            |k| src.get(k),
+            &data_dir,
+        )?;
+        let files_keys = crate::files::keys::KeySource::from_settings(
+            src.get("FILES_KEY"),
+            src.get("FILES_KEY_FILE"),
+            &data_dir,
+        )?;
         let mut errors = Vec::new();
         crate::domain::validate::email("MAIL_FROM", &mail.from, &mut errors);
         if !errors.is_empty() {
             bail!("MAIL_FROM must be an email address");
         }
         Ok(Config {
+            files,
+            files_keys,
             trusted_proxies,
             mail,
             sla,
@@ -271,10 +289,10 @@ fn parse_in(
 /// With no secret configured, one is generated on first start and kept (owner-only) so that
 /// tokens survive a restart. Two processes starting together on an empty DATA_DIR (`serve` and
 /// `user create`) end up with the same one: the file appears whole, and only once.
-fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn load_or_create_secret(data_dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     use rand::RngCore;
     use std::io::Write;
-    let path = data_dir.join("jwt-secret");
+    let path = data_dir.join(name);
     let read = |path: &Path| -> anyhow::Result<Vec<u8>> {
         Ok(std::fs::read(path)
             .with_context(|| format!("{} cannot be read", path.display()))?
@@ -412,7 +430,7 @@ mod tests {
         let d = dir.path().join("data");
         let secrets: Vec<Vec<u8>> = std::thread::scope(|s| {
             let starts: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| load_or_create_secret(&d).unwrap()))
+                .map(|_| s.spawn(|| load_or_create_secret(&d, "jwt-secret").unwrap()))
                 .collect();
             starts.into_iter().map(|t| t.join().unwrap()).collect()
         });

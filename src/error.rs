@@ -72,6 +72,13 @@ pub enum AppError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// A stored document is not what was sealed (changed, cut short, or under another key):
+    /// nothing of it is sent.
+    #[error("{0}")]
+    Integrity(String),
+    /// A stored document is sealed under a master key this server does not have.
+    #[error("{0}")]
+    KeyUnavailable(String),
     /// Not an error: carries a result out of a transaction that must be rolled back (dry runs).
     #[error("rolled back")]
     RolledBack(Box<serde_json::Value>),
@@ -117,6 +124,8 @@ impl AppError {
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            AppError::Integrity(_) => ("integrity", "Integrity check failed"),
+            AppError::KeyUnavailable(_) => ("key-unavailable", "Document key not available"),
             AppError::Internal(_) | AppError::RolledBack(_) => ("internal", "Internal error"),
         }
     }
@@ -162,13 +171,20 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) | AppError::RolledBack(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_)
+            | AppError::RolledBack(_)
+            | AppError::Integrity(_)
+            | AppError::KeyUnavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(e) = self {
-            tracing::error!(error = ?e, "internal error");
+        match self {
+            AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            AppError::Integrity(e) | AppError::KeyUnavailable(e) => {
+                tracing::error!(error = %e, "document not served")
+            }
+            _ => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.content_type("application/problem+json");
@@ -200,6 +216,26 @@ impl From<diesel::result::Error> for AppError {
                     format!("still referenced or missing reference ({})", info.message()),
                 )
             }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::files::FilesError> for AppError {
+    fn from(e: crate::files::FilesError) -> Self {
+        use crate::files::FilesError;
+        match e {
+            // Where and why go to the log (`files` logs them where they are found); the caller
+            // learns that the document failed its check and that nothing of it was sent.
+            FilesError::Integrity { .. } => AppError::Integrity(
+                "the stored document failed its integrity check (it was changed or damaged in \
+                 storage); nothing of it was sent, and the failure is logged"
+                    .into(),
+            ),
+            FilesError::MissingKey { key_id, .. } => AppError::KeyUnavailable(format!(
+                "the document is sealed with master key {key_id}, which this server is not \
+                 configured with (FILES_KEY / FILES_KEY_FILE)"
+            )),
             other => AppError::Internal(other.into()),
         }
     }

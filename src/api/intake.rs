@@ -22,7 +22,7 @@ use crate::domain::doctype::{self, DocKind};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::questionnaire::{self as q, Answers, Mode, Template};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::files::Stored;
+use crate::files::{Document, Stored};
 
 /// What an uploaded document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -247,21 +247,15 @@ pub async fn store_files(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let storage = state.storage.clone();
-    let received = web::block(move || {
-        files
-            .into_iter()
-            .zip(kinds)
-            .map(|((filename, bytes), kind)| {
-                storage.put(&bytes).map(|stored| Received {
-                    filename,
-                    kind,
-                    stored,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .await??;
+    let mut received = Vec::with_capacity(files.len());
+    for ((filename, bytes), kind) in files.into_iter().zip(kinds) {
+        let stored = state.files.put(bytes.as_slice()).await?;
+        received.push(Received {
+            filename,
+            kind,
+            stored,
+        });
+    }
     Ok(received)
 }
 
@@ -286,6 +280,9 @@ pub fn record_documents(
             storage_key: f.stored.key.clone(),
             uploaded_at: s.now,
             uploaded_by: format!("{}:{}", s.who.kind, s.who.id.as_deref().unwrap_or("-")),
+            key_id: Some(f.stored.seal.key_id.clone()),
+            wrapped_key: Some(f.stored.seal.wrapped_key.clone()),
+            nonce: Some(f.stored.seal.nonce.clone()),
         };
         db::intake::insert_document(conn, &row)?;
         rows.push(row);
@@ -425,9 +422,8 @@ pub async fn download(
             Ok(doc)
         })
         .await?;
-    let storage = state.storage.clone();
-    let key = doc.storage_key.clone();
-    let bytes = web::block(move || storage.get(&key)).await??;
+    // Checked whole before the answer starts; then streamed, never held in memory.
+    let body = state.files.read(&Document::of(&doc)).await?;
     Ok(HttpResponse::Ok()
         .content_type(doc.content_type.as_str())
         .insert_header((
@@ -435,7 +431,8 @@ pub async fn download(
             doctype::content_disposition(&doc.filename),
         ))
         .insert_header(("X-Content-SHA256", doc.sha256))
-        .body(bytes))
+        .no_chunking(u64::try_from(doc.size).unwrap_or(0))
+        .streaming(body))
 }
 
 // ---- questionnaire ----

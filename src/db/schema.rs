@@ -174,6 +174,9 @@ diesel::table! {
         storage_key -> Text,
         uploaded_at -> Timestamp,
         uploaded_by -> Text,
+        key_id -> Nullable<Text>,
+        wrapped_key -> Nullable<Text>,
+        nonce -> Nullable<Text>,
     }
 }
 
