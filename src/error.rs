@@ -228,8 +228,8 @@ impl From<crate::files::FilesError> for AppError {
             // Where and why go to the log (`files` logs them where they are found); the caller
             // learns that the document failed its check and that nothing of it was sent.
             FilesError::Integrity { .. } => AppError::Integrity(
-                "the stored document failed its integrity check (it was changed or damaged in \
-                 storage); nothing of it was sent, and the failure is logged"
+                "integrity check failed: the stored document was changed or damaged in storage; \
+                 nothing of it was sent, and the failure is logged"
                     .into(),
             ),
             FilesError::MissingKey { key_id, .. } => AppError::KeyUnavailable(format!(
