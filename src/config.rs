@@ -440,6 +440,41 @@ mod tests {
     }
 
     #[test]
+    fn document_store_and_keys_are_checked_and_named() {
+        let c = Config::load(&[("JWT_SECRET", SECRET), ("DATA_DIR", "/srv/et")]).unwrap();
+        assert_eq!(c.files.describe(), "/srv/et/files");
+        assert!(matches!(
+            c.files_keys,
+            crate::files::keys::KeySource::Generated(ref p) if p == Path::new("/srv/et/files-key")
+        ));
+        for (key, bad) in [
+            ("FILES_URL", "/var/lib/documents"),
+            ("FILES_URL", "s3://"),
+            ("FILES_URL", "gs://bucket/x"),
+            ("FILES_KEY", "not-a-key"),
+            ("FILES_KEY_FILE", "/nonexistent/files-key"),
+        ] {
+            let err = Config::load(&[("JWT_SECRET", SECRET), (key, bad)]).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{key}={bad}: {err:#}");
+        }
+        let key = "ab".repeat(32);
+        let c = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("FILES_URL", "s3://documents/tracker"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-printed"),
+            ("FILES_KEY", key.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(c.files.describe(), "s3://documents/tracker");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("not-printed") && !debug.contains(&key),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn trusted_proxies_are_parsed_or_named() {
         let c = Config::load(&[("JWT_SECRET", SECRET)]).unwrap();
         assert!(c.trusted_proxies.is_empty());

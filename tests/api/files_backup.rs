@@ -238,6 +238,22 @@ async fn a_backup_taken_while_serving_restores_every_engagement_timeline_and_doc
     assert!(o.status.success(), "{}", stderr(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["verified"], 3);
+    // The maintenance commands on the restored installation: nothing to move, nothing to remove.
+    let o = run(&["files", "rewrap"], &restored_env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("0 rewrapped, 0 legacy plaintext sealed, 3 already current"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["files", "gc", "--grace-minutes", "0"], &restored_env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("3 objects, 3 referenced"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("0 removed"), "{}", stderr(&o));
 
     // The original goes away; the restored installation serves.
     drop(app);

@@ -20,12 +20,18 @@ trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true
 
 export TEST_S3_ENDPOINT="http://127.0.0.1:$PORT"
 export TEST_S3_BUCKET="et-test"
+request() { # METHOD URL: succeeds on a 2xx answer
+  python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[2], method=sys.argv[1]), timeout=5)
+PY
+}
 for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "$TEST_S3_ENDPOINT/" 2>/dev/null && break
+  request GET "$TEST_S3_ENDPOINT/" 2>/dev/null && break
   if ! kill -0 "$MOTO_PID" 2>/dev/null; then cat "$LOG"; exit 1; fi
   sleep 0.2
 done
 # moto accepts an unsigned request; the tests' own requests are signed.
-curl -fsS -o /dev/null -X PUT "$TEST_S3_ENDPOINT/$TEST_S3_BUCKET"
+request PUT "$TEST_S3_ENDPOINT/$TEST_S3_BUCKET"
 echo "moto_server on $TEST_S3_ENDPOINT, bucket $TEST_S3_BUCKET"
 "$@"
