@@ -218,6 +218,13 @@ impl Config {
             src.get("FILES_KEY_FILE"),
             &data_dir,
         )?;
+        if matches!(files, crate::files::store::Location::S3 { .. })
+            && matches!(files_keys, crate::files::keys::KeySource::Generated(_))
+        {
+            // A key generated into one machine's DATA_DIR cannot be shared by the replicas a
+            // shared store is for, and is lost with that machine.
+            bail!("FILES_URL names a shared store: set FILES_KEY or FILES_KEY_FILE (every replica needs the same master keys)");
+        }
         let mut errors = Vec::new();
         crate::domain::validate::email("MAIL_FROM", &mail.from, &mut errors);
         if !errors.is_empty() {
@@ -457,6 +464,14 @@ mod tests {
             let err = Config::load(&[("JWT_SECRET", SECRET), (key, bad)]).unwrap_err();
             assert!(format!("{err:#}").contains(key), "{key}={bad}: {err:#}");
         }
+        let err = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("FILES_URL", "s3://documents/tracker"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-printed"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("FILES_KEY"), "{err}");
         let key = "ab".repeat(32);
         let c = Config::load(&[
             ("JWT_SECRET", SECRET),
