@@ -19,7 +19,7 @@ use crate::auth::Actor;
 use crate::config::Config;
 use crate::db::{Db, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::files::{LocalStorage, Storage};
+use crate::files::Files;
 use crate::mail::worker::Stop;
 use crate::metrics::Metrics;
 use crate::telemetry;
@@ -34,8 +34,8 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
-    /// Uploaded documents (a local directory under DATA_DIR by default).
-    pub storage: Arc<dyn Storage>,
+    /// Uploaded documents, sealed (a local directory under DATA_DIR by default, or S3).
+    pub files: Arc<Files>,
     /// Signs and checks the links in mail to hospital contacts.
     pub links: Arc<LinkKeys>,
     /// Failed logins per account and per client address (this process only).
@@ -52,7 +52,7 @@ impl AppState {
         db.write_blocking(crate::service::intake::ensure_default_template)
             .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
-            storage: Arc::new(LocalStorage::new(&config.data_dir)),
+            files: Arc::new(Files::open(&config)?),
             links: Arc::new(LinkKeys::new(&config.jwt_secret)),
             keys: Arc::new(Keys::new(&config.jwt_secret, config.access_token_ttl_secs)),
             metrics: Arc::new(Metrics::new()?),
@@ -126,7 +126,7 @@ pub fn mail_worker(config: &Config, db: Db) -> anyhow::Result<crate::mail::worke
             &config.data_dir,
         )?),
         config: config.mail.clone(),
-        storage: Arc::new(LocalStorage::new(&config.data_dir)),
+        files: Arc::new(Files::open(config)?),
     })
 }
 

@@ -243,11 +243,12 @@ pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
 }
 
 /// Runs the retention purge once and prints its report.
-pub fn purge(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+pub async fn purge(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let db = open(config, 2)?;
-    let storage = crate::files::LocalStorage::new(&config.data_dir);
+    let files = crate::files::Files::open(config)?;
     let report =
-        crate::service::retention::purge(&db, &storage, db::now(), config.retention_days, dry_run)
+        crate::service::retention::purge(&db, &files, db::now(), config.retention_days, dry_run)
+            .await
             .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if report.objects_left > 0 {
@@ -256,5 +257,75 @@ pub fn purge(config: &Config, dry_run: bool) -> anyhow::Result<()> {
             report.objects_left
         );
     }
+    Ok(())
+}
+
+/// `files gc`: removes objects no document refers to, older than the grace period.
+pub async fn files_gc(config: &Config, grace_minutes: u64, dry_run: bool) -> anyhow::Result<()> {
+    let db = open(config, 2)?;
+    let files = crate::files::Files::open(config)?;
+    let grace = std::time::Duration::from_secs(grace_minutes.saturating_mul(60));
+    let r = crate::files::gc::gc(&files, &db, grace, dry_run).await?;
+    for key in &r.removed {
+        println!("{} {key}", if dry_run { "would remove" } else { "removed" });
+    }
+    eprintln!(
+        "{}: {} objects, {} referenced, {} unreferenced but younger than {grace_minutes} min (kept), {} not ours (kept), {} {}",
+        files.location().describe(),
+        r.objects,
+        r.referenced,
+        r.young,
+        r.foreign,
+        r.removed.len(),
+        if dry_run { "would be removed" } else { "removed" }
+    );
+    Ok(())
+}
+
+/// `files rewrap`: every document's data key under the newest master key; legacy plaintext
+/// objects sealed.
+pub async fn files_rewrap(config: &Config) -> anyhow::Result<()> {
+    let db = open(config, 2)?;
+    let files = crate::files::Files::open(config)?;
+    let r = crate::files::gc::rewrap(&files, &db).await?;
+    eprintln!(
+        "newest key {}: {} rewrapped, {} legacy plaintext sealed, {} already current, {} failed",
+        files.keyring().newest().id,
+        r.rewrapped,
+        r.sealed_legacy,
+        r.current,
+        r.failed.len()
+    );
+    if !r.failed.is_empty() {
+        bail!(
+            "some documents still need an older key:\n  {}",
+            r.failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+pub async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
+    let m = crate::files::backup::backup(config, to).await?;
+    println!("{}", serde_json::to_string_pretty(&m)?);
+    eprintln!(
+        "backed up the database, {} documents in {} objects to {}; the master keys ({}) are NOT in it: keep them elsewhere",
+        m.documents,
+        m.objects,
+        to.display(),
+        if m.key_ids.is_empty() { "none needed".to_owned() } else { m.key_ids.join(", ") }
+    );
+    Ok(())
+}
+
+pub async fn restore(config: &Config, from: &std::path::Path) -> anyhow::Result<()> {
+    let r = crate::files::backup::restore(config, from).await?;
+    println!("{}", serde_json::to_string_pretty(&r)?);
+    eprintln!(
+        "restored into {}: {} documents in {} objects, every one read back and checked",
+        config.data_dir.display(),
+        r.documents,
+        r.objects
+    );
     Ok(())
 }

@@ -35,6 +35,10 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Days a closed engagement's confidential material is kept before the purge (`RETENTION_DAYS`).
     pub retention_days: u32,
+    /// Where document objects live (`FILES_URL`).
+    pub files: crate::files::store::Location,
+    /// The master keys that seal documents (`FILES_KEY`, `FILES_KEY_FILE`, or generated).
+    pub files_keys: crate::files::keys::KeySource,
 }
 
 /// Mail delivery and the links it carries.
@@ -71,6 +75,8 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("smtp", &self.smtp_url.is_some())
             .field("log_format", &self.log_format)
+            .field("files", &self.files)
+            .field("files_keys", &self.files_keys)
             .finish()
     }
 }
@@ -141,7 +147,7 @@ impl Config {
                 .with_context(|| format!("JWT_SECRET_FILE {path} cannot be read"))?
                 .trim_ascii()
                 .to_vec(),
-            (None, None) => load_or_create_secret(&data_dir)?,
+            (None, None) => load_or_create_secret(&data_dir, "jwt-secret")?,
         };
         if jwt_secret.len() < MIN_SECRET_LEN {
             bail!(
@@ -204,6 +210,23 @@ impl Config {
         let trusted_proxies =
             crate::auth::client::parse_trusted(&src.get("TRUSTED_PROXIES").unwrap_or_default())
                 .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?;
+        let files = crate::files::store::Location::from_settings(
+            src.get("FILES_URL"),
+            |k| src.get(k),
+            &data_dir,
+        )?;
+        let files_keys = crate::files::keys::KeySource::from_settings(
+            src.get("FILES_KEY"),
+            src.get("FILES_KEY_FILE"),
+            &data_dir,
+        )?;
+        if matches!(files, crate::files::store::Location::S3 { .. })
+            && matches!(files_keys, crate::files::keys::KeySource::Generated(_))
+        {
+            // A key generated into one machine's DATA_DIR cannot be shared by the replicas a
+            // shared store is for, and is lost with that machine.
+            bail!("FILES_URL names a shared store: set FILES_KEY or FILES_KEY_FILE (every replica needs the same master keys)");
+        }
         let mut errors = Vec::new();
         crate::domain::validate::email("MAIL_FROM", &mail.from, &mut errors);
         if !errors.is_empty() {
@@ -212,6 +235,8 @@ impl Config {
         let retention_days = parse_in(src, "RETENTION_DAYS", 365, 0..=3650)? as u32;
         Ok(Config {
             retention_days,
+            files,
+            files_keys,
             trusted_proxies,
             mail,
             sla,
@@ -275,10 +300,10 @@ fn parse_in(
 /// With no secret configured, one is generated on first start and kept (owner-only) so that
 /// tokens survive a restart. Two processes starting together on an empty DATA_DIR (`serve` and
 /// `user create`) end up with the same one: the file appears whole, and only once.
-fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn load_or_create_secret(data_dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     use rand::RngCore;
     use std::io::Write;
-    let path = data_dir.join("jwt-secret");
+    let path = data_dir.join(name);
     let read = |path: &Path| -> anyhow::Result<Vec<u8>> {
         Ok(std::fs::read(path)
             .with_context(|| format!("{} cannot be read", path.display()))?
@@ -416,13 +441,56 @@ mod tests {
         let d = dir.path().join("data");
         let secrets: Vec<Vec<u8>> = std::thread::scope(|s| {
             let starts: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| load_or_create_secret(&d).unwrap()))
+                .map(|_| s.spawn(|| load_or_create_secret(&d, "jwt-secret").unwrap()))
                 .collect();
             starts.into_iter().map(|t| t.join().unwrap()).collect()
         });
         assert!(secrets.iter().all(|s| s == &secrets[0] && s.len() == 64));
         let leftovers = std::fs::read_dir(&d).unwrap().count();
         assert_eq!(leftovers, 1, "only the key itself");
+    }
+
+    #[test]
+    fn document_store_and_keys_are_checked_and_named() {
+        let c = Config::load(&[("JWT_SECRET", SECRET), ("DATA_DIR", "/srv/et")]).unwrap();
+        assert_eq!(c.files.describe(), "/srv/et/files");
+        assert!(matches!(
+            c.files_keys,
+            crate::files::keys::KeySource::Generated(ref p) if p == Path::new("/srv/et/files-key")
+        ));
+        for (key, bad) in [
+            ("FILES_URL", "/var/lib/documents"),
+            ("FILES_URL", "s3://"),
+            ("FILES_URL", "gs://bucket/x"),
+            ("FILES_KEY", "not-a-key"),
+            ("FILES_KEY_FILE", "/nonexistent/files-key"),
+        ] {
+            let err = Config::load(&[("JWT_SECRET", SECRET), (key, bad)]).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{key}={bad}: {err:#}");
+        }
+        let err = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("FILES_URL", "s3://documents/tracker"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-printed"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("FILES_KEY"), "{err}");
+        let key = "ab".repeat(32);
+        let c = Config::load(&[
+            ("JWT_SECRET", SECRET),
+            ("FILES_URL", "s3://documents/tracker"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "not-printed"),
+            ("FILES_KEY", key.as_str()),
+        ])
+        .unwrap();
+        assert_eq!(c.files.describe(), "s3://documents/tracker");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("not-printed") && !debug.contains(&key),
+            "{debug}"
+        );
     }
 
     #[test]

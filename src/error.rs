@@ -57,6 +57,13 @@ pub enum AppError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// A stored document is not what was sealed (changed, cut short, or under another key):
+    /// nothing of it is sent.
+    #[error("{0}")]
+    Integrity(String),
+    /// A stored document is sealed under a master key this server does not have.
+    #[error("{0}")]
+    KeyUnavailable(String),
     /// Not an error: carries a result out of a transaction that must be rolled back (dry runs).
     #[error("rolled back")]
     RolledBack(Box<serde_json::Value>),
@@ -102,7 +109,10 @@ impl AppError {
             AppError::PayloadTooLarge(_) => 413,
             AppError::Unavailable(_) => 503,
             AppError::TooManyRequests { .. } => 429,
-            AppError::Internal(_) | AppError::RolledBack(_) => 500,
+            AppError::Internal(_)
+            | AppError::RolledBack(_)
+            | AppError::Integrity(_)
+            | AppError::KeyUnavailable(_) => 500,
         }
     }
 
@@ -119,6 +129,8 @@ impl AppError {
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
             AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
+            AppError::Integrity(_) => ("integrity", "Integrity check failed"),
+            AppError::KeyUnavailable(_) => ("key-unavailable", "Document key not available"),
             AppError::Internal(_) | AppError::RolledBack(_) => ("internal", "Internal error"),
         }
     }
@@ -172,6 +184,26 @@ impl From<diesel::result::Error> for AppError {
                     format!("still referenced or missing reference ({})", info.message()),
                 )
             }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::files::FilesError> for AppError {
+    fn from(e: crate::files::FilesError) -> Self {
+        use crate::files::FilesError;
+        match e {
+            // Where and why go to the log (`files` logs them where they are found); the caller
+            // learns that the document failed its check and that nothing of it was sent.
+            FilesError::Integrity { .. } => AppError::Integrity(
+                "integrity check failed: the stored document was changed or damaged in storage; \
+                 nothing of it was sent, and the failure is logged"
+                    .into(),
+            ),
+            FilesError::MissingKey { key_id, .. } => AppError::KeyUnavailable(format!(
+                "the document is sealed with master key {key_id}, which this server is not \
+                 configured with (FILES_KEY / FILES_KEY_FILE)"
+            )),
             other => AppError::Internal(other.into()),
         }
     }

@@ -75,6 +75,40 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Maintain the document store.
+    Files {
+        #[command(subcommand)]
+        command: FilesCommand,
+    },
+    /// Write a consistent backup of the embedded SQLite database and the (sealed) documents
+    /// into a new directory. Never contains the master keys. Not for PostgreSQL (use pg_dump).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty DATA_DIR, with the master keys it names supplied
+    /// (FILES_KEY or FILES_KEY_FILE); every document is read back and checked.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// Remove objects no document refers to (e.g. an upload whose step was refused). Safe
+    /// while the service runs: objects younger than the grace period are kept.
+    Gc {
+        /// Keep unreferenced objects younger than this many minutes.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+        /// List what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Wrap every document's data key under the newest master key (the first of FILES_KEY)
+    /// and seal legacy plaintext objects; older keys can be removed afterwards.
+    Rewrap,
 }
 
 #[derive(Subcommand)]
@@ -140,7 +174,19 @@ async fn main() -> ExitCode {
                 encoding.as_deref(),
             ),
             Command::DemoData { hospitals } => cli::demo_data(&config, hospitals),
-            Command::Purge { dry_run } => cli::purge(&config, dry_run),
+            Command::Purge { dry_run } => cli::purge(&config, dry_run).await,
+            Command::Files {
+                command:
+                    FilesCommand::Gc {
+                        grace_minutes,
+                        dry_run,
+                    },
+            } => cli::files_gc(&config, grace_minutes, dry_run).await,
+            Command::Files {
+                command: FilesCommand::Rewrap,
+            } => cli::files_rewrap(&config).await,
+            Command::Backup { to } => cli::backup(&config, &to).await,
+            Command::Restore { from } => cli::restore(&config, &from).await,
             Command::User {
                 command:
                     UserCommand::Create {

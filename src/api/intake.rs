@@ -20,6 +20,7 @@ use crate::domain::doctype::{self};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::questionnaire::{self as q, Answers, Template};
 use crate::error::{AppError, AppResult};
+use crate::files::Document;
 use crate::service::step::{self as pipeline, Who};
 
 #[derive(Serialize, ToSchema)]
@@ -113,7 +114,7 @@ pub async fn upload(
     }
     check_declared_length(&state, req.headers())?;
     let form = read_upload(&state, payload).await?;
-    let files = store_files(state.storage.clone(), form.files, purpose).await?;
+    let files = store_files(state.files.clone(), form.files, purpose).await?;
     call.run(id, override_reason, move |conn, t, _| {
         receive_documents(conn, t, purpose, &files).map(|_| ())
     })
@@ -144,11 +145,14 @@ pub async fn list_documents(
 }
 
 /// Download one document version; the download is recorded in the timeline. It answers with
-/// the media type detected at upload (the OpenAPI document lists them all).
+/// the media type detected at upload (the OpenAPI document lists them all). The stored document
+/// is checked whole first (decrypted and authenticated, SHA-256 as recorded): one that fails
+/// answers 500 (`/problems/integrity`), and nothing of it is sent or recorded as downloaded.
 #[utoipa::path(tag = "intake", security(("bearer" = [])), responses(
     (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
     (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
     (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 500, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/engagements/{id}/documents/{doc_id}/content")]
 pub async fn download(
@@ -157,19 +161,29 @@ pub async fn download(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, doc_id) = path.into_inner();
-    let doc = state
+    let doc = {
+        let (actor, id) = (actor.clone(), id.clone());
+        state
+            .db
+            .read(move |conn| {
+                pipeline::load(conn, &actor, &id)?;
+                db::intake::document(conn, &id, &doc_id)?
+                    .ok_or_else(|| AppError::NotFound(format!("no document {doc_id}")))
+            })
+            .await?
+    };
+    // Checked whole before anything is recorded or sent; then streamed, never held in memory.
+    let body = state.files.read(&Document::of(&doc)).await?;
+    let noted =
+        json!({"document_id": doc.id, "filename": doc.filename, "version": doc.doc_version});
+    state
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
-            let doc = db::intake::document(conn, &id, &doc_id)?
-                .ok_or_else(|| AppError::NotFound(format!("no document {doc_id}")))?;
-            pipeline::note(conn, &Who::from(&actor), &e, "document_downloaded", json!({"document_id": doc.id, "filename": doc.filename, "version": doc.doc_version}))?;
-            Ok(doc)
+            pipeline::note(conn, &Who::from(&actor), &e, "document_downloaded", noted)?;
+            Ok(())
         })
         .await?;
-    let storage = state.storage.clone();
-    let key = doc.storage_key.clone();
-    let bytes = web::block(move || storage.get(&key)).await??;
     Ok(HttpResponse::Ok()
         .content_type(doc.content_type.as_str())
         .insert_header((
@@ -177,7 +191,8 @@ pub async fn download(
             doctype::content_disposition(&doc.filename),
         ))
         .insert_header(("X-Content-SHA256", doc.sha256))
-        .body(bytes))
+        .no_chunking(u64::try_from(doc.size).unwrap_or(0))
+        .streaming(body))
 }
 
 // ---- questionnaire ----

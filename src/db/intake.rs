@@ -21,6 +21,10 @@ pub struct DocumentRow {
     pub storage_key: String,
     pub uploaded_at: NaiveDateTime,
     pub uploaded_by: String,
+    /// How the object is sealed (see `files::Seal`); all `None` for a legacy plaintext object.
+    pub key_id: Option<String>,
+    pub wrapped_key: Option<String>,
+    pub nonce: Option<String>,
 }
 
 pub fn next_doc_version(

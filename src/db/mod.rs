@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod demo;
 pub mod engagements;
+pub mod files;
 pub mod hearings;
 pub mod hospitals;
 pub mod intake;

@@ -176,6 +176,9 @@ diesel::table! {
         uploaded_at -> Timestamp,
         uploaded_by -> Text,
         purged_at -> Nullable<Timestamp>,
+        key_id -> Nullable<Text>,
+        wrapped_key -> Nullable<Text>,
+        nonce -> Nullable<Text>,
     }
 }
 

@@ -12,8 +12,12 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(e) = self {
-            tracing::error!(error = ?e, "internal error");
+        match self {
+            AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            AppError::Integrity(e) | AppError::KeyUnavailable(e) => {
+                tracing::error!(error = %e, "document not served")
+            }
+            _ => {}
         }
         let mut builder = HttpResponse::build(self.status_code());
         builder.content_type("application/problem+json");

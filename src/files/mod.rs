@@ -1,37 +1,483 @@
-//! Where uploaded documents' bytes live, behind one small interface so that a shared backend
-//! (object storage) can replace the local disk later without touching the handlers.
+//! Uploaded documents' bytes: sealed (AES-256-GCM, a fresh data key per document, wrapped by a
+//! master key) before they leave the process, and kept in a local directory or an
+//! S3-compatible store (`FILES_URL`). Callers hand `put` a reader and get back what to record
+//! with the document; `read` gives back a stream of the plaintext, checked whole before its
+//! first byte is released. Neither holds a whole document in memory.
 //!
-//! Objects are content-addressed by SHA-256: the same bytes uploaded twice are one object.
-//! Several documents may therefore share a key; whoever deletes must check no other document
-//! still refers to it.
+//! Each upload is a new object under a random key (`v1/<uuid>`), never shared or rewritten.
+//! Objects from before encryption (`ab/cd/<sha256>`, plaintext, possibly shared by documents
+//! with the same bytes) are still read, checked against their recorded SHA-256, until
+//! `files rewrap` seals them.
 
+pub mod backup;
+pub mod crypto;
+pub mod gc;
+pub mod keys;
+pub mod store;
+
+use std::collections::VecDeque;
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
 
-use anyhow::Context;
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::config::Config;
+use crypto::{CryptoError, DataKey, Opener, Sealer, MAGIC, NONCE_PREFIX, SEGMENT};
+use keys::Keyring;
+use store::Location;
 
 /// Uploads larger than this are refused unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 
-/// What `put` stored.
+/// Sealed bytes buffered before they go out as one request (or one part of a multipart upload:
+/// S3 wants parts of at least 5 MiB). Bounds an upload's memory whatever the document's size.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// How a document's object is sealed; recorded with the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// Opaque to callers: hand it back to `get` and `delete`.
-    pub key: String,
-    /// SHA-256 of the bytes, lowercase hex.
-    pub sha256: String,
-    pub size: u64,
+pub struct Seal {
+    /// The master key that wraps the data key (`keys::key_id`).
+    pub key_id: String,
+    /// The data key, wrapped (base64).
+    pub wrapped_key: String,
+    /// The STREAM nonce prefix (hex).
+    pub nonce: String,
 }
 
-/// Blocking: call it inside `web::block`.
-pub trait Storage: Send + Sync {
-    fn put(&self, bytes: &[u8]) -> anyhow::Result<Stored>;
-    /// Fails when there is no such object; see [`is_not_found`].
-    fn get(&self, key: &str) -> anyhow::Result<Vec<u8>>;
-    /// Deleting an object that is already gone is not an error.
-    fn delete(&self, key: &str) -> anyhow::Result<()>;
+/// What `put` stored: record all of it with the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Opaque to callers: the object's name in the store.
+    pub key: String,
+    /// SHA-256 of the plaintext (what the audit trail shows), lowercase hex.
+    pub sha256: String,
+    /// Size of the plaintext.
+    pub size: u64,
+    pub seal: Seal,
+}
+
+/// A stored document as its database row describes it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub key: String,
+    pub sha256: String,
+    pub size: u64,
+    /// `None`: a legacy plaintext object.
+    pub seal: Option<Seal>,
+}
+
+impl Document {
+    pub fn of(row: &crate::db::intake::DocumentRow) -> Self {
+        Self {
+            key: row.storage_key.clone(),
+            sha256: row.sha256.clone(),
+            size: u64::try_from(row.size).unwrap_or(0),
+            seal: match (&row.key_id, &row.wrapped_key, &row.nonce) {
+                (None, _, _) => None,
+                (Some(k), w, n) => Some(Seal {
+                    key_id: k.clone(),
+                    // Missing parts fail the integrity check when read.
+                    wrapped_key: w.clone().unwrap_or_default(),
+                    nonce: n.clone().unwrap_or_default(),
+                }),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    #[error("stored object {key}: integrity check failed: {reason}")]
+    Integrity { key: String, reason: String },
+    #[error("stored object {key} is sealed with master key {key_id}, which is not configured; add it to FILES_KEY or FILES_KEY_FILE")]
+    MissingKey { key: String, key_id: String },
+    #[error("stored object {0} does not exist")]
+    NotFound(String),
+    #[error("not a storage key: {0:?}")]
+    BadKey(String),
+    #[error("document storage failed: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("reading the upload failed: {0}")]
+    Read(#[from] io::Error),
+    #[error("writing the document to storage failed: {0}")]
+    Write(io::Error),
+}
+
+impl FilesError {
+    fn integrity(key: &str, e: CryptoError) -> Self {
+        let CryptoError::Integrity(reason) = e;
+        FilesError::Integrity {
+            key: key.to_owned(),
+            reason,
+        }
+    }
+
+    fn store(key: &str, e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { .. } => FilesError::NotFound(key.to_owned()),
+            other => FilesError::Store(other),
+        }
+    }
+}
+
+/// A stream of document bytes, as handed to the HTTP response.
+pub type ByteStream = BoxStream<'static, Result<Bytes, FilesError>>;
+
+/// The document store of this process.
+pub struct Files {
+    store: Arc<dyn ObjectStore>,
+    keys: Keyring,
+    location: Location,
+}
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Files")
+            .field("location", &self.location.describe())
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+impl Files {
+    /// The store and keys the configuration names; a key is generated into DATA_DIR if none is
+    /// configured and none was generated before.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        Self::new(
+            config.files.clone(),
+            Keyring::load(&config.files_keys, true)?,
+        )
+    }
+
+    pub fn new(location: Location, keys: Keyring) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: location.open()?,
+            keys,
+            location,
+        })
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keys
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The raw store (for tests, `gc` and backups): sealed bytes only.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Seals what `reader` yields into a new object under the newest master key. On any error
+    /// nothing is left behind but, at worst, an object no row names (removed by `files gc`).
+    pub async fn put<R: AsyncRead + Unpin + Send>(&self, reader: R) -> Result<Stored, FilesError> {
+        let key = format!("v1/{}", uuid::Uuid::now_v7().simple());
+        let master = self.keys.newest();
+        let dek = DataKey::generate();
+        let nonce = crypto::new_nonce_prefix();
+        let seal = Seal {
+            key_id: master.id.clone(),
+            wrapped_key: crypto::wrap(master, &dek, &key),
+            nonce: hex::encode(nonce),
+        };
+        let path = ObjectPath::from(key.as_str());
+        let mut writer =
+            BufWriter::with_capacity(self.store.clone(), path, PART_BYTES).with_max_concurrency(2);
+        let (sha256, size) =
+            match seal_into(reader, &mut writer, Sealer::new(&dek, &nonce), &key).await {
+                Ok(done) => done,
+                Err(e) => {
+                    // A multipart upload begun is cancelled; a small one was never sent.
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            };
+        // The object appears only now, whole (a single put, or the multipart completed).
+        writer.shutdown().await.map_err(FilesError::Write)?;
+        // The directory is owner-only already; the file too, whatever the umask (the binary
+        // sets 077, a library caller may not).
+        #[cfg(unix)]
+        if let Location::Local(dir) = &self.location {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join(&key);
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(FilesError::Write)?;
+        }
+        Ok(Stored {
+            key,
+            sha256,
+            size,
+            seal,
+        })
+    }
+
+    /// The document's plaintext, as a stream. The whole object is read and checked first
+    /// (authenticated segment by segment, and its SHA-256 and size compared with the record),
+    /// then read again for the answer, on the condition that it is still the same object: so
+    /// a changed or damaged object is an error before the first byte goes out, never
+    /// corrupted bytes.
+    pub async fn read(&self, doc: &Document) -> Result<ByteStream, FilesError> {
+        let etag = self.verify(doc).await?;
+        self.plaintext(doc, etag).await
+    }
+
+    /// Reads the whole document and checks it; returns the object's entity tag.
+    pub async fn verify(&self, doc: &Document) -> Result<Option<String>, FilesError> {
+        let (mut stream, etag) = self.plaintext_with_etag(doc, None).await?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        let sha = hex::encode(hasher.finalize());
+        if sha != doc.sha256 || size != doc.size {
+            let e = FilesError::Integrity {
+                key: doc.key.clone(),
+                reason: format!(
+                    "its content is not what was uploaded (SHA-256 {sha}, {size} bytes; recorded {}, {} bytes)",
+                    doc.sha256, doc.size
+                ),
+            };
+            tracing::error!(error = %e, "document integrity check failed");
+            return Err(e);
+        }
+        Ok(etag)
+    }
+
+    async fn plaintext(
+        &self,
+        doc: &Document,
+        etag: Option<String>,
+    ) -> Result<ByteStream, FilesError> {
+        Ok(self.plaintext_with_etag(doc, etag).await?.0)
+    }
+
+    async fn plaintext_with_etag(
+        &self,
+        doc: &Document,
+        if_match: Option<String>,
+    ) -> Result<(ByteStream, Option<String>), FilesError> {
+        check_key(&doc.key)?;
+        // The key first: a missing master key is a clear error, not a storage one.
+        let opener = match &doc.seal {
+            None => None,
+            Some(seal) => Some(self.opener(&doc.key, seal).inspect_err(log_integrity)?),
+        };
+        let key = doc.key.clone();
+        let got = self
+            .store
+            .get_opts(
+                &ObjectPath::from(key.as_str()),
+                GetOptions {
+                    if_match,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| FilesError::store(&key, e))?;
+        let etag = got.meta.e_tag.clone();
+        let input = got.into_stream();
+        let stream: ByteStream = match opener {
+            None => input
+                .map(move |r| r.map_err(|e| FilesError::store(&key, e)))
+                .boxed(),
+            Some(opener) => open_stream(input, opener, key),
+        };
+        Ok((stream, etag))
+    }
+
+    fn opener(&self, key: &str, seal: &Seal) -> Result<Opener, FilesError> {
+        let master = self
+            .keys
+            .get(&seal.key_id)
+            .ok_or_else(|| FilesError::MissingKey {
+                key: key.to_owned(),
+                key_id: seal.key_id.clone(),
+            })?;
+        let dek = crypto::unwrap(master, &seal.wrapped_key, key)
+            .map_err(|e| FilesError::integrity(key, e))?;
+        let nonce: [u8; NONCE_PREFIX] = hex::decode(&seal.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| FilesError::Integrity {
+                key: key.to_owned(),
+                reason: "the recorded nonce is malformed".into(),
+            })?;
+        Ok(Opener::new(&dek, &nonce))
+    }
+
+    /// The same data key, wrapped under the newest master key (for `files rewrap`).
+    pub fn rewrap(&self, key: &str, seal: &Seal) -> Result<Seal, FilesError> {
+        let master = self
+            .keys
+            .get(&seal.key_id)
+            .ok_or_else(|| FilesError::MissingKey {
+                key: key.to_owned(),
+                key_id: seal.key_id.clone(),
+            })?;
+        let dek = crypto::unwrap(master, &seal.wrapped_key, key)
+            .map_err(|e| FilesError::integrity(key, e))?;
+        let newest = self.keys.newest();
+        Ok(Seal {
+            key_id: newest.id.clone(),
+            wrapped_key: crypto::wrap(newest, &dek, key),
+            nonce: seal.nonce.clone(),
+        })
+    }
+
+    /// Removes an object; one already gone is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), FilesError> {
+        check_key(key)?;
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(FilesError::Store(e)),
+        }
+    }
+}
+
+fn log_integrity(e: &FilesError) {
+    if matches!(
+        e,
+        FilesError::Integrity { .. } | FilesError::MissingKey { .. }
+    ) {
+        tracing::error!(error = %e, "document cannot be opened");
+    }
+}
+
+/// Reads `reader` to its end in segments, sealing each into `writer`; returns the plaintext's
+/// SHA-256 and size.
+async fn seal_into<R: AsyncRead + Unpin>(
+    mut reader: R,
+    writer: &mut BufWriter,
+    mut sealer: Sealer,
+    key: &str,
+) -> Result<(String, u64), FilesError> {
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    writer.put(Bytes::from_static(MAGIC)).await?;
+    // One byte more than a segment: whether more follows decides if a segment is the last.
+    let mut buf = vec![0u8; SEGMENT + 1];
+    let mut filled = 0;
+    loop {
+        while filled < buf.len() {
+            let n = reader.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled > SEGMENT {
+            let plain = &buf[..SEGMENT];
+            hasher.update(plain);
+            size += SEGMENT as u64;
+            let sealed = sealer
+                .next(plain)
+                .map_err(|e| FilesError::integrity(key, e))?;
+            writer.put(Bytes::from(sealed)).await?;
+            buf.copy_within(SEGMENT..filled, 0);
+            filled -= SEGMENT;
+        } else {
+            let plain = &buf[..filled];
+            hasher.update(plain);
+            size += filled as u64;
+            let sealed = sealer
+                .last(plain)
+                .map_err(|e| FilesError::integrity(key, e))?;
+            writer.put(Bytes::from(sealed)).await?;
+            break;
+        }
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+struct Opening {
+    input: BoxStream<'static, object_store::Result<Bytes>>,
+    opener: Option<Opener>,
+    ready: VecDeque<Bytes>,
+    key: String,
+}
+
+/// Plaintext out of a sealed object's bytes, each segment released only once authenticated.
+fn open_stream(
+    input: BoxStream<'static, object_store::Result<Bytes>>,
+    opener: Opener,
+    key: String,
+) -> ByteStream {
+    let state = Opening {
+        input,
+        opener: Some(opener),
+        ready: VecDeque::new(),
+        key,
+    };
+    futures_util::stream::try_unfold(state, |mut st| async move {
+        loop {
+            if let Some(b) = st.ready.pop_front() {
+                return Ok(Some((b, st)));
+            }
+            let Some(opener) = st.opener.as_mut() else {
+                return Ok(None);
+            };
+            match st.input.next().await {
+                Some(Ok(chunk)) => {
+                    let out = opener
+                        .push(&chunk)
+                        .map_err(|e| FilesError::integrity(&st.key, e));
+                    st.ready.extend(out.inspect_err(log_integrity)?);
+                }
+                Some(Err(e)) => return Err(FilesError::store(&st.key, e)),
+                None => {
+                    if let Some(o) = st.opener.take() {
+                        let last = o.finish().map_err(|e| FilesError::integrity(&st.key, e));
+                        let last = last.inspect_err(log_integrity)?;
+                        if !last.is_empty() {
+                            st.ready.push_back(last);
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `key` has a shape this module makes: `v1/<32 hex>` (sealed), or the legacy
+/// `ab/cd/<sha256>` (plaintext, content-addressed). Nothing else is read or deleted.
+pub fn is_document_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        ["v1", id] => id.len() == 32 && is_lower_hex(id),
+        [a, b, hash] => {
+            hash.len() == 64
+                && is_lower_hex(hash)
+                && hash.get(..2) == Some(*a)
+                && hash.get(2..4) == Some(*b)
+        }
+        _ => false,
+    }
+}
+
+fn check_key(key: &str) -> Result<(), FilesError> {
+    if is_document_key(key) {
+        Ok(())
+    } else {
+        Err(FilesError::BadKey(key.to_owned()))
+    }
 }
 
 /// Creates `dir` and any missing parents, owner-only (0700): DATA_DIR holds the database, mail
@@ -59,223 +505,5 @@ pub fn create_private_file(path: &Path) -> io::Result<fs::File> {
     opts.open(path)
 }
 
-/// True when `err` says the object does not exist (as opposed to the storage failing).
-pub fn is_not_found(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<io::Error>()
-        .is_some_and(|e| e.kind() == io::ErrorKind::NotFound)
-}
-
-/// Objects on the local disk under `DATA_DIR/files/`, at `ab/cd/abcd…` (the SHA-256 in hex)
-/// so that no directory grows too large.
-#[derive(Debug, Clone)]
-pub struct LocalStorage {
-    root: PathBuf,
-}
-
-impl LocalStorage {
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            root: data_dir.join("files"),
-        }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    fn path_of(&self, key: &str) -> anyhow::Result<PathBuf> {
-        check_key(key)?;
-        Ok(self.root.join(key))
-    }
-}
-
-fn key_for(sha256: &str) -> String {
-    format!("{}/{}/{sha256}", &sha256[..2], &sha256[2..4])
-}
-
-fn is_lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// Only keys of the exact shape `put` makes are accepted. That shape cannot hold `..`, a
-/// backslash or an absolute path, so a crafted key cannot reach outside the root.
-fn check_key(key: &str) -> anyhow::Result<()> {
-    let mut parts = key.split('/');
-    let ok = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(a), Some(b), Some(hash), None) => {
-            hash.len() == 64
-                && is_lower_hex(hash)
-                && hash.get(..2) == Some(a)
-                && hash.get(2..4) == Some(b)
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        anyhow::bail!("not a storage key: {key:?}")
-    }
-}
-
-impl Storage for LocalStorage {
-    fn put(&self, bytes: &[u8]) -> anyhow::Result<Stored> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
-        let key = key_for(&sha256);
-        let path = self.root.join(&key);
-        let stored = Stored {
-            key,
-            sha256,
-            size: bytes.len() as u64,
-        };
-        // Objects only ever appear by rename of a complete file, so one that exists is whole
-        // and identical: leave it alone.
-        if path
-            .try_exists()
-            .with_context(|| format!("checking {}", path.display()))?
-        {
-            return Ok(stored);
-        }
-        let dir = path.parent().context("storage path has no parent")?;
-        create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
-        // tempfile creates the file 0600, a mode it keeps when renamed. Same directory as the
-        // target, so the rename cannot cross file systems.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".partial-")
-            .tempfile_in(dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        tmp.write_all(bytes).context("writing upload")?;
-        // On disk before it gets its final name: after a crash an object is whole or absent.
-        tmp.as_file().sync_all().context("syncing upload")?;
-        match tmp.persist_noclobber(&path) {
-            Ok(_) => Ok(stored),
-            // A concurrent upload of the same bytes got there first; its object is the same.
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(stored),
-            Err(e) => Err(e.error).with_context(|| format!("storing {}", path.display())),
-        }
-    }
-
-    fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
-        let path = self.path_of(key)?;
-        fs::read(&path).with_context(|| format!("reading stored object {key}"))
-    }
-
-    fn delete(&self, key: &str) -> anyhow::Result<()> {
-        let path = self.path_of(key)?;
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("deleting stored object {key}")),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-
-    fn storage() -> (tempfile::TempDir, LocalStorage) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = LocalStorage::new(dir.path());
-        (dir, s)
-    }
-
-    fn files_under(dir: &Path) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                out.extend(files_under(&path));
-            } else {
-                out.push(path);
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn put_get_delete() {
-        let (dir, s) = storage();
-        let stored = s.put(b"abc").unwrap();
-        assert_eq!(stored.sha256, ABC_SHA256);
-        assert_eq!(stored.key, format!("ba/78/{ABC_SHA256}"));
-        assert_eq!(stored.size, 3);
-        assert!(dir.path().join("files/ba/78").join(ABC_SHA256).is_file());
-        assert_eq!(s.get(&stored.key).unwrap(), b"abc");
-
-        s.delete(&stored.key).unwrap();
-        let err = s.get(&stored.key).unwrap_err();
-        assert!(is_not_found(&err), "{err:#}");
-        // Already gone: still fine.
-        s.delete(&stored.key).unwrap();
-    }
-
-    #[test]
-    fn same_bytes_are_one_object_and_never_rewritten() {
-        let (dir, s) = storage();
-        let first = s.put(b"abc").unwrap();
-        let path = dir.path().join("files").join(&first.key);
-        // Had the second put rewritten the object, this marker would be gone.
-        fs::write(&path, b"marker").unwrap();
-        let second = s.put(b"abc").unwrap();
-        assert_eq!(first, second);
-        assert_eq!(fs::read(&path).unwrap(), b"marker");
-        // No temporary files left behind.
-        assert_eq!(files_under(&dir.path().join("files")), vec![path]);
-
-        s.put(b"").unwrap();
-        assert_eq!(files_under(&dir.path().join("files")).len(), 2);
-    }
-
-    #[test]
-    fn crafted_keys_are_refused() {
-        let (dir, s) = storage();
-        fs::write(dir.path().join("secret"), b"x").unwrap();
-        let upper = format!("BA/78/{}", ABC_SHA256.to_uppercase());
-        let mismatched = format!("ab/cd/{ABC_SHA256}");
-        let traversal = format!("ba/78/../../../secret{}", &ABC_SHA256[..50]);
-        for key in [
-            "",
-            "../secret",
-            "../../secret",
-            "/etc/passwd",
-            "ba/78/..",
-            "ba\\78\\x",
-            upper.as_str(),
-            mismatched.as_str(),
-            traversal.as_str(),
-            &format!("/ba/78/{ABC_SHA256}"),
-            &format!("ba/78/{ABC_SHA256}/"),
-        ] {
-            assert!(s.get(key).is_err(), "{key}");
-            assert!(!is_not_found(&s.get(key).unwrap_err()), "{key}");
-            assert!(s.delete(key).is_err(), "{key}");
-        }
-        assert!(dir.path().join("secret").exists());
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn objects_and_their_directories_are_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let (dir, s) = storage();
-        let stored = s.put(b"confidential").unwrap();
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let object = dir.path().join("files").join(&stored.key);
-        assert_eq!(mode(&object), 0o600);
-        let mut d = object.parent().unwrap();
-        while d != dir.path() {
-            assert_eq!(mode(d), 0o700, "{}", d.display());
-            d = d.parent().unwrap();
-        }
-    }
-
-    #[test]
-    fn usable_as_a_trait_object() {
-        let (_dir, s) = storage();
-        let s: Box<dyn Storage> = Box::new(s);
-        let stored = s.put("構成図".as_bytes()).unwrap();
-        assert_eq!(s.get(&stored.key).unwrap(), "構成図".as_bytes());
-    }
-}
+mod tests;

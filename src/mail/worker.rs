@@ -79,7 +79,7 @@ pub struct Worker {
     pub app: Arc<Config>,
     pub links: Arc<LinkKeys>,
     /// Where documents' bytes live, for the daily retention purge.
-    pub storage: Arc<dyn crate::files::Storage>,
+    pub files: Arc<crate::files::Files>,
 }
 
 impl Worker {
@@ -174,16 +174,10 @@ impl Worker {
 
     /// Purges the confidential material of engagements closed more than `RETENTION_DAYS` ago.
     pub async fn purge(&self) -> anyhow::Result<crate::service::retention::PurgeReport> {
-        let (db, storage, days) = (
-            self.db.clone(),
-            self.storage.clone(),
-            self.app.retention_days,
-        );
-        tokio::task::spawn_blocking(move || {
-            crate::service::retention::purge(&db, storage.as_ref(), db::now(), days, false)
-        })
-        .await?
-        .map_err(cause)
+        let days = self.app.retention_days;
+        crate::service::retention::purge(&self.db, &self.files, db::now(), days, false)
+            .await
+            .map_err(cause)
     }
 
     /// Runs until the process ends.

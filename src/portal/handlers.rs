@@ -437,7 +437,7 @@ pub async fn submit_page(
             } else {
                 DocPurpose::MemorandumSigned
             };
-            match intake::store_files(state.storage.clone(), upload.files, purpose).await {
+            match intake::store_files(state.files.clone(), upload.files, purpose).await {
                 Ok(f) => f,
                 Err(AppError::Validation(errors)) => {
                     return form_again(

@@ -66,7 +66,7 @@ pub struct Received {
 /// Checks each file's type from its content and stores them. Nothing is stored unless every
 /// file passes.
 pub async fn store_files(
-    storage: std::sync::Arc<dyn crate::files::Storage>,
+    store: std::sync::Arc<crate::files::Files>,
     files: Vec<(String, Vec<u8>)>,
     purpose: Purpose,
 ) -> AppResult<Vec<Received>> {
@@ -95,21 +95,15 @@ pub async fn store_files(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let received = tokio::task::spawn_blocking(move || {
-        files
-            .into_iter()
-            .zip(kinds)
-            .map(|((filename, bytes), kind)| {
-                storage.put(&bytes).map(|stored| Received {
-                    filename,
-                    kind,
-                    stored,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("storing files failed: {e}"))??;
+    let mut received = Vec::with_capacity(files.len());
+    for ((filename, bytes), kind) in files.into_iter().zip(kinds) {
+        let stored = store.put(bytes.as_slice()).await?;
+        received.push(Received {
+            filename,
+            kind,
+            stored,
+        });
+    }
     Ok(received)
 }
 
@@ -134,6 +128,9 @@ pub fn record_documents(
             storage_key: f.stored.key.clone(),
             uploaded_at: s.now,
             uploaded_by: format!("{}:{}", s.who.kind, s.who.id.as_deref().unwrap_or("-")),
+            key_id: Some(f.stored.seal.key_id.clone()),
+            wrapped_key: Some(f.stored.seal.wrapped_key.clone()),
+            nonce: Some(f.stored.seal.nonce.clone()),
         };
         db::intake::insert_document(conn, &row)?;
         rows.push(row);

@@ -14,7 +14,7 @@ use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::jst;
 use crate::domain::retention::{is_due, purge_due_at};
 use crate::error::{AppError, AppResult};
-use crate::files::Storage;
+use crate::files::Files;
 
 /// One engagement the purge handled (or, on a dry run, would handle).
 #[derive(Debug, Clone, Serialize)]
@@ -40,10 +40,9 @@ pub struct PurgeReport {
 /// row lock, so two workers running the purge at once purge each engagement once. Stored
 /// objects are deleted after the transaction commits: a failure leaves an unreferenced object
 /// (reported, and collected by `files gc`), never a document row pointing at nothing.
-/// Blocking: run it off the async executor.
-pub fn purge(
+pub async fn purge(
     db: &Db,
-    storage: &dyn Storage,
+    files: &Files,
     now: NaiveDateTime,
     retention_days: u32,
     dry_run: bool,
@@ -53,10 +52,7 @@ pub fn purge(
         retention_days,
         ..Default::default()
     };
-    let candidates = {
-        let mut conn = db.pool.get()?;
-        r::closed_unpurged(&mut conn)?
-    };
+    let candidates = db.read(|conn| Ok(r::closed_unpurged(conn)?)).await?;
     for (id, closed_at) in candidates {
         if !is_due(closed_at, retention_days, now) {
             continue;
@@ -71,13 +67,15 @@ pub fn purge(
             continue;
         }
         let id2 = id.clone();
-        let done = db.write_blocking(move |conn| purge_one(conn, &id2, now, retention_days))?;
+        let done = db
+            .write(move |conn| purge_one(conn, &id2, now, retention_days))
+            .await?;
         let Some((closed_at, removed, keys)) = done else {
             continue; // resumed or purged by another worker meanwhile
         };
         let mut deleted = 0;
         for key in keys {
-            match storage.delete(&key) {
+            match files.delete(&key).await {
                 Ok(()) => deleted += 1,
                 Err(e) => {
                     tracing::error!(engagement = %id, error = %e, "purge: a stored object could not be deleted; `files gc` will remove it");

@@ -103,12 +103,17 @@ impl TestApp {
     /// Stops the app gracefully (as on SIGTERM) and starts it again on the same port, database
     /// and DATA_DIR, with a new connection pool.
     pub async fn restart(&mut self) {
+        let config = (*self.config).clone();
+        self.restart_with(config).await;
+    }
+
+    /// As `restart`, with other settings (e.g. other document keys).
+    pub async fn restart_with(&mut self, config: Config) {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("stop the app");
         }
         let addr = self.base.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind(addr).expect("bind the same port again");
-        let config = (*self.config).clone();
         let running = app::start(config, listener, 1)
             .await
             .expect("restart the app");

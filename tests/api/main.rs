@@ -13,6 +13,8 @@ mod contacts;
 mod dashboard;
 mod dashboard_web;
 mod engagements;
+mod files;
+mod files_backup;
 mod hardening;
 mod imports;
 mod input;
