@@ -381,12 +381,23 @@ async fn the_mail_worker_runs_the_purge_when_it_starts_and_daily() {
     let app = crate::helpers::spawn_with(&[("MAIL_WORKER", "off"), ("RETENTION_DAYS", "0")]).await;
     let w = app.world().await;
     let e = engagement_with_material(&app, &w, 4, false).await;
-    ok(app.step(&w.coord_a, &e, "side-state", json!({"state": "declined", "reason": "院内事情"})).await).await;
+    ok(app
+        .step(
+            &w.coord_a,
+            &e,
+            "side-state",
+            json!({"state": "declined", "reason": "院内事情"}),
+        )
+        .await)
+    .await;
     let (tx, stop) = engagement_tracker::mail::worker::Stop::channel();
     let worker = tokio::spawn(app.mail_worker().run_until(stop));
     let mut purged = Value::Null;
     for _ in 0..100 {
-        let r: Value = ok(app.get(&format!("/api/v1/engagements/{e}/receipt"), &w.coord_a).await).await;
+        let r: Value = ok(app
+            .get(&format!("/api/v1/engagements/{e}/receipt"), &w.coord_a)
+            .await)
+        .await;
         purged = r["purged_at"].clone();
         if purged.is_string() {
             break;
@@ -395,5 +406,8 @@ async fn the_mail_worker_runs_the_purge_when_it_starts_and_daily() {
     }
     let _ = tx.send(true);
     worker.await.expect("worker stops");
-    assert!(purged.is_string(), "the worker purged the declined engagement");
+    assert!(
+        purged.is_string(),
+        "the worker purged the declined engagement"
+    );
 }
