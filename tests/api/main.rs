@@ -24,6 +24,7 @@ mod ops;
 mod pipeline;
 mod portal;
 mod questionnaire;
+mod replicas;
 mod resilience;
 mod retention;
 mod shared_hospital;
