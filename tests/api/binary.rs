@@ -37,14 +37,14 @@ const SETTINGS: &[&str] = &[
 
 /// An empty working directory (with `data/` not yet created) and, on PostgreSQL, an empty
 /// database of its own.
-struct Install {
+pub(crate) struct Install {
     dir: tempfile::TempDir,
     database_url: Option<String>,
     pg: Option<(String, String)>,
 }
 
 impl Install {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let pg = std::env::var("TEST_DATABASE_URL")
             .ok()
             .filter(|v| !v.is_empty())
@@ -56,7 +56,7 @@ impl Install {
         }
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
@@ -78,7 +78,7 @@ impl Install {
     }
 
     /// Starts a long-running command with its standard error kept in a file.
-    fn start(&self, args: &[&str], env: &[(&str, &str)]) -> Process {
+    pub(crate) fn start(&self, args: &[&str], env: &[(&str, &str)]) -> Process {
         let log =
             self.dir
                 .path()
@@ -95,7 +95,7 @@ impl Install {
     }
 
     /// `serve` on a free port; returns once it answers /healthz.
-    async fn serve(&self, env: &[(&str, &str)]) -> Server {
+    pub(crate) async fn serve(&self, env: &[(&str, &str)]) -> Server {
         let port = SmtpSink::free_port();
         let bind = format!("127.0.0.1:{port}");
         let mut all = vec![("BIND", bind.as_str())];
@@ -128,7 +128,7 @@ impl Install {
     }
 
     /// `user create` with the password on standard input, as a script would.
-    fn create_admin(&self, email: &str) -> std::process::Output {
+    pub(crate) fn create_admin(&self, email: &str) -> std::process::Output {
         let mut child = self
             .command(
                 &[
@@ -170,18 +170,18 @@ impl Drop for Install {
     }
 }
 
-struct Process {
+pub(crate) struct Process {
     child: Child,
     log: PathBuf,
 }
 
 impl Process {
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Sends SIGTERM and waits for the process to end.
-    async fn terminate(&mut self) -> ExitStatus {
+    pub(crate) async fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -206,7 +206,7 @@ impl Process {
     }
 
     /// What every clean run's log must not contain.
-    fn assert_clean_log(&self) {
+    pub(crate) fn assert_clean_log(&self) {
         let log = self.stderr();
         for bad in [
             "database is locked",
@@ -229,18 +229,18 @@ impl Drop for Process {
     }
 }
 
-struct Server {
-    process: Process,
+pub(crate) struct Server {
+    pub(crate) process: Process,
     base: String,
-    client: Client,
+    pub(crate) client: Client,
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn token(&self, email: &str) -> String {
+    pub(crate) async fn token(&self, email: &str) -> String {
         let res = self
             .client
             .post(self.url("/api/v1/auth/token"))
@@ -255,7 +255,7 @@ impl Server {
 
     /// The quick start up to a queued `first_contact` mail: round, the example list, the mail.
     /// Returns the engagement and how many messages were queued.
-    async fn queue_first_contact(&self, token: &str) -> (String, usize) {
+    pub(crate) async fn queue_first_contact(&self, token: &str) -> (String, usize) {
         let res = self
             .client
             .post(self.url("/api/v1/rounds"))
@@ -307,7 +307,7 @@ impl Server {
         (engagement, queued)
     }
 
-    async fn emails(&self, token: &str) -> Vec<Value> {
+    pub(crate) async fn emails(&self, token: &str) -> Vec<Value> {
         let list: Value = self
             .client
             .get(self.url("/api/v1/emails"))
@@ -323,7 +323,7 @@ impl Server {
 }
 
 /// Polls `check` until it gives a value, failing after a generous deadline.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

@@ -9,6 +9,7 @@ mod binary;
 mod cli;
 mod conformance;
 mod contacts;
+mod contention;
 mod dashboard;
 mod dashboard_web;
 mod engagements;
