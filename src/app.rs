@@ -124,6 +124,7 @@ pub fn mail_worker(config: &Config, db: Db) -> anyhow::Result<crate::mail::worke
         transport: Arc::new(crate::mail::transport::Transport::from_config(
             config.smtp_url.as_deref(),
             &config.data_dir,
+            config.mail.concurrency,
         )?),
         config: config.mail.clone(),
         files: Arc::new(Files::open(config)?),
@@ -224,6 +225,7 @@ pub async fn shutdown_signal() -> anyhow::Result<&'static str> {
 /// Binds the routes to `listener`; the returned server runs when awaited. It does not watch
 /// signals itself: [`Running`] stops it.
 pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let blocking = blocking_threads(state.config.db_pool_size, workers);
     let data = web::Data::new(state);
     let doc = openapi();
     let server = HttpServer::new(move || {
@@ -258,11 +260,20 @@ pub fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io
             .wrap(from_fn(telemetry::middleware))
     })
     .workers(workers)
+    .worker_max_blocking_threads(blocking)
     .disable_signals()
     .shutdown_timeout(SHUTDOWN_SECS)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Blocking threads per HTTP worker. Nearly all blocking work holds a database connection, so
+/// threads beyond the pool's share only wait for one (actix's default, 512 / workers, let a
+/// load burst leave ~200 idle threads and their allocator arenas behind). One spare per worker
+/// for work without a connection (password hashing, files).
+fn blocking_threads(pool_size: u32, workers: usize) -> usize {
+    (pool_size as usize).div_ceil(workers.max(1)) + 1
 }
 
 impl AppError {

@@ -52,6 +52,8 @@ pub struct MailConfig {
     pub max_attempts: i64,
     /// How often the worker looks for due mail.
     pub poll_ms: u64,
+    /// Messages a worker sends at once (and SMTP connections it keeps open).
+    pub concurrency: usize,
     /// Whether `serve` runs the delivery worker itself.
     pub worker_in_serve: bool,
     /// Lifetime of links in mail.
@@ -197,6 +199,7 @@ impl Config {
             retry_base_ms: parse_in(src, "MAIL_RETRY_BASE_MS", 30_000, 10..=3_600_000)? as u64,
             max_attempts: parse_in(src, "MAIL_MAX_ATTEMPTS", 8, 1..=100)?,
             poll_ms: parse_in(src, "MAIL_POLL_MS", 1_000, 10..=3_600_000)? as u64,
+            concurrency: parse_in(src, "MAIL_CONCURRENCY", 8, 1..=64)? as usize,
             worker_in_serve: match src.get("MAIL_WORKER").as_deref().map(str::trim) {
                 None | Some("on" | "true" | "1") => true,
                 Some("off" | "false" | "0") => false,

@@ -63,8 +63,13 @@ fn redact(path: &str) -> String {
         .collect()
 }
 
+/// Probes and scrapes come every few seconds and say nothing new: logged at DEBUG only.
+fn is_quiet(route: &str) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics")
+}
+
 /// Gives the request an id, runs it inside a span that carries the id, echoes the id back, and
-/// counts the request for `/metrics`.
+/// counts the request for `/metrics`. One log line per request (none at INFO for probes).
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -73,46 +78,47 @@ pub async fn middleware(
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
     // The route pattern, never the path itself: paths carry link tokens (`/p/{purpose}/{token}`).
+    // Matched once here; routing inside finds the same route.
     let pattern = req.match_pattern();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = method_label(req.method()),
-        route = pattern.as_deref().unwrap_or(UNMATCHED_ROUTE),
-        path = pattern.is_none().then(|| redact(req.path())),
-    );
+    let route = pattern.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    let method = method_label(req.method());
+    let quiet = is_quiet(route);
+    let path = pattern.is_none().then(|| redact(req.path()));
+    let span = if quiet {
+        tracing::debug_span!("request", request_id = %id, method, route)
+    } else {
+        tracing::info_span!("request", request_id = %id, method, route, path)
+    };
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let status = res.status().as_u16();
     if let Some(state) = state {
-        state.metrics.observe(
-            method_label(res.request().method()),
-            &route,
-            status,
-            elapsed,
-        );
+        state.metrics.observe(method, route, status, elapsed);
     }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        tracing::info!(
-            status,
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "request finished"
-        )
+        if quiet {
+            tracing::debug!(status, elapsed_ms, "request finished")
+        } else {
+            tracing::info!(status, elapsed_ms, "request finished")
+        }
     });
     Ok(res)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{pick_id, redact};
+    use super::{is_quiet, pick_id, redact};
+
+    #[test]
+    fn probes_are_quiet_and_the_rest_is_not() {
+        assert!(is_quiet("/healthz") && is_quiet("/readyz") && is_quiet("/metrics"));
+        assert!(!is_quiet("/api/v1/engagements/{id}") && !is_quiet("unmatched"));
+    }
 
     #[test]
     fn unmatched_paths_lose_their_long_segments() {

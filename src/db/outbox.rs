@@ -78,17 +78,25 @@ pub fn claim(
     }
 }
 
-pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq("sent"),
-            outbox::sent_at.eq(Some(now)),
-            outbox::locked_until.eq(None::<NaiveDateTime>),
-            outbox::last_error.eq(None::<String>),
-            outbox::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// Marks many rows sent at once (a worker records its finished sends together).
+pub fn mark_sent_all(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    // Bounded chunks keep each statement under SQLite's bound-parameter limit.
+    for chunk in ids.chunks(500) {
+        diesel::update(outbox::table.filter(outbox::id.eq_any(chunk)))
+            .set((
+                outbox::status.eq("sent"),
+                outbox::sent_at.eq(Some(now)),
+                outbox::locked_until.eq(None::<NaiveDateTime>),
+                outbox::last_error.eq(None::<String>),
+                outbox::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// After a failed attempt: try again at `next`, or give up (`failed`) when `next` is None.

@@ -6,5 +6,6 @@ pub mod ics;
 pub mod message;
 pub mod render;
 pub mod reply_to;
+pub mod smtp;
 pub mod transport;
 pub mod worker;

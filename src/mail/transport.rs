@@ -1,5 +1,5 @@
 //! Where mail goes: an SMTP server (`SMTP_URL`), or `.eml` files under `DATA_DIR/outbox/` by
-//! default.
+//! default. Every transport takes several messages at once (the worker keeps a few in flight).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,25 +7,53 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lettre::address::Envelope;
+use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::smtp::SmtpPool;
+
+/// How long connecting, or sending one message, may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `smtp://`: our pool, with `TCP_NODELAY` (see [`SmtpPool`]).
+    Smtp(Box<SmtpPool>),
+    /// `smtps://` (TLS from the first byte): lettre's pooled transport, which opens the socket
+    /// itself. Its connections lack `TCP_NODELAY`; several in flight make up for it.
+    SmtpTls(AsyncSmtpTransport<Tokio1Executor>),
     Files(PathBuf),
 }
 
 impl Transport {
     /// `smtp://host:25` (plain; add `?tls=required` for STARTTLS), `smtps://host:465` (TLS),
     /// with `user:password@` for authentication.
-    pub fn from_config(smtp_url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    /// `connections`: at most this many SMTP connections (one per message in flight).
+    pub fn from_config(
+        smtp_url: Option<&str>,
+        data_dir: &std::path::Path,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
         match smtp_url {
-            Some(url) => Ok(Transport::Smtp(
+            Some(url) if url.starts_with("smtps://") => Ok(Transport::SmtpTls(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("SMTP_URL is not a valid SMTP address")?
-                    .timeout(Some(Duration::from_secs(20)))
+                    .timeout(Some(SMTP_TIMEOUT))
+                    .pool_config(PoolConfig::new().max_size(connections.max(1) as u32))
                     .build(),
             )),
+            Some(url) => Ok(Transport::Smtp(Box::new(SmtpPool::from_url(
+                url,
+                connections,
+                SMTP_TIMEOUT,
+            )?))),
             None => Ok(Transport::Files(data_dir.join("outbox"))),
+        }
+    }
+
+    /// Closes connections kept for the next message (when there is none for now).
+    pub async fn close_idle(&self) {
+        if let Transport::Smtp(pool) = self {
+            pool.close_idle().await;
         }
     }
 
@@ -38,17 +66,9 @@ impl Transport {
         raw: &[u8],
     ) -> anyhow::Result<()> {
         match self {
-            Transport::Smtp(smtp) => {
-                let from: Address = from.parse().context("bad sender address")?;
-                let to = to
-                    .iter()
-                    .map(|a| {
-                        a.parse::<Address>()
-                            .with_context(|| format!("bad recipient {a}"))
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let envelope = Envelope::new(Some(from), to).context("no recipient")?;
-                smtp.send_raw(&envelope, raw).await?;
+            Transport::Smtp(pool) => pool.send(&envelope(from, to)?, raw).await,
+            Transport::SmtpTls(smtp) => {
+                smtp.send_raw(&envelope(from, to)?, raw).await?;
                 Ok(())
             }
             Transport::Files(dir) => {
@@ -72,4 +92,16 @@ impl Transport {
             }
         }
     }
+}
+
+fn envelope(from: &str, to: &[String]) -> anyhow::Result<Envelope> {
+    let from: Address = from.parse().context("bad sender address")?;
+    let to = to
+        .iter()
+        .map(|a| {
+            a.parse::<Address>()
+                .with_context(|| format!("bad recipient {a}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Envelope::new(Some(from), to).context("no recipient")
 }

@@ -23,7 +23,24 @@ use crate::service::step::Who;
 
 /// How long a claimed row is reserved for the worker that claimed it.
 const LEASE_SECS: i64 = 120;
-const BATCH: i64 = 20;
+/// The part of the lease kept free at its end: a send (at most 20 s to connect, 20 s to send)
+/// and the write of its outcome must fit in it.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+/// Outcomes written per transaction, at most.
+const RECORD_EVERY: usize = 64;
+
+/// Rows claimed at once: enough to keep every send slot busy for a while between claims.
+fn claim_size(concurrency: usize) -> i64 {
+    (concurrency as i64 * 16).clamp(20, 500)
+}
+
+/// How one claimed message fared.
+struct Outcome {
+    id: String,
+    kind: String,
+    attempts: i64,
+    result: Result<(), String>,
+}
 /// How often reminders and nudges are looked for.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 /// The retention purge runs at start and then daily.
@@ -38,7 +55,7 @@ pub fn backoff(base_ms: u64, attempts: i64, jitter: f64) -> Duration {
     Duration::from_millis((raw * factor) as u64)
 }
 
-/// Asks a running worker to stop: it takes no new work, finishes the message it is sending and
+/// Asks a running worker to stop: it takes no new work, finishes the messages it is sending and
 /// gives the rest of its claim back. Dropping the sender stops it too.
 #[derive(Clone)]
 pub struct Stop(Option<watch::Receiver<bool>>);
@@ -88,74 +105,142 @@ impl Worker {
         self.deliver(&Stop::never()).await
     }
 
-    /// Sends one batch of due mail; if `stop` is raised meanwhile, gives the unsent rest back.
+    /// Sends one batch of due mail, `concurrency` messages at a time, and records the outcomes
+    /// a few dozen per transaction. If `stop` is raised meanwhile (or the lease is running
+    /// short), the messages in flight are finished and the unsent rest is given back.
     pub async fn deliver(&self, stop: &Stop) -> anyhow::Result<usize> {
         let db = self.db.clone();
+        let claimed_at = Instant::now();
         let now = db::now();
+        let batch = claim_size(self.config.concurrency);
         let rows = tokio::task::spawn_blocking(move || {
             db.write_blocking(|conn| {
                 Ok(db::outbox::claim(
                     conn,
                     now,
                     now + chrono::Duration::seconds(LEASE_SECS),
-                    BATCH,
+                    batch,
                 )?)
             })
         })
         .await?
         .map_err(cause)
         .context("claiming mail")?;
-        let n = rows.len();
-        for (i, row) in rows.iter().enumerate() {
-            if stop.is_set() {
-                let rest: Vec<String> = rows[i..].iter().map(|r| r.id.clone()).collect();
-                let db = self.db.clone();
-                let released = tokio::task::spawn_blocking(move || {
-                    db.write_blocking(|conn| Ok(db::outbox::release(conn, &rest, db::now())?))
-                })
-                .await?
-                .map_err(cause)
-                .context("giving back claimed mail")?;
-                tracing::info!(released, "mail worker stopping; claimed mail given back");
-                return Ok(i);
-            }
-            let to: Vec<String> = serde_json::from_str(&row.envelope_to).unwrap_or_default();
-            let result = self
-                .transport
-                .send(&row.id, &row.envelope_from, &to, row.raw.as_bytes())
-                .await;
-            let now = db::now();
-            let next: Option<NaiveDateTime> =
-                (row.attempts < self.config.max_attempts).then(|| {
-                    now + chrono::Duration::from_std(backoff(
-                        self.config.retry_base_ms,
-                        row.attempts,
-                        rand::random(),
-                    ))
-                    .unwrap_or_else(|_| chrono::Duration::hours(1))
-                });
-            let db = self.db.clone();
-            let id = row.id.clone();
-            let outcome = result.as_ref().map(|_| ()).map_err(|e| format!("{e:#}"));
-            match &outcome {
-                Ok(()) => tracing::info!(mail = %row.id, kind = %row.kind, "mail sent"),
-                Err(e) => {
-                    tracing::warn!(mail = %row.id, attempts = row.attempts, error = %e, "mail not sent")
-                }
-            }
-            tokio::task::spawn_blocking(move || {
-                db.write_blocking(|conn| {
-                    match &outcome {
-                        Ok(()) => db::outbox::mark_sent(conn, &id, now)?,
-                        Err(e) => db::outbox::mark_failed(conn, &id, e, next, now)?,
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // No send starts once the rest of the lease could not cover it and its record: a row
+        // whose lease ran out may be claimed (and sent) by another worker.
+        let last_start = claimed_at + Duration::from_secs(LEASE_SECS as u64) - LEASE_MARGIN;
+        let mut rows = rows.into_iter();
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut done = Vec::new();
+        let mut handled = 0;
+        let mut drained = false;
+        loop {
+            while in_flight.len() < self.config.concurrency.max(1)
+                && !stop.is_set()
+                && Instant::now() < last_start
+            {
+                let Some(row) = rows.next() else {
+                    drained = true;
+                    break;
+                };
+                let transport = self.transport.clone();
+                in_flight.spawn(async move {
+                    let to: Vec<String> =
+                        serde_json::from_str(&row.envelope_to).unwrap_or_default();
+                    let result = transport
+                        .send(&row.id, &row.envelope_from, &to, row.raw.as_bytes())
+                        .await
+                        .map_err(|e| format!("{e:#}"));
+                    Outcome {
+                        id: row.id,
+                        kind: row.kind,
+                        attempts: row.attempts,
+                        result,
                     }
-                    Ok(())
-                })
+                });
+            }
+            if drained {
+                // Nothing more to start: sessions go back to the server as their sends end,
+                // not after the batch's last one (a server with few slots may be keeping
+                // another worker's connection waiting for one).
+                self.transport.close_idle().await;
+            }
+            let Some(finished) = in_flight.join_next().await else {
+                break;
+            };
+            done.push(finished.context("a mail send task failed")?);
+            // Recorded while the other sends go on (they are tasks of their own).
+            if done.len() >= RECORD_EVERY {
+                handled += self.record(std::mem::take(&mut done)).await?;
+            }
+        }
+        handled += self.record(done).await?;
+        let rest: Vec<String> = rows.map(|r| r.id).collect();
+        if !rest.is_empty() {
+            let db = self.db.clone();
+            let released = tokio::task::spawn_blocking(move || {
+                db.write_blocking(|conn| Ok(db::outbox::release(conn, &rest, db::now())?))
             })
             .await?
             .map_err(cause)
-            .context("recording mail outcome")?;
+            .context("giving back claimed mail")?;
+            if stop.is_set() {
+                tracing::info!(released, "mail worker stopping; claimed mail given back");
+            } else {
+                tracing::warn!(
+                    released,
+                    "mail lease running short; claimed mail given back"
+                );
+            }
         }
+        Ok(handled)
+    }
+
+    /// Writes the outcomes of finished sends in one transaction; returns how many.
+    async fn record(&self, done: Vec<Outcome>) -> anyhow::Result<usize> {
+        if done.is_empty() {
+            return Ok(0);
+        }
+        let now = db::now();
+        let mut sent = Vec::new();
+        let mut failed = Vec::new();
+        for o in done {
+            match o.result {
+                Ok(()) => {
+                    tracing::info!(mail = %o.id, kind = %o.kind, "mail sent");
+                    sent.push(o.id);
+                }
+                Err(e) => {
+                    tracing::warn!(mail = %o.id, attempts = o.attempts, error = %e, "mail not sent");
+                    let next = (o.attempts < self.config.max_attempts).then(|| {
+                        now + chrono::Duration::from_std(backoff(
+                            self.config.retry_base_ms,
+                            o.attempts,
+                            rand::random(),
+                        ))
+                        .unwrap_or_else(|_| chrono::Duration::hours(1))
+                    });
+                    failed.push((o.id, e, next));
+                }
+            }
+        }
+        let n = sent.len() + failed.len();
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.write_blocking(|conn| {
+                db::outbox::mark_sent_all(conn, &sent, now)?;
+                for (id, e, next) in &failed {
+                    db::outbox::mark_failed(conn, id, e, *next, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await?
+        .map_err(cause)
+        .context("recording mail outcomes")?;
         Ok(n)
     }
 
@@ -216,6 +301,7 @@ impl Worker {
                 }
             };
             if handled == 0 {
+                self.transport.close_idle().await;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(self.config.poll_ms)) => {}
                     _ = stop.raised() => {}

@@ -255,7 +255,7 @@ impl Server {
 
     /// The quick start up to a queued `first_contact` mail: round, the example list, the mail.
     /// Returns the engagement and how many messages were queued.
-    async fn queue_first_contact(&self, token: &str) -> (String, usize) {
+    pub(crate) async fn queue_first_contact(&self, token: &str) -> (String, usize) {
         let res = self
             .client
             .post(self.url("/api/v1/rounds"))
@@ -307,7 +307,7 @@ impl Server {
         (engagement, queued)
     }
 
-    async fn emails(&self, token: &str) -> Vec<Value> {
+    pub(crate) async fn emails(&self, token: &str) -> Vec<Value> {
         let list: Value = self
             .client
             .get(self.url("/api/v1/emails"))

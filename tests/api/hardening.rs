@@ -83,6 +83,8 @@ fn link_tokens_never_reach_the_log() {
         .unwrap();
     let token = "Zm9yZ2VkLXRva2VuLTAwMQ";
     assert_eq!(http_get(&bind, "/healthz"), 200);
+    assert_eq!(http_get(&bind, "/readyz"), 200);
+    assert_eq!(http_get(&bind, "/metrics"), 200);
     for path in [
         format!("/p/landing/{token}"),
         format!("/p/memorandum/{token}/document"),
@@ -103,6 +105,10 @@ fn link_tokens_never_reach_the_log() {
     assert!(log.contains("request finished"), "{log}");
     assert!(log.contains("/p/{purpose}/{token}"), "{log}");
     assert!(!log.contains(token), "{log}");
+    // Probes and scrapes are not logged at INFO (the default level).
+    for probe in ["/healthz", "/readyz", "/metrics"] {
+        assert!(!log.contains(probe), "{probe} in the log:\n{log}");
+    }
 }
 
 /// A plain HTTP GET on a fresh connection; waits (up to 30 s) for the server to listen.

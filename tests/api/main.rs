@@ -10,6 +10,7 @@ mod channels;
 mod cli;
 mod conformance;
 mod contacts;
+mod contention;
 mod dashboard;
 mod dashboard_web;
 mod engagements;
