@@ -10,7 +10,7 @@ use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventR
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
 use crate::domain::orgs as org_rules;
-use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, SideState, Stage};
+use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
 
 /// The version a client last read, as an entity tag (`"v3"`).
@@ -124,7 +124,7 @@ pub fn facts(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Facts> {
         .collect();
     Ok(Facts {
         milestones,
-        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        side_state: e.side_state,
         hearing_scheduled: db::hearings::scheduled(conn, &e.id)?.is_some(),
     })
 }
@@ -346,8 +346,8 @@ fn record(
             actor_label: step.who.label.clone(),
             kind: kind.into(),
             payload: step.payload.to_string(),
-            stage_before: before.as_str().into(),
-            stage_after: after.as_str().into(),
+            stage_before: before,
+            stage_after: after,
             override_reason,
         },
     )?;
@@ -362,7 +362,7 @@ pub fn note(
     kind: &str,
     payload: Value,
 ) -> AppResult<()> {
-    let stage = Stage::parse(&engagement.stage).unwrap_or(Stage::Selected);
+    let stage = engagement.stage;
     q::insert_event(
         conn,
         &EventRow {
@@ -374,8 +374,8 @@ pub fn note(
             actor_label: who.label.clone(),
             kind: kind.into(),
             payload: payload.to_string(),
-            stage_before: stage.as_str().into(),
-            stage_after: stage.as_str().into(),
+            stage_before: stage,
+            stage_after: stage,
             override_reason: None,
         },
     )?;
