@@ -488,7 +488,7 @@ pub async fn memorandum(
         let action = Action::Memorandum(from, input.status);
         step::step(conn, t, action, "memorandum_status", move |_, s| {
             let executed_on = (input.status == MemorandumStatus::Executed)
-                .then(|| input.executed_on.unwrap_or_else(crate::domain::today_in_japan));
+                .then(|| input.executed_on.unwrap_or_else(|| s.today_in_japan()));
             s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
             s.changes.memorandum_status = Some(Some(input.status));
             if input.template_version.is_some() {

@@ -221,7 +221,7 @@ pub async fn deliver_report(
                         "no report document with this id on this engagement",
                     )
                 })?;
-            let on = r.delivered_on.unwrap_or_else(crate::domain::today_in_japan);
+            let on = r.delivered_on.unwrap_or_else(|| s.today_in_japan());
             s.payload = json!({"document_id": r.document_id, "delivered_on": on});
             s.reach(Milestone::ReportDelivered);
             Ok(())

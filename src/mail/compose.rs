@@ -64,7 +64,7 @@ pub fn link(
     contact_id: &str,
     purpose: Purpose,
 ) -> AppResult<String> {
-    let now = db::now();
+    let now = config.clock.now();
     let ttl = Duration::days(config.mail.link_ttl_days);
     let issued = keys.issue();
     let token = issued.token;
@@ -136,7 +136,7 @@ pub fn render_for(
         None => None,
     };
     // The one rule of open slots (past ones are not offered in mail either).
-    let now = db::utc(db::now());
+    let now = config.clock.now_utc();
     let slots = db::hearings::slots(conn, &e.id)?
         .iter()
         .filter(|s| {
@@ -172,7 +172,7 @@ pub fn render_for(
         slots,
         hearing,
         previous: extra.previous.as_ref().map(slot_view),
-        reply_by: Some(crate::domain::today_in_japan() + Duration::days(7)),
+        reply_by: Some(config.clock.today_in_japan() + Duration::days(7)),
         reason: extra.reason.clone(),
         note: extra.note.clone(),
     };
@@ -273,7 +273,7 @@ fn invite(
             })
             .collect(),
     };
-    Ok(Some(ics::render(&inv, chrono::Utc::now())))
+    Ok(Some(ics::render(&inv, config.clock.now_utc())))
 }
 
 /// The hospital's system vendor, when invited to the hearing, gets the hearing mails too (with
@@ -413,7 +413,7 @@ pub fn enqueue(
             invite: ics.as_deref().map(|i| (i, method)),
             charset: cs,
         })?;
-        let now = db::now();
+        let now = config.clock.now();
         db::outbox::insert(
             conn,
             &OutboxRow {

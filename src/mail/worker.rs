@@ -179,8 +179,9 @@ impl Worker {
             self.storage.clone(),
             self.app.retention_days,
         );
+        let now = self.app.clock.now();
         tokio::task::spawn_blocking(move || {
-            crate::service::retention::purge(&db, storage.as_ref(), db::now(), days, false)
+            crate::service::retention::purge(&db, storage.as_ref(), now, days, false)
         })
         .await?
         .map_err(cause)
@@ -260,7 +261,7 @@ fn system() -> Who {
 /// of its own: one that fails (an address the mailer cannot use, a template that does not
 /// render) is marked on the engagement and its contacts and never holds up the others.
 fn scheduled_mails(db: &Db, app: &Config, links: &LinkKeys, stop: &Stop) -> anyhow::Result<usize> {
-    let now = db::now();
+    let now = app.clock.now();
     let due = {
         let mut conn = db.pool.get().context("cannot reach the database")?;
         due_mails(&mut conn, app, now)
@@ -367,7 +368,7 @@ fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -> Ap
         kind: event,
     };
     let kind = d.kind;
-    let queued = pipeline::run_loaded(conn, system(), e, cmd, |conn, s| {
+    let queued = pipeline::run_loaded_at(conn, system(), e, cmd, app.clock.now(), |conn, s| {
         let ids = compose::enqueue(conn, app, links, &s.engagement, kind, &extra)?;
         s.payload = match kind {
             MailKind::OverdueNudge => {

@@ -734,7 +734,7 @@ pub fn render(
             let scheduled = hearings
                 .iter()
                 .find(|h| h.status == HearingStatus::Scheduled);
-            let open: Vec<Value> = crate::service::hearings::open_slots(conn, &e.id, db::utc(db::now()))
+            let open: Vec<Value> = crate::service::hearings::open_slots(conn, &e.id, state.clock().now_utc())
                 .map_err(PageError::from)?
                 .into_iter()
                 .map(|s| json!({"id": s.id, "when": slot_ja(db::utc(s.starts_at), db::utc(s.ends_at)), "format": format_ja(&s.format, s.place.as_deref())}))

@@ -109,9 +109,12 @@ pub fn stage_of(e: &EngagementRow) -> Stage {
 }
 
 pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
-    config
-        .sla
-        .is_overdue(stage_of(e), e.side_state, utc(e.stage_since), Utc::now())
+    config.sla.is_overdue(
+        stage_of(e),
+        e.side_state,
+        utc(e.stage_since),
+        config.clock.now_utc(),
+    )
 }
 
 /// Per stage, the `stage_since` before which an engagement in it is overdue at `now`: the one
@@ -161,7 +164,7 @@ pub fn detail(
     let progress = Progress {
         memorandum: e.memorandum_status,
         questionnaire: questionnaire_status.map(|s| s.as_str().to_owned()),
-        open_slots: db::hearings::open_slot_count(conn, &e.id, db::now())?,
+        open_slots: db::hearings::open_slot_count(conn, &e.id, config.clock.now())?,
         hearing_scheduled: hearing.is_some(),
         backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
     };

@@ -184,7 +184,7 @@ pub fn save_answers(
         }
     }
     let mode = if submit { Mode::Submit } else { Mode::Draft };
-    let issues = q::validate(&t, &answers, mode, crate::domain::today_in_japan());
+    let issues = q::validate(&t, &answers, mode, s.today_in_japan());
     if !issues.is_empty() {
         return Err(issues_to_error(issues));
     }

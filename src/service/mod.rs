@@ -27,3 +27,9 @@ pub struct Ctx {
     pub config: Arc<Config>,
     pub links: Arc<LinkKeys>,
 }
+
+impl Ctx {
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.config.clock
+    }
+}

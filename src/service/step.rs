@@ -143,6 +143,11 @@ pub struct Step {
 }
 
 impl Step {
+    /// The step's date in Japan, where the programme's dates are read.
+    pub fn today_in_japan(&self) -> chrono::NaiveDate {
+        crate::domain::calendar::date_in_japan(db::utc(self.now))
+    }
+
     pub fn reach(&mut self, m: Milestone) {
         self.add.push(m);
     }
@@ -176,6 +181,8 @@ pub struct Target<'a> {
     pub override_reason: Option<&'a str>,
     /// Where a contact acted from (address, user agent), added to the event as `via`.
     pub via: Option<Value>,
+    /// The step's time, from the channel's clock.
+    pub now: NaiveDateTime,
 }
 
 impl<'a> Target<'a> {
@@ -186,6 +193,7 @@ impl<'a> Target<'a> {
         id: &str,
         if_match: Option<&'a IfMatch>,
         override_reason: Option<&'a str>,
+        now: NaiveDateTime,
     ) -> AppResult<Self> {
         Ok(Target {
             who: Who::from(actor),
@@ -193,17 +201,19 @@ impl<'a> Target<'a> {
             if_match,
             override_reason,
             via: None,
+            now,
         })
     }
 
     /// An engagement already opened (by a link, or by the system).
-    pub fn loaded(who: Who, engagement: EngagementRow) -> Self {
+    pub fn loaded(who: Who, engagement: EngagementRow, now: NaiveDateTime) -> Self {
         Target {
             who,
             engagement,
             if_match: None,
             override_reason: None,
             via: None,
+            now,
         }
     }
 }
@@ -222,6 +232,7 @@ pub fn step<T>(
         if_match,
         override_reason,
         via,
+        now,
     } = target;
     let id = engagement.id.clone();
     let cmd = Command {
@@ -231,7 +242,7 @@ pub fn step<T>(
         override_reason,
         kind,
     };
-    run_loaded(conn, who, engagement, cmd, |c, s| {
+    run_loaded_at(conn, who, engagement, cmd, now, |c, s| {
         let out = body(c, s)?;
         if let (Some(via), Value::Object(m)) = (via, &mut s.payload) {
             m.insert("via".into(), via);
@@ -251,12 +262,24 @@ pub fn run<T>(
     run_loaded(conn, Who::from(actor), engagement, cmd, body)
 }
 
-/// Runs one step on an engagement already loaded (and already checked for visibility).
+/// Runs one step on an engagement already loaded (and already checked for visibility), now.
 pub fn run_loaded<T>(
     conn: &mut DbConnection,
     who: Who,
     engagement: EngagementRow,
     cmd: Command,
+    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
+) -> AppResult<T> {
+    run_loaded_at(conn, who, engagement, cmd, db::now(), body)
+}
+
+/// Runs one step on an engagement already loaded, at `now` (the caller's clock).
+pub fn run_loaded_at<T>(
+    conn: &mut DbConnection,
+    who: Who,
+    engagement: EngagementRow,
+    cmd: Command,
+    now: NaiveDateTime,
     body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
 ) -> AppResult<T> {
     // Without the lock, a concurrent step would make this one fail at `bump_version` with a 412
@@ -296,7 +319,7 @@ pub fn run_loaded<T>(
         engagement,
         facts,
         who,
-        now: db::now(),
+        now,
         changes: EngagementChanges::default(),
         payload: Value::Object(Default::default()),
         add: Vec::new(),

@@ -149,7 +149,7 @@ async fn an_engagement_walks_from_selection_to_completion() {
 
     let slots: Vec<Value> = (0..3)
         .map(|i| {
-            json!({"starts_at": format!("2026-12-0{}T01:00:00Z", i + 1), "ends_at": format!("2026-12-0{}T02:30:00Z", i + 1),
+            json!({"starts_at": app.days_ahead(10 + i, "01:00"), "ends_at": app.days_ahead(10 + i, "02:30"),
                    "format": "online", "meeting_url": "https://meet.example/abc"})
         })
         .collect();
@@ -176,7 +176,7 @@ async fn an_engagement_walks_from_selection_to_completion() {
         )
         .await)
     .await;
-    assert_eq!(d["hearing_scheduled_at"], "2026-12-01T01:00:00Z");
+    assert_eq!(d["hearing_scheduled_at"], app.days_ahead(10, "01:00"));
     ok(app
         .step(
             c,
@@ -427,6 +427,8 @@ async fn an_admin_may_override_a_guard_with_a_reason() {
 #[tokio::test]
 async fn twenty_concurrent_bookings_of_one_slot_have_one_winner() {
     let app = spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let h = app
         .hospital(&w.admin, &institution_code("13", 1, 3), "架空第一病院", 80)
@@ -584,7 +586,7 @@ async fn side_states_pause_and_resume() {
         )
         .await)
     .await;
-    let d = ok(app.step(c, &e, "side-state", json!({"state": "on_hold", "reason": "電子カルテ更新作業中", "resume_on": "2027-02-01"})).await).await;
+    let d = ok(app.step(c, &e, "side-state", json!({"state": "on_hold", "reason": "電子カルテ更新作業中", "resume_on": &app.days_ahead(60, "00:00")[..10]})).await).await;
     assert_eq!(d["side_state"]["state"], "on_hold");
     assert_eq!(d["next_action"]["code"], "resume");
     assert_eq!(d["stage"], "contacting", "the stage is kept");
@@ -641,6 +643,8 @@ async fn side_states_pause_and_resume() {
 async fn the_database_refuses_a_second_booking_of_a_slot() {
     use engagement_tracker::db::{self, hearings::HearingRow};
     let app = spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let h = app
         .hospital(&w.admin, &institution_code("13", 1, 6), "架空制約病院", 100)

@@ -132,6 +132,8 @@ async fn detail(app: &TestApp, w: &World, e: &str) -> Value {
 #[tokio::test]
 async fn a_link_walks_the_hospital_through_every_step() {
     let app = crate::helpers::spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let (e, contact) = setup(&app, &w, 1).await;
     let c = &w.coord_a;
@@ -316,12 +318,12 @@ async fn a_link_walks_the_hospital_through_every_step() {
         detail(&app, &w, &e).await["questionnaire_status"],
         "submitted"
     );
-    app.step(c, &e, "questionnaire/review", json!({"decision": "accept"}))
+    app.step_ok(c, &e, "questionnaire/review", json!({"decision": "accept"}))
         .await;
     assert_eq!(detail(&app, &w, &e).await["stage"], "intake");
 
     // The hearing: pick a slot; a second pick of a taken slot is refused on the page.
-    app.step(c, &e, "hearing-slots", json!({"slots": [
+    app.step_ok(c, &e, "hearing-slots", json!({"slots": [
         {"starts_at": "2030-12-01T01:00:00Z", "ends_at": "2030-12-01T02:00:00Z", "format": "online", "meeting_url": "https://meet.example/a"},
         {"starts_at": "2030-12-02T01:00:00Z", "ends_at": "2030-12-02T02:00:00Z", "format": "onsite", "place": "3階会議室"}
     ]})).await;
@@ -553,7 +555,7 @@ async fn bad_links_get_a_friendly_page_and_never_data() {
     assert_eq!(page(&app, &fresh).await.0, 410);
 
     // The landing page shows status and what is asked, never a stack trace.
-    app.step(
+    app.step_ok(
         &w.coord_a,
         &e,
         "contact-attempts",
