@@ -97,10 +97,7 @@ async fn execute_the_memorandum(app: &TestApp, c: &str, e: &str) {
     ok(memo("draft").await.unwrap()).await;
     ok(memo("sent").await.unwrap()).await;
     // The signed copy moves the memorandum to `signed_by_hospital` on every channel.
-    let d = ok(app
-        .upload(c, e, "memorandum_signed", "覚書.pdf", PDF)
-        .await)
-    .await;
+    let d = ok(app.upload(c, e, "memorandum_signed", "覚書.pdf", PDF).await).await;
     assert_eq!(d["memorandum"]["status"], "signed_by_hospital");
     let d = ok(memo("executed").await.unwrap()).await;
     assert_eq!(d["stage"], "memorandum");
