@@ -11,6 +11,7 @@ pub mod hearings;
 pub mod hospitals;
 pub mod imports;
 pub mod intake;
+pub mod reminders;
 pub mod retention;
 pub mod rounds;
 pub mod step;
