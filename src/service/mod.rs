@@ -15,6 +15,7 @@ pub mod reminders;
 pub mod retention;
 pub mod rounds;
 pub mod step;
+pub mod verification;
 
 use std::sync::Arc;
 
