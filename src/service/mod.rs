@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod dashboard;
 pub mod demo;
+pub mod emails;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
