@@ -64,6 +64,10 @@ impl AppState {
 }
 
 impl AppState {
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.config.clock
+    }
+
     /// What the use cases need besides a connection.
     pub fn ctx(&self) -> crate::service::Ctx {
         crate::service::Ctx {

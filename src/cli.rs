@@ -246,10 +246,15 @@ pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
 pub async fn purge(config: &Config, dry_run: bool) -> anyhow::Result<()> {
     let db = open(config, 2)?;
     let files = crate::files::Files::open(config)?;
-    let report =
-        crate::service::retention::purge(&db, &files, db::now(), config.retention_days, dry_run)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
+    let report = crate::service::retention::purge(
+        &db,
+        &files,
+        config.clock.now(),
+        config.retention_days,
+        dry_run,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.problem().detail))?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if report.objects_left > 0 {
         bail!(

@@ -16,6 +16,10 @@ pub enum LogFormat {
 
 #[derive(Clone)]
 pub struct Config {
+    /// The time the application runs at: the system clock, moved only by tests. It travels
+    /// with the configuration so every holder (app state, `service::Ctx`, mail worker) reads
+    /// the same time.
+    pub clock: crate::clock::Clock,
     pub database_url: String,
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
@@ -237,6 +241,7 @@ impl Config {
         }
         let retention_days = parse_in(src, "RETENTION_DAYS", 365, 0..=3650)? as u32;
         Ok(Config {
+            clock: crate::clock::Clock::real(),
             retention_days,
             files,
             files_keys,

@@ -2,7 +2,6 @@
 //! mail and its delivery state, re-send a failed mail, re-issue or revoke links.
 
 use actix_web::{get, http::StatusCode, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -12,23 +11,10 @@ use super::json::Json;
 use super::query::Query;
 use super::Page;
 use crate::app::AppState;
-use crate::auth::links::Purpose;
 use crate::auth::Actor;
-use crate::db::{self, utc, Scope};
-use crate::domain::pipeline::{Action, Milestone};
-use crate::domain::validate;
-use crate::error::{AppError, AppResult};
-use crate::mail::compose::{self, Extra};
+use crate::error::AppResult;
 use crate::mail::render::MailKind;
-use crate::service::step::{self as pipeline, engagement_scope, Command};
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendIn {
-    pub kind: MailKind,
-    /// A line added to the mail (e.g. what changed).
-    pub note: Option<String>,
-}
+use crate::service::emails::{self, EmailOut, LinkIn, LinkOut, Preview, RevokeIn, Revoked, SendIn};
 
 #[derive(Serialize, ToSchema)]
 pub struct Queued {
@@ -57,54 +43,14 @@ pub async fn send(
     let idem = Idem::new(&req)?;
     let id = path.into_inner();
     let mut input = body.0;
-    if let Some(note) = &input.note {
-        let mut errors = Vec::new();
-        validate::multi_line("note", note, &mut errors);
-        if !errors.is_empty() {
-            return Err(AppError::Validation(errors));
-        }
-        input.note = Some(validate::normalize_lines(note));
-    }
-    let config = state.config.clone();
-    let keys = state.links.clone();
+    emails::check_send(&mut input)?;
+    let ctx = state.ctx();
     let out = state
         .db
         .write(move |conn| {
             let user_id = actor.user_id.clone();
             idem.once(conn, &user_id, |conn| {
-                let e = pipeline::load(conn, &actor, &id)?;
-                let cmd = Command {
-                    engagement_id: &id,
-                    if_match: None,
-                    action: if input.kind == MailKind::FirstContact {
-                        Action::LogContact
-                    } else {
-                        Action::Edit
-                    },
-                    override_reason: None,
-                    kind: "email_queued",
-                };
-                let acting_user = Some(actor.user_id.clone());
-                let queued = pipeline::run_loaded(conn, (&actor).into(), e, cmd, |conn, s| {
-                    let extra = Extra {
-                        acting_user,
-                        note: input.note.clone(),
-                        ..Default::default()
-                    };
-                    let ids =
-                        compose::enqueue(conn, &config, &keys, &s.engagement, input.kind, &extra)?;
-                    if ids.is_empty() {
-                        return Err(AppError::conflict(
-                            "no_contact_email",
-                            "the hospital has no contact with an email address",
-                        ));
-                    }
-                    if input.kind == MailKind::FirstContact {
-                        s.reach(Milestone::Contacted);
-                    }
-                    s.payload = json!({"mail": input.kind, "outbox": ids, "channel": "email"});
-                    Ok(ids)
-                })?;
+                let queued = emails::send(conn, &actor, &ctx, &id, input)?;
                 Ok((StatusCode::ACCEPTED, json!({"queued": queued})))
             })
         })
@@ -118,16 +64,6 @@ pub struct PreviewQuery {
     pub kind: MailKind,
     /// The contact to address; the hospital's first contact by default.
     pub contact_id: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Preview {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    /// The charset the mail would go out in.
-    pub charset: String,
 }
 
 /// Render a mail without sending it (links are placeholders).
@@ -145,85 +81,12 @@ pub async fn preview(
 ) -> AppResult<web::Json<Preview>> {
     let id = path.into_inner();
     let q = query.into_inner();
-    let config = state.config.clone();
-    let keys = state.links.clone();
+    let ctx = state.ctx();
     let out = state
         .db
-        .read(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
-            let contacts = db::hospitals::contacts(conn, &e.hospital_id)?;
-            let c = match &q.contact_id {
-                Some(cid) => contacts.into_iter().find(|c| &c.id == cid),
-                None => contacts.into_iter().find(|c| c.email.is_some()),
-            }
-            .ok_or_else(|| AppError::NotFound("no such contact with an email".into()))?;
-            // Previewed as the caller would send it.
-            let extra = Extra {
-                acting_user: Some(actor.user_id.clone()),
-                ..Default::default()
-            };
-            let (ctx, r) = compose::render_for(
-                conn,
-                &config,
-                &keys,
-                &e,
-                &c,
-                q.kind,
-                &extra,
-                compose::Links::Placeholder,
-            )?;
-            let cs = compose::charset_for(&c, &ctx, &r);
-            Ok(Preview {
-                to: format!("{} <{}>", c.name, c.email.unwrap_or_default()),
-                subject: r.subject,
-                text: r.text,
-                html: r.html,
-                charset: cs.as_str().to_owned(),
-            })
-        })
+        .read(move |conn| emails::preview(conn, &actor, &ctx, &id, q.kind, q.contact_id.as_deref()))
         .await?;
     Ok(web::Json(out))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EmailOut {
-    pub id: String,
-    pub engagement_id: Option<String>,
-    pub contact_id: Option<String>,
-    #[schema(value_type = MailKind)]
-    pub kind: String,
-    pub message_id: String,
-    pub to: Vec<String>,
-    pub subject: String,
-    pub charset: String,
-    /// `pending`, `sending`, `sent`, `failed`.
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl From<db::outbox::OutboxRow> for EmailOut {
-    fn from(r: db::outbox::OutboxRow) -> Self {
-        Self {
-            to: serde_json::from_str(&r.envelope_to).unwrap_or_default(),
-            id: r.id,
-            engagement_id: r.engagement_id,
-            contact_id: r.contact_id,
-            kind: r.kind,
-            message_id: r.message_id,
-            subject: r.subject,
-            charset: r.charset,
-            status: r.status,
-            attempts: r.attempts,
-            next_attempt_at: utc(r.next_attempt_at),
-            last_error: r.last_error,
-            created_at: utc(r.created_at),
-            sent_at: r.sent_at.map(utc),
-        }
-    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -258,17 +121,14 @@ pub async fn list_emails(
     let rows = state
         .db
         .read(move |conn| {
-            let scope = engagement_scope(conn, &actor)?;
-            let engagements = match &scope {
-                Scope::All => None,
-                Scope::Orgs(_) => Some(db::engagements::ids(conn, &scope, &Default::default())?),
-            };
-            let f = db::outbox::Filter {
-                engagement_id: q.engagement_id,
-                status: q.status,
-                engagements,
-            };
-            Ok(db::outbox::list(conn, &f, q.cursor.as_deref(), limit + 1)?)
+            emails::list(
+                conn,
+                &actor,
+                q.engagement_id,
+                q.status,
+                q.cursor.as_deref(),
+                limit + 1,
+            )
         })
         .await?;
     Ok(web::Json(Page::from_rows(
@@ -293,54 +153,12 @@ pub async fn resend(
     path: web::Path<String>,
 ) -> AppResult<web::Json<EmailOut>> {
     let id = path.into_inner();
-    let row = state
+    let ctx = state.ctx();
+    let out = state
         .db
-        .write(move |conn| {
-            let row = db::outbox::get(conn, &id)?
-                .ok_or_else(|| AppError::NotFound(format!("no mail {id}")))?;
-            if let Some(e) = &row.engagement_id {
-                pipeline::load(conn, &actor, e)
-                    .map_err(|_| AppError::NotFound(format!("no mail {id}")))?;
-            } else {
-                actor.require(actor.role.manages_accounts(), "re-send this mail")?;
-            }
-            if !db::outbox::requeue(conn, &id, db::now())? {
-                return Err(AppError::conflict(
-                    "mail_sending",
-                    "the mail is being sent right now",
-                ));
-            }
-            db::outbox::get(conn, &id)?.ok_or_else(|| AppError::NotFound(format!("no mail {id}")))
-        })
+        .write(move |conn| emails::resend(conn, &actor, &ctx, &id))
         .await?;
-    Ok(web::Json(row.into()))
-}
-
-/// A contact of the engagement's hospital, or 422 naming `contact_id` — the same answer for a
-/// contact of another hospital, a removed one and an id that does not exist, for issuing and
-/// revoking alike.
-fn contact_of(
-    conn: &mut db::DbConnection,
-    e: &db::engagements::EngagementRow,
-    contact_id: &str,
-) -> AppResult<db::hospitals::ContactRow> {
-    db::hospitals::contact(conn, contact_id)?
-        .filter(|c| c.hospital_id == e.hospital_id)
-        .ok_or_else(|| AppError::field("contact_id", "not a contact of this engagement's hospital"))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LinkIn {
-    pub contact_id: String,
-    pub purpose: Purpose,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LinkOut {
-    pub url: String,
-    pub purpose: Purpose,
-    pub expires_at: DateTime<Utc>,
+    Ok(web::Json(out))
 }
 
 /// Issue a fresh link for a contact (to read out on the phone, or paste into a mail).
@@ -359,50 +177,12 @@ pub async fn issue_link(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let input = body.0;
-    let config = state.config.clone();
-    let keys = state.links.clone();
+    let ctx = state.ctx();
     let out = state
         .db
-        .write(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
-            contact_of(conn, &e, &input.contact_id)?;
-            let url = compose::link(
-                conn,
-                &config,
-                &keys,
-                &e.id,
-                &input.contact_id,
-                input.purpose,
-            )?;
-            pipeline::note(
-                conn,
-                &(&actor).into(),
-                &e,
-                "link_issued",
-                json!({"contact_id": input.contact_id, "purpose": input.purpose}),
-            )?;
-            Ok(LinkOut {
-                url,
-                purpose: input.purpose,
-                expires_at: Utc::now() + chrono::Duration::days(config.mail.link_ttl_days),
-            })
-        })
+        .write(move |conn| emails::issue_link(conn, &actor, &ctx, &id, input))
         .await?;
     Ok(HttpResponse::Created().json(out))
-}
-
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeIn {
-    /// Only this contact's links (default: everyone's).
-    pub contact_id: Option<String>,
-    /// Only links of this purpose.
-    pub purpose: Option<Purpose>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Revoked {
-    pub revoked: usize,
 }
 
 /// Revoke live links of the engagement.
@@ -421,29 +201,10 @@ pub async fn revoke_links(
 ) -> AppResult<web::Json<Revoked>> {
     let id = path.into_inner();
     let input = body.0;
+    let ctx = state.ctx();
     let revoked = state
         .db
-        .write(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
-            if let Some(c) = &input.contact_id {
-                contact_of(conn, &e, c)?;
-            }
-            let n = db::links::revoke(
-                conn,
-                &e.id,
-                input.contact_id.as_deref(),
-                input.purpose.map(Purpose::as_str),
-                db::now(),
-            )?;
-            pipeline::note(
-                conn,
-                &(&actor).into(),
-                &e,
-                "links_revoked",
-                json!({"contact_id": input.contact_id, "purpose": input.purpose, "count": n}),
-            )?;
-            Ok(n)
-        })
+        .write(move |conn| emails::revoke_links(conn, &actor, &ctx, &id, input))
         .await?;
     Ok(web::Json(Revoked { revoked }))
 }

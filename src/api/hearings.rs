@@ -2,7 +2,6 @@
 //! `service::hearings` (the hospital's page runs the same ones).
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::Utc;
 
 use super::caller::Caller;
 use super::json::Json;
@@ -27,10 +26,11 @@ pub async fn list_hearings(
     path: web::Path<String>,
 ) -> AppResult<web::Json<HearingsOut>> {
     let id = path.into_inner();
+    let now = state.clock().now_utc();
     let out = state
         .read_as(caller, move |conn, actor| {
             step::load(conn, actor, &id)?;
-            hearings::hearings_out(conn, &id, Utc::now())
+            hearings::hearings_out(conn, &id, now)
         })
         .await?;
     Ok(web::Json(out))

@@ -9,7 +9,6 @@ use utoipa::IntoParams;
 
 use super::caller::Caller;
 use crate::app::AppState;
-use crate::db;
 use crate::domain::calendar::jst;
 use crate::error::{AppError, AppResult};
 use crate::service::retention::{self, Receipt};
@@ -52,11 +51,11 @@ pub async fn get_receipt(
     query: super::query::Query<ReceiptQuery>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
-    let days = state.config.retention_days;
+    let (days, now) = (state.config.retention_days, state.clock().now());
     let receipt = state
         .read_as(caller, move |conn, actor| {
             let e = step::load(conn, actor, &id)?;
-            retention::receipt(conn, &e, days, db::now())
+            retention::receipt(conn, &e, days, now)
         })
         .await?;
     let wants_html = match query.format {

@@ -76,6 +76,7 @@ impl StepCall {
                         &id,
                         Some(&if_match),
                         override_reason.as_deref(),
+                        ctx.clock().now(),
                     )?;
                     use_case(conn, target, &ctx)?;
                     super::engagements::detail_json(conn, &ctx.config, &id)

@@ -15,6 +15,7 @@ use crate::db::hearings::SlotRow;
 use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
+use crate::domain::hearings::HearingStatus;
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -63,7 +64,7 @@ pub fn link(
     contact_id: &str,
     purpose: Purpose,
 ) -> AppResult<String> {
-    let now = db::now();
+    let now = config.clock.now();
     let ttl = Duration::days(config.mail.link_ttl_days);
     let issued = keys.issue();
     let token = issued.token;
@@ -135,7 +136,7 @@ pub fn render_for(
         None => None,
     };
     // The one rule of open slots (past ones are not offered in mail either).
-    let now = db::utc(db::now());
+    let now = config.clock.now_utc();
     let slots = db::hearings::slots(conn, &e.id)?
         .iter()
         .filter(|s| {
@@ -171,7 +172,7 @@ pub fn render_for(
         slots,
         hearing,
         previous: extra.previous.as_ref().map(slot_view),
-        reply_by: Some(crate::domain::today_in_japan() + Duration::days(7)),
+        reply_by: Some(config.clock.today_in_japan() + Duration::days(7)),
         reason: extra.reason.clone(),
         note: extra.note.clone(),
     };
@@ -222,9 +223,9 @@ fn invite(
     let hearings = db::hearings::hearings(conn, &e.id)?;
     let Some(h) = hearings.iter().rev().find(|h| {
         if cancel {
-            h.status == "cancelled"
+            h.status == HearingStatus::Cancelled
         } else {
-            h.status == "scheduled"
+            h.status == HearingStatus::Scheduled
         }
     }) else {
         return Ok(None);
@@ -272,7 +273,7 @@ fn invite(
             })
             .collect(),
     };
-    Ok(Some(ics::render(&inv, chrono::Utc::now())))
+    Ok(Some(ics::render(&inv, config.clock.now_utc())))
 }
 
 /// The hospital's system vendor, when invited to the hearing, gets the hearing mails too (with
@@ -292,12 +293,16 @@ fn vendor_attendees(
     let Some(h) = db::hearings::hearings(conn, &e.id)?
         .into_iter()
         .rev()
-        .find(|h| matches!(h.status.as_str(), "scheduled" | "cancelled"))
+        .find(|h| {
+            matches!(
+                h.status,
+                HearingStatus::Scheduled | HearingStatus::Cancelled
+            )
+        })
     else {
         return Ok(Vec::new());
     };
-    let attendees: Vec<crate::domain::hearings::Attendee> = serde_json::from_str(&h.attendees)
-        .map_err(|e| anyhow::anyhow!("hearing {}: stored attendees unreadable: {e}", h.id))?;
+    let attendees = h.attendees.into_inner();
     let now = db::now();
     Ok(attendees
         .into_iter()
@@ -408,7 +413,7 @@ pub fn enqueue(
             invite: ics.as_deref().map(|i| (i, method)),
             charset: cs,
         })?;
-        let now = db::now();
+        let now = config.clock.now();
         db::outbox::insert(
             conn,
             &OutboxRow {
@@ -422,7 +427,7 @@ pub fn enqueue(
                 subject: rendered.subject,
                 charset: cs.as_str().to_owned(),
                 raw,
-                status: "pending".into(),
+                status: crate::db::outbox::OutboxStatus::Pending,
                 attempts: 0,
                 next_attempt_at: now,
                 locked_until: None,

@@ -5,6 +5,7 @@
 use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::pages::{self, Notice, PageError};
@@ -66,7 +67,12 @@ impl Opened {
 
 /// Opens a link: finds the token's hash, then checks expiry, the purpose in the URL and
 /// revocation, and that its contact and engagement still exist.
-pub fn open(conn: &mut DbConnection, purpose: &str, token: &str) -> Result<Opened, PageError> {
+pub fn open(
+    conn: &mut DbConnection,
+    purpose: &str,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Opened, PageError> {
     if !links::well_formed(token) {
         return Err(PageError::Link(LinkError::Invalid));
     }
@@ -79,7 +85,7 @@ pub fn open(conn: &mut DbConnection, purpose: &str, token: &str) -> Result<Opene
         con: row.contact_id,
         expires_at: row.expires_at,
     };
-    if claims.expires_at <= db::now() {
+    if claims.expires_at <= now {
         return Err(PageError::Link(LinkError::Expired));
     }
     if Purpose::parse(purpose) != Some(claims.pur) {
@@ -162,11 +168,11 @@ pub async fn show_page(
     let result = state
         .db
         .write(move |conn| {
-            let opened = match open(conn, &purpose, &token) {
+            let opened = match open(conn, &purpose, &token, st.clock().now()) {
                 Ok(o) => o,
                 Err(e) => return Ok(Err((e, None))),
             };
-            db::links::touch(conn, &opened.claims.id, db::now())?;
+            db::links::touch(conn, &opened.claims.id, st.clock().now())?;
             step::note(
                 conn,
                 &opened.who(),
@@ -290,11 +296,12 @@ fn perform_in(
     let e = db::engagements::get(conn, &opened.engagement.id)?
         .ok_or(PageError::Link(LinkError::Invalid))?;
     let whence = json!({"ip": origin.ip, "user_agent": origin.user_agent});
+    let ctx = state.ctx();
+    let now = ctx.clock().now();
     let target = || Target {
         via: Some(whence.clone()),
-        ..Target::loaded(who.clone(), e.clone())
+        ..Target::loaded(who.clone(), e.clone(), now)
     };
-    let ctx = state.ctx();
     Ok(match action {
         Act::Confirm => {
             // A page rule: a second press (or a second tab) confirms what is already recorded.
@@ -380,8 +387,8 @@ pub async fn submit_page(
     let (purpose, token) = path.into_inner();
     let origin = Origin::of(&req, &state.config.trusted_proxies);
     // The link first: a forged or dead link is answered before a byte of the body is read.
-    let (p, t) = (purpose.clone(), token.clone());
-    let opened = match state.db.read(move |conn| Ok(open(conn, &p, &t))).await {
+    let (p, t, now) = (purpose.clone(), token.clone(), state.clock().now());
+    let opened = match state.db.read(move |conn| Ok(open(conn, &p, &t, now))).await {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return error_page(&state, e, None),
         Err(e) => return error_page(&state, PageError::Internal(e.problem().detail), None),
@@ -543,10 +550,11 @@ pub async fn memorandum_document(
     path: web::Path<String>,
 ) -> HttpResponse {
     let token = path.into_inner();
+    let now = state.clock().now();
     let result = state
         .db
         .read(move |conn| {
-            let opened = match open(conn, "memorandum", &token) {
+            let opened = match open(conn, "memorandum", &token, now) {
                 Ok(o) => o,
                 Err(e) => return Ok(Err(e)),
             };

@@ -105,15 +105,15 @@ pub struct EngagementDetail {
 }
 
 pub fn stage_of(e: &EngagementRow) -> Stage {
-    Stage::parse(&e.stage).unwrap_or(Stage::Selected)
+    e.stage
 }
 
 pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
     config.sla.is_overdue(
         stage_of(e),
-        e.side_state.as_deref().and_then(SideState::parse),
+        e.side_state,
         utc(e.stage_since),
-        Utc::now(),
+        config.clock.now_utc(),
     )
 }
 
@@ -162,12 +162,9 @@ pub fn detail(
         None => None,
     };
     let progress = Progress {
-        memorandum: e
-            .memorandum_status
-            .as_deref()
-            .and_then(MemorandumStatus::parse),
-        questionnaire: questionnaire_status.clone(),
-        open_slots: db::hearings::open_slot_count(conn, &e.id, db::now())?,
+        memorandum: e.memorandum_status,
+        questionnaire: questionnaire_status.map(|s| s.as_str().to_owned()),
+        open_slots: db::hearings::open_slot_count(conn, &e.id, config.clock.now())?,
         hearing_scheduled: hearing.is_some(),
         backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
     };
@@ -175,21 +172,17 @@ pub fn detail(
     Ok(EngagementDetail {
         overdue: overdue(config, &e),
         next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),
-        side_state: e
-            .side_state
-            .as_deref()
-            .and_then(SideState::parse)
-            .map(|state| SideStateOut {
-                state,
-                reason: e.side_reason.clone(),
-                resume_on: e.resume_on,
-            }),
+        side_state: e.side_state.map(|state| SideStateOut {
+            state,
+            reason: e.side_reason.clone(),
+            resume_on: e.resume_on,
+        }),
         memorandum: MemorandumOut {
             status: progress.memorandum,
             template_version: e.memorandum_template.clone(),
             executed_on: e.memorandum_executed_on,
         },
-        questionnaire_status,
+        questionnaire_status: progress.questionnaire.clone(),
         open_slots: progress.open_slots,
         hearing_scheduled_at: hearing_at,
         milestones,
@@ -272,7 +265,7 @@ pub fn create_engagement(
             rank,
             secondary,
             note,
-            stage: Stage::Selected.as_str(),
+            stage: Stage::Selected,
             stage_since: now,
             created_at: now,
             updated_at: now,
@@ -347,7 +340,7 @@ pub fn set_side_state(
             } else {
                 json!({"reason": why, "resume_on": resume_on})
             };
-            s.changes.side_state = Some(Some(state.as_str().to_owned()));
+            s.changes.side_state = Some(Some(state));
             s.changes.side_reason = Some(Some(why));
             s.changes.resume_on = Some(resume_on);
             Ok(())

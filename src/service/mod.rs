@@ -6,14 +6,17 @@ pub mod accounts;
 pub mod contacts;
 pub mod dashboard;
 pub mod demo;
+pub mod emails;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
 pub mod imports;
 pub mod intake;
+pub mod reminders;
 pub mod retention;
 pub mod rounds;
 pub mod step;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -26,4 +29,10 @@ use crate::config::Config;
 pub struct Ctx {
     pub config: Arc<Config>,
     pub links: Arc<LinkKeys>,
+}
+
+impl Ctx {
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.config.clock
+    }
 }

@@ -10,7 +10,7 @@ use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventR
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
 use crate::domain::orgs as org_rules;
-use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, SideState, Stage};
+use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
 
 /// The version a client last read, as an entity tag (`"v3"`).
@@ -124,7 +124,7 @@ pub fn facts(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Facts> {
         .collect();
     Ok(Facts {
         milestones,
-        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        side_state: e.side_state,
         hearing_scheduled: db::hearings::scheduled(conn, &e.id)?.is_some(),
     })
 }
@@ -143,6 +143,11 @@ pub struct Step {
 }
 
 impl Step {
+    /// The step's date in Japan, where the programme's dates are read.
+    pub fn today_in_japan(&self) -> chrono::NaiveDate {
+        crate::domain::calendar::date_in_japan(db::utc(self.now))
+    }
+
     pub fn reach(&mut self, m: Milestone) {
         self.add.push(m);
     }
@@ -176,6 +181,8 @@ pub struct Target<'a> {
     pub override_reason: Option<&'a str>,
     /// Where a contact acted from (address, user agent), added to the event as `via`.
     pub via: Option<Value>,
+    /// The step's time, from the channel's clock.
+    pub now: NaiveDateTime,
 }
 
 impl<'a> Target<'a> {
@@ -186,6 +193,7 @@ impl<'a> Target<'a> {
         id: &str,
         if_match: Option<&'a IfMatch>,
         override_reason: Option<&'a str>,
+        now: NaiveDateTime,
     ) -> AppResult<Self> {
         Ok(Target {
             who: Who::from(actor),
@@ -193,17 +201,19 @@ impl<'a> Target<'a> {
             if_match,
             override_reason,
             via: None,
+            now,
         })
     }
 
     /// An engagement already opened (by a link, or by the system).
-    pub fn loaded(who: Who, engagement: EngagementRow) -> Self {
+    pub fn loaded(who: Who, engagement: EngagementRow, now: NaiveDateTime) -> Self {
         Target {
             who,
             engagement,
             if_match: None,
             override_reason: None,
             via: None,
+            now,
         }
     }
 }
@@ -222,6 +232,7 @@ pub fn step<T>(
         if_match,
         override_reason,
         via,
+        now,
     } = target;
     let id = engagement.id.clone();
     let cmd = Command {
@@ -231,7 +242,7 @@ pub fn step<T>(
         override_reason,
         kind,
     };
-    run_loaded(conn, who, engagement, cmd, |c, s| {
+    run_loaded_at(conn, who, engagement, cmd, now, |c, s| {
         let out = body(c, s)?;
         if let (Some(via), Value::Object(m)) = (via, &mut s.payload) {
             m.insert("via".into(), via);
@@ -251,12 +262,24 @@ pub fn run<T>(
     run_loaded(conn, Who::from(actor), engagement, cmd, body)
 }
 
-/// Runs one step on an engagement already loaded (and already checked for visibility).
+/// Runs one step on an engagement already loaded (and already checked for visibility), now.
 pub fn run_loaded<T>(
     conn: &mut DbConnection,
     who: Who,
     engagement: EngagementRow,
     cmd: Command,
+    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
+) -> AppResult<T> {
+    run_loaded_at(conn, who, engagement, cmd, db::now(), body)
+}
+
+/// Runs one step on an engagement already loaded, at `now` (the caller's clock).
+pub fn run_loaded_at<T>(
+    conn: &mut DbConnection,
+    who: Who,
+    engagement: EngagementRow,
+    cmd: Command,
+    now: NaiveDateTime,
     body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
 ) -> AppResult<T> {
     // Without the lock, a concurrent step would make this one fail at `bump_version` with a 412
@@ -296,7 +319,7 @@ pub fn run_loaded<T>(
         engagement,
         facts,
         who,
-        now: db::now(),
+        now,
         changes: EngagementChanges::default(),
         payload: Value::Object(Default::default()),
         add: Vec::new(),
@@ -346,8 +369,8 @@ fn record(
             actor_label: step.who.label.clone(),
             kind: kind.into(),
             payload: step.payload.to_string(),
-            stage_before: before.as_str().into(),
-            stage_after: after.as_str().into(),
+            stage_before: before,
+            stage_after: after,
             override_reason,
         },
     )?;
@@ -362,7 +385,7 @@ pub fn note(
     kind: &str,
     payload: Value,
 ) -> AppResult<()> {
-    let stage = Stage::parse(&engagement.stage).unwrap_or(Stage::Selected);
+    let stage = engagement.stage;
     q::insert_event(
         conn,
         &EventRow {
@@ -374,8 +397,8 @@ pub fn note(
             actor_label: who.label.clone(),
             kind: kind.into(),
             payload: payload.to_string(),
-            stage_before: stage.as_str().into(),
-            stage_after: stage.as_str().into(),
+            stage_before: stage,
+            stage_after: stage,
             override_reason: None,
         },
     )?;

@@ -203,7 +203,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     assert_eq!(b["errors"][0]["field"], "stage");
     problem(app.get("/api/v1/engagements?sort=colour", a).await, 422).await;
 
-    app.step(
+    app.step_ok(
         &w.coord_a,
         &ids[0],
         "contact-attempts",

@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "a long enough password";
 
+/// Where `TestApp::pin_clock` puts the app's clock.
+pub const TEST_NOW: &str = "2026-11-20T00:00:00Z";
+
 pub struct TestApp {
     pub base: String,
     pub client: Client,
@@ -125,6 +128,28 @@ impl TestApp {
     /// A mail worker of this app's settings, for tests that run it by hand (with MAIL_WORKER=off).
     pub fn mail_worker(&self) -> engagement_tracker::mail::worker::Worker {
         app::mail_worker(&self.config, self.db.clone()).expect("mail worker")
+    }
+
+    /// The app's clock (shared with its mail worker): tests move it instead of writing times
+    /// into the database.
+    pub fn clock(&self) -> &engagement_tracker::clock::Clock {
+        &self.config.clock
+    }
+
+    /// `days` after the app's today (UTC) at `hh_mm`, as RFC 3339: dates that stay ahead of
+    /// the app whatever day the tests run.
+    pub fn days_ahead(&self, days: i64, hh_mm: &str) -> String {
+        let day = self.clock().now_utc().date_naive() + chrono::Duration::days(days);
+        format!("{day}T{hh_mm}:00Z")
+    }
+
+    /// Sets the app's clock to [`TEST_NOW`], so dates a test writes (hearing slots) stay ahead
+    /// of the app on whatever day the tests run.
+    pub fn pin_clock(&self) {
+        let at = chrono::DateTime::parse_from_rfc3339(TEST_NOW)
+            .expect("TEST_NOW")
+            .with_timezone(&chrono::Utc);
+        self.clock().set(at);
     }
 
     /// Delivers every due mail now, without waiting for a worker's poll; returns how many.
@@ -415,6 +440,15 @@ impl TestApp {
             body,
         )
         .await
+    }
+
+    /// A step a test sets up with: it must succeed (200); answers the engagement's detail.
+    pub async fn step_ok(&self, token: &str, engagement: &str, what: &str, body: Value) -> Value {
+        let res = self.step(token, engagement, what, body).await;
+        let status = res.status();
+        let body = res.text().await.expect("body");
+        assert_eq!(status, 200, "step {what}: {body}");
+        serde_json::from_str(&body).expect("json")
     }
 }
 

@@ -239,16 +239,18 @@ async fn a_first_contact_mail_arrives_in_each_contacts_charset() {
 #[tokio::test]
 async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
     let (app, sink) = app_with_smtp().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let e = hospital_with_contacts(&app, &w, 2, "佐藤 次郎").await;
     let c = &w.coord_a;
-    app.step(c, &e, "consent", json!({})).await;
+    app.step_ok(c, &e, "consent", json!({})).await;
     let slots = json!({"slots": [
         {"starts_at": "2026-12-01T01:00:00Z", "ends_at": "2026-12-01T02:30:00Z", "format": "online", "meeting_url": "https://meet.example/x"},
         {"starts_at": "2026-12-02T05:00:00Z", "ends_at": "2026-12-02T06:00:00Z", "format": "online", "meeting_url": "https://meet.example/y"},
         {"starts_at": "2026-12-03T05:00:00Z", "ends_at": "2026-12-03T06:00:00Z", "format": "onsite", "place": "貴院 3階会議室"}
     ]});
-    app.step(c, &e, "hearing-slots", slots).await;
+    app.step_ok(c, &e, "hearing-slots", slots).await;
     let res = app
         .post(
             &format!("/api/v1/engagements/{e}/emails"),
@@ -319,7 +321,7 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
         .unwrap()
         .to_owned();
 
-    app.step(
+    app.step_ok(
         c,
         &e,
         "hearing/reschedule",
@@ -334,7 +336,7 @@ async fn hearing_mails_carry_a_calendar_invite_that_follows_changes() {
     );
     assert!(moved.contains("DTSTART;TZID=Asia/Tokyo:20261202T140000"));
 
-    app.step(
+    app.step_ok(
         c,
         &e,
         "hearing/cancel",
@@ -514,7 +516,6 @@ async fn mail_is_written_to_files_by_default_and_can_be_previewed() {
 
 #[tokio::test]
 async fn reminders_and_nudges_are_queued_once_per_period() {
-    use diesel::prelude::*;
     // The app's own worker would race this test's calls; this app runs without it.
     let app = crate::helpers::spawn_with(&[("MAIL_WORKER", "off")]).await;
     let w = app.world().await;
@@ -523,10 +524,10 @@ async fn reminders_and_nudges_are_queued_once_per_period() {
     let worker = app.mail_worker();
 
     // A hearing two hours from now is within the 24-hour lead: one reminder per contact, once.
-    app.step(c, &e, "consent", json!({})).await;
+    app.step_ok(c, &e, "consent", json!({})).await;
     let start = chrono::Utc::now() + chrono::Duration::hours(2);
     let slots = json!({"slots": [{"starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(), "format": "online", "meeting_url": "https://meet.example/r"}]});
-    app.step(c, &e, "hearing-slots", slots).await;
+    app.step_ok(c, &e, "hearing-slots", slots).await;
     let h: Value = app
         .get(&format!("/api/v1/engagements/{e}/hearings"), c)
         .await
@@ -534,7 +535,7 @@ async fn reminders_and_nudges_are_queued_once_per_period() {
         .await
         .unwrap();
     let slot = h["slots"][0]["id"].as_str().unwrap().to_owned();
-    app.step(c, &e, &format!("hearing-slots/{slot}/book"), json!({}))
+    app.step_ok(c, &e, &format!("hearing-slots/{slot}/book"), json!({}))
         .await;
     assert_eq!(worker.schedule().await.unwrap(), 2);
     assert_eq!(worker.schedule().await.unwrap(), 0, "not twice");
@@ -554,7 +555,7 @@ async fn reminders_and_nudges_are_queued_once_per_period() {
 
     // An engagement left waiting on the hospital past its SLA gets one polite nudge.
     let e2 = hospital_with_contacts(&app, &w, 5, "田中 一郎").await;
-    app.step(
+    app.step_ok(
         c,
         &e2,
         "contact-attempts",
@@ -562,18 +563,8 @@ async fn reminders_and_nudges_are_queued_once_per_period() {
     )
     .await;
     assert_eq!(worker.schedule().await.unwrap(), 0, "not overdue yet");
-    let db = app.db.clone();
-    let target = e2.clone();
-    tokio::task::spawn_blocking(move || {
-        use engagement_tracker::db::schema::engagements::dsl::*;
-        let mut conn = db.pool.get().unwrap();
-        diesel::update(engagements.find(&target))
-            .set(stage_since.eq(engagement_tracker::db::now() - chrono::Duration::days(30)))
-            .execute(&mut *conn)
-            .unwrap();
-    })
-    .await
-    .unwrap();
+    // A month passes.
+    app.clock().advance(chrono::Duration::days(30));
     assert_eq!(worker.schedule().await.unwrap(), 2);
     assert_eq!(
         worker.schedule().await.unwrap(),
@@ -725,11 +716,13 @@ fn three_slots() -> Value {
 #[tokio::test]
 async fn a_booking_after_a_cancellation_is_a_new_calendar_series() {
     let (app, sink) = app_with_smtp().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let e = hospital_with_contacts(&app, &w, 6, "佐藤 次郎").await;
     let c = &w.coord_a;
-    app.step(c, &e, "consent", json!({})).await;
-    app.step(c, &e, "hearing-slots", three_slots()).await;
+    app.step_ok(c, &e, "consent", json!({})).await;
+    app.step_ok(c, &e, "hearing-slots", three_slots()).await;
     let slots = slot_ids(&app, c, &e).await;
     let contacts: Value = app
         .get(&format!("/api/v1/engagements/{e}"), c)
@@ -818,12 +811,14 @@ async fn a_booking_after_a_cancellation_is_a_new_calendar_series() {
 async fn every_mail_has_a_reply_to_a_person_reads() {
     use engagement_tracker::domain::access::Role;
     let (app, sink) = app_with_smtp().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     // Sub A has no mail settings at all. A second coordinator joins it later.
     let e = hospital_with_contacts(&app, &w, 7, "佐藤 次郎").await;
     let a = &w.admin;
-    app.step(a, &e, "consent", json!({})).await;
-    app.step(a, &e, "hearing-slots", three_slots()).await;
+    app.step_ok(a, &e, "consent", json!({})).await;
+    app.step_ok(a, &e, "hearing-slots", three_slots()).await;
     let slots = slot_ids(&app, a, &e).await;
     let d: Value = app
         .get(&format!("/api/v1/engagements/{e}"), a)
@@ -926,8 +921,8 @@ async fn every_mail_has_a_reply_to_a_person_reads() {
         .await
         .unwrap();
     let e2 = app.engagement(a, &hid, Some(&sub_b)).await;
-    app.step(a, &e2, "consent", json!({})).await;
-    app.step(a, &e2, "hearing-slots", three_slots()).await;
+    app.step_ok(a, &e2, "consent", json!({})).await;
+    app.step_ok(a, &e2, "hearing-slots", three_slots()).await;
     let slots2 = slot_ids(&app, a, &e2).await;
     let link2 = crate::portal::link(&app, a, &e2, c["id"].as_str().unwrap(), "hearing").await;
     assert_eq!(

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{institution_code, problem, spawn, PDF, PNG};
+use crate::helpers::{institution_code, problem, spawn, TestApp, World, PDF, PNG};
 use crate::questionnaire::full_answers;
 
 async fn stage(app: &crate::helpers::TestApp, token: &str, id: &str) -> Value {
@@ -23,6 +23,19 @@ async fn ok(res: reqwest::Response) -> Value {
 async fn an_engagement_walks_from_selection_to_completion() {
     let app = spawn().await;
     let w = app.world().await;
+    let e = select_a_hospital(&app, &w).await;
+    let c = &w.coord_a;
+    reach_the_hospital_and_confirm_consent(&app, c, &e).await;
+    execute_the_memorandum(&app, c, &e).await;
+    receive_the_diagram_and_questionnaire(&app, c, &e).await;
+    hold_the_hearing(&app, c, &e).await;
+    verify_and_deliver_the_report(&app, c, &e).await;
+    skip_the_backup_and_complete(&app, c, &e).await;
+    check_the_timeline(&app, c, &e).await;
+}
+
+/// A hospital is selected into the round and assigned to subcontractor A.
+async fn select_a_hospital(app: &TestApp, w: &World) -> String {
     let h = app
         .hospital(
             &w.admin,
@@ -34,17 +47,21 @@ async fn an_engagement_walks_from_selection_to_completion() {
     let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
     let c = &w.coord_a;
 
-    let d = stage(&app, c, &e).await;
+    let d = stage(app, c, &e).await;
     assert_eq!(d["stage"], "selected");
     assert_eq!(d["tier"], "200-399");
     assert_eq!(d["next_action"]["awaiting"], "vendor");
     assert_eq!(d["hospital"]["contacts"].as_array().unwrap().len(), 2);
     assert_eq!(d["hospital"]["needs_contacts"], false);
+    e
+}
 
+/// The vendor reaches the hospital, which agrees to take part.
+async fn reach_the_hospital_and_confirm_consent(app: &TestApp, c: &str, e: &str) {
     let d = ok(app
         .step(
             c,
-            &e,
+            e,
             "contact-attempts",
             json!({"channel": "phone", "outcome": "reached", "note": "事務長と通話"}),
         )
@@ -55,13 +72,16 @@ async fn an_engagement_walks_from_selection_to_completion() {
     assert_eq!(d["next_action"]["awaiting"], "hospital");
 
     let d = ok(app
-        .step(c, &e, "consent", json!({"note": "電話で参加の意思を確認"}))
+        .step(c, e, "consent", json!({"note": "電話で参加の意思を確認"}))
         .await)
     .await;
     assert_eq!(d["stage"], "consented");
+}
 
+/// The memorandum is signed and executed; nothing confidential comes before it.
+async fn execute_the_memorandum(app: &TestApp, c: &str, e: &str) {
     // Nothing confidential before the memorandum is executed.
-    let res = app.upload(c, &e, "diagram", "構成図.png", PNG).await;
+    let res = app.upload(c, e, "diagram", "構成図.png", PNG).await;
     let body = problem(res, 409).await;
     assert_eq!(body["guard"], "memorandum_not_executed");
 
@@ -77,18 +97,18 @@ async fn an_engagement_walks_from_selection_to_completion() {
     ok(memo("draft").await.unwrap()).await;
     ok(memo("sent").await.unwrap()).await;
     // The signed copy moves the memorandum to `signed_by_hospital` on every channel.
-    let d = ok(app
-        .upload(c, &e, "memorandum_signed", "覚書.pdf", PDF)
-        .await)
-    .await;
+    let d = ok(app.upload(c, e, "memorandum_signed", "覚書.pdf", PDF).await).await;
     assert_eq!(d["memorandum"]["status"], "signed_by_hospital");
     let d = ok(memo("executed").await.unwrap()).await;
     assert_eq!(d["stage"], "memorandum");
     assert_eq!(d["memorandum"]["status"], "executed");
     // It does not go back.
     problem(memo("sent").await.unwrap(), 409).await;
+}
 
-    let d = ok(app.upload(c, &e, "diagram", "構成図.png", PNG).await).await;
+/// The diagram arrives; the questionnaire goes back once for clarification, then is accepted.
+async fn receive_the_diagram_and_questionnaire(app: &TestApp, c: &str, e: &str) {
+    let d = ok(app.upload(c, e, "diagram", "構成図.png", PNG).await).await;
     assert_eq!(d["next_action"]["code"], "answer_questionnaire");
 
     let q: Value = app
@@ -146,15 +166,18 @@ async fn an_engagement_walks_from_selection_to_completion() {
     .await;
     assert_eq!(d["stage"], "intake");
     assert_eq!(d["next_action"]["code"], "offer_slots");
+}
 
+/// Slots are offered, one is booked, moved, and the hearing held with its minutes.
+async fn hold_the_hearing(app: &TestApp, c: &str, e: &str) {
     let slots: Vec<Value> = (0..3)
         .map(|i| {
-            json!({"starts_at": format!("2026-12-0{}T01:00:00Z", i + 1), "ends_at": format!("2026-12-0{}T02:30:00Z", i + 1),
+            json!({"starts_at": app.days_ahead(10 + i, "01:00"), "ends_at": app.days_ahead(10 + i, "02:30"),
                    "format": "online", "meeting_url": "https://meet.example/abc"})
         })
         .collect();
     let d = ok(app
-        .step(c, &e, "hearing-slots", json!({"slots": slots}))
+        .step(c, e, "hearing-slots", json!({"slots": slots}))
         .await)
     .await;
     assert_eq!(d["open_slots"], 3);
@@ -170,17 +193,17 @@ async fn an_engagement_walks_from_selection_to_completion() {
     let d = ok(app
         .step(
             c,
-            &e,
+            e,
             &format!("hearing-slots/{slot}/book"),
             json!({"attendees": [{"kind": "system_vendor", "name": "架空システム株式会社 佐藤"}]}),
         )
         .await)
     .await;
-    assert_eq!(d["hearing_scheduled_at"], "2026-12-01T01:00:00Z");
+    assert_eq!(d["hearing_scheduled_at"], app.days_ahead(10, "01:00"));
     ok(app
         .step(
             c,
-            &e,
+            e,
             "hearing/reschedule",
             json!({"slot_id": other, "reason": "病院側のご都合"}),
         )
@@ -200,7 +223,7 @@ async fn an_engagement_walks_from_selection_to_completion() {
         hearings["hearings"][1]["attendees"][0]["kind"],
         "system_vendor"
     );
-    let minutes: Value = ok(app.upload(c, &e, "minutes", "議事録.pdf", PDF).await).await;
+    let minutes: Value = ok(app.upload(c, e, "minutes", "議事録.pdf", PDF).await).await;
     let _ = minutes;
     let docs: Value = app
         .get(&format!("/api/v1/engagements/{e}/documents"), c)
@@ -220,16 +243,19 @@ async fn an_engagement_walks_from_selection_to_completion() {
     let d = ok(app
         .step(
             c,
-            &e,
+            e,
             "hearing/outcome",
             json!({"outcome": "held", "minutes_document_id": minutes_id}),
         )
         .await)
     .await;
     assert_eq!(d["stage"], "hearing");
+}
 
-    ok(app.step(c, &e, "findings", json!({"title": "保守回線のVPN装置が未更新", "severity": "high", "affected": "リモート保守VPN"})).await).await;
-    ok(app.upload(c, &e, "report", "検証報告書.pdf", PDF).await).await;
+/// A finding is recorded and the report delivered.
+async fn verify_and_deliver_the_report(app: &TestApp, c: &str, e: &str) {
+    ok(app.step(c, e, "findings", json!({"title": "保守回線のVPN装置が未更新", "severity": "high", "affected": "リモート保守VPN"})).await).await;
+    ok(app.upload(c, e, "report", "検証報告書.pdf", PDF).await).await;
     let docs: Value = app
         .get(&format!("/api/v1/engagements/{e}/documents"), c)
         .await
@@ -244,30 +270,36 @@ async fn an_engagement_walks_from_selection_to_completion() {
         .unwrap()["id"]
         .clone();
     let d = ok(app
-        .step(c, &e, "report", json!({"document_id": report}))
+        .step(c, e, "report", json!({"document_id": report}))
         .await)
     .await;
     assert_eq!(d["stage"], "verification");
+}
 
+/// Completion waits for the backup step; skipping it lets the engagement complete.
+async fn skip_the_backup_and_complete(app: &TestApp, c: &str, e: &str) {
     // Completion needs the backup step too.
-    let body = problem(app.step(c, &e, "complete", json!({})).await, 409).await;
+    let body = problem(app.step(c, e, "complete", json!({})).await, 409).await;
     assert_eq!(body["guard"], "completion");
     assert!(body["detail"].as_str().unwrap().contains("backup"));
 
     let d = ok(app
         .step(
             c,
-            &e,
+            e,
             "backup-proposal/skip",
             json!({"reason": "既にオフラインのテープ運用あり"}),
         )
         .await)
     .await;
     assert_eq!(d["stage"], "backup");
-    let d = ok(app.step(c, &e, "complete", json!({})).await).await;
+    let d = ok(app.step(c, e, "complete", json!({})).await).await;
     assert_eq!(d["stage"], "completed");
     assert!(d["next_action"].is_null());
+}
 
+/// Every step is in the timeline, with who took it; a download is recorded too.
+async fn check_the_timeline(app: &TestApp, c: &str, e: &str) {
     let timeline: Value = app
         .get(&format!("/api/v1/engagements/{e}/timeline"), c)
         .await
@@ -315,13 +347,19 @@ async fn an_engagement_walks_from_selection_to_completion() {
         .unwrap()
         .contains("admin@prime.example"));
     // Every milestone records who reached it.
-    let d = stage(&app, c, &e).await;
+    let d = stage(app, c, e).await;
     assert!(d["milestones"]
         .as_array()
         .unwrap()
         .iter()
         .all(|m| m["by"].as_str().unwrap().starts_with("user:")));
 
+    let docs: Value = app
+        .get(&format!("/api/v1/engagements/{e}/documents"), c)
+        .await
+        .json()
+        .await
+        .unwrap();
     // The download of a document is in the timeline too, and the bytes come back intact.
     let diagram = docs
         .as_array()
@@ -427,6 +465,8 @@ async fn an_admin_may_override_a_guard_with_a_reason() {
 #[tokio::test]
 async fn twenty_concurrent_bookings_of_one_slot_have_one_winner() {
     let app = spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let h = app
         .hospital(&w.admin, &institution_code("13", 1, 3), "架空第一病院", 80)
@@ -584,7 +624,7 @@ async fn side_states_pause_and_resume() {
         )
         .await)
     .await;
-    let d = ok(app.step(c, &e, "side-state", json!({"state": "on_hold", "reason": "電子カルテ更新作業中", "resume_on": "2027-02-01"})).await).await;
+    let d = ok(app.step(c, &e, "side-state", json!({"state": "on_hold", "reason": "電子カルテ更新作業中", "resume_on": &app.days_ahead(60, "00:00")[..10]})).await).await;
     assert_eq!(d["side_state"]["state"], "on_hold");
     assert_eq!(d["next_action"]["code"], "resume");
     assert_eq!(d["stage"], "contacting", "the stage is kept");
@@ -641,6 +681,8 @@ async fn side_states_pause_and_resume() {
 async fn the_database_refuses_a_second_booking_of_a_slot() {
     use engagement_tracker::db::{self, hearings::HearingRow};
     let app = spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let h = app
         .hospital(&w.admin, &institution_code("13", 1, 6), "架空制約病院", 100)
@@ -664,8 +706,8 @@ async fn the_database_refuses_a_second_booking_of_a_slot() {
             id: id.into(),
             engagement_id: e.clone(),
             slot_id: slot.clone(),
-            status: "scheduled".into(),
-            attendees: "[]".into(),
+            status: engagement_tracker::domain::hearings::HearingStatus::Scheduled,
+            attendees: engagement_tracker::db::types::Json::empty_list(),
             sequence: 0,
             outcome_note: None,
             minutes_document_id: None,

@@ -132,13 +132,24 @@ async fn detail(app: &TestApp, w: &World, e: &str) -> Value {
 #[tokio::test]
 async fn a_link_walks_the_hospital_through_every_step() {
     let app = crate::helpers::spawn().await;
+    // The slot dates below stay ahead of the app, whatever day the tests run.
+    app.pin_clock();
     let w = app.world().await;
     let (e, contact) = setup(&app, &w, 1).await;
-    let c = &w.coord_a;
+    confirm_participation(&app, &w, &e, &contact).await;
+    let diagram_link = sign_the_memorandum(&app, &w, &e, &contact).await;
+    send_the_diagram(&app, &diagram_link).await;
+    answer_the_questionnaire(&app, &w, &e, &contact).await;
+    pick_move_and_cancel_the_hearing(&app, &w, &e, &contact).await;
+    check_the_timeline(&app, &w, &e).await;
+}
 
+/// The contact confirms participation on the page (with CSRF and safe headers).
+async fn confirm_participation(app: &TestApp, w: &World, e: &str, contact: &str) {
+    let c = &w.coord_a;
     // Participation: the page, then the confirmation.
-    let p = link(&app, c, &e, &contact, "participation").await;
-    let (status, html) = page(&app, &p).await;
+    let p = link(app, c, e, contact, "participation").await;
+    let (status, html) = page(app, &p).await;
     assert_eq!(status, 200);
     assert!(html.contains("架空ポータル病院") && html.contains("参加します"));
     let res = browser().get(app.url(&p)).send().await.unwrap();
@@ -154,30 +165,35 @@ async fn a_link_walks_the_hospital_through_every_step() {
         .unwrap()
         .contains("frame-ancestors 'none'"));
     // Without the CSRF value the form is refused.
-    let (status, html, _) = post_form(&app, &p, &[("action", "confirm")]).await;
+    let (status, html, _) = post_form(app, &p, &[("action", "confirm")]).await;
     assert_eq!(status, 403);
     assert!(html.contains("送信内容を確認できませんでした"));
     let (status, _, location) = post_form(
-        &app,
+        app,
         &p,
         &[
             ("action", "confirm"),
-            ("csrf", &csrf_of(&html_of(&app, &p).await)),
+            ("csrf", &csrf_of(&html_of(app, &p).await)),
         ],
     )
     .await;
     assert_eq!(status, 303);
-    let (_, done) = page(&app, &location.unwrap()).await;
+    let (_, done) = page(app, &location.unwrap()).await;
     assert!(done.contains("ご参加を承りました"));
-    assert_eq!(detail(&app, &w, &e).await["stage"], "consented");
+    assert_eq!(detail(app, w, e).await["stage"], "consented");
+}
 
+/// The memorandum: read, download, upload the signed copy (the diagram waits for it).
+/// Answers the diagram link opened before the memorandum.
+async fn sign_the_memorandum(app: &TestApp, w: &World, e: &str, contact: &str) -> String {
+    let c = &w.coord_a;
     // Before the memorandum the diagram page says so and offers no form.
-    let d = link(&app, c, &e, &contact, "diagram").await;
-    let (_, html) = page(&app, &d).await;
+    let d = link(app, c, e, contact, "diagram").await;
+    let (_, html) = page(app, &d).await;
     assert!(html.contains("覚書の締結後") && !html.contains("type=\"file\""));
 
     // The memorandum: read, download, upload the signed copy.
-    let m = link(&app, c, &e, &contact, "memorandum").await;
+    let m = link(app, c, e, contact, "memorandum").await;
     app.req(
         reqwest::Method::PUT,
         &format!("/api/v1/engagements/{e}/memorandum"),
@@ -187,9 +203,9 @@ async fn a_link_walks_the_hospital_through_every_step() {
     .send()
     .await
     .unwrap();
-    let html = html_of(&app, &m).await;
+    let html = html_of(app, &m).await;
     let token = m.trim_start_matches("/p/memorandum/");
-    let (status, text) = page(&app, &format!("/p/memorandum/{token}/document")).await;
+    let (status, text) = page(app, &format!("/p/memorandum/{token}/document")).await;
     assert_eq!(status, 200);
     assert!(text.contains("秘密保持に関する覚書") && text.contains("架空ポータル病院"));
     let form = reqwest::multipart::Form::new()
@@ -206,7 +222,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
         .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(
-        detail(&app, &w, &e).await["memorandum"]["status"],
+        detail(app, w, e).await["memorandum"]["status"],
         "signed_by_hospital"
     );
     app.req(
@@ -218,9 +234,13 @@ async fn a_link_walks_the_hospital_through_every_step() {
     .send()
     .await
     .unwrap();
+    d
+}
 
+/// The diagram: a renamed executable is refused, two real files are taken.
+async fn send_the_diagram(app: &TestApp, d: &str) {
     // The diagram: a renamed executable is refused on the page, two real files are taken.
-    let html = html_of(&app, &d).await;
+    let html = html_of(app, d).await;
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf_of(&html))
         .part(
@@ -229,7 +249,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
                 .file_name("構成図.pdf"),
         );
     let res = browser()
-        .post(app.url(&d))
+        .post(app.url(d))
         .multipart(form)
         .send()
         .await
@@ -251,24 +271,28 @@ async fn a_link_walks_the_hospital_through_every_step() {
             reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("構成図2.pdf"),
         );
     let res = browser()
-        .post(app.url(&d))
+        .post(app.url(d))
         .multipart(form)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let html = html_of(&app, &d).await;
+    let html = html_of(app, d).await;
     assert!(
         html.contains("構成図1.png") && html.contains("構成図2.pdf"),
         "what was received is listed back"
     );
+}
 
+/// The questionnaire: a draft, a refused submission, then a full one.
+async fn answer_the_questionnaire(app: &TestApp, w: &World, e: &str, contact: &str) {
+    let c = &w.coord_a;
     // The questionnaire: a draft, a refused submission, then a full one.
-    let q = link(&app, c, &e, &contact, "questionnaire").await;
-    let html = html_of(&app, &q).await;
+    let q = link(app, c, e, contact, "questionnaire").await;
+    let html = html_of(app, &q).await;
     let csrf = csrf_of(&html);
     let (status, _, _) = post_form(
-        &app,
+        app,
         &q,
         &[
             ("csrf", &csrf),
@@ -279,10 +303,10 @@ async fn a_link_walks_the_hospital_through_every_step() {
     )
     .await;
     assert_eq!(status, 303);
-    let html = html_of(&app, &q).await;
+    let html = html_of(app, &q).await;
     assert!(html.contains("value=\"2026-11-01\""), "the draft is kept");
     let (status, html, _) = post_form(
-        &app,
+        app,
         &q,
         &[
             ("csrf", &csrf),
@@ -310,24 +334,25 @@ async fn a_link_walks_the_hospital_through_every_step() {
         .collect();
     form.push(("csrf", &csrf));
     form.push(("action", "submit"));
-    let (status, body, _) = post_form(&app, &q, &form).await;
+    let (status, body, _) = post_form(app, &q, &form).await;
     assert_eq!(status, 303, "{}", &body[..body.len().min(3000)]);
-    assert_eq!(
-        detail(&app, &w, &e).await["questionnaire_status"],
-        "submitted"
-    );
-    app.step(c, &e, "questionnaire/review", json!({"decision": "accept"}))
+    assert_eq!(detail(app, w, e).await["questionnaire_status"], "submitted");
+    app.step_ok(c, e, "questionnaire/review", json!({"decision": "accept"}))
         .await;
-    assert_eq!(detail(&app, &w, &e).await["stage"], "intake");
+    assert_eq!(detail(app, w, e).await["stage"], "intake");
+}
 
+/// The hearing: pick a slot, move it, cancel it; old links tell the truth.
+async fn pick_move_and_cancel_the_hearing(app: &TestApp, w: &World, e: &str, contact: &str) {
+    let c = &w.coord_a;
     // The hearing: pick a slot; a second pick of a taken slot is refused on the page.
-    app.step(c, &e, "hearing-slots", json!({"slots": [
+    app.step_ok(c, e, "hearing-slots", json!({"slots": [
         {"starts_at": "2030-12-01T01:00:00Z", "ends_at": "2030-12-01T02:00:00Z", "format": "online", "meeting_url": "https://meet.example/a"},
         {"starts_at": "2030-12-02T01:00:00Z", "ends_at": "2030-12-02T02:00:00Z", "format": "onsite", "place": "3階会議室"}
     ]})).await;
-    let hearing = link(&app, c, &e, &contact, "hearing").await;
+    let hearing = link(app, c, e, contact, "hearing").await;
     let old_link = hearing.clone();
-    let html = html_of(&app, &hearing).await;
+    let html = html_of(app, &hearing).await;
     let slots: Value = app
         .get(&format!("/api/v1/engagements/{e}/hearings"), c)
         .await
@@ -340,7 +365,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
     );
     assert!(html.contains("2030年12月1日（日）10:00〜11:00（60分）"));
     let (status, _, _) = post_form(
-        &app,
+        app,
         &hearing,
         &[
             ("csrf", &csrf_of(&html)),
@@ -350,12 +375,12 @@ async fn a_link_walks_the_hospital_through_every_step() {
     )
     .await;
     assert_eq!(status, 303);
-    assert!(detail(&app, &w, &e).await["hearing_scheduled_at"]
+    assert!(detail(app, w, e).await["hearing_scheduled_at"]
         .as_str()
         .unwrap()
         .starts_with("2030-12-01"));
     let (status, html, _) = post_form(
-        &app,
+        app,
         &hearing,
         &[
             ("csrf", &csrf_of(&html)),
@@ -372,7 +397,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
 
     // Reschedule, then cancel; the old link tells the truth and offers what is still possible.
     let (status, _, _) = post_form(
-        &app,
+        app,
         &hearing,
         &[
             ("csrf", &csrf_of(&html)),
@@ -383,10 +408,10 @@ async fn a_link_walks_the_hospital_through_every_step() {
     )
     .await;
     assert_eq!(status, 303);
-    let html = html_of(&app, &old_link).await;
+    let html = html_of(app, &old_link).await;
     assert!(html.contains("日程が変更されています") && html.contains("2030年12月2日"));
     let (status, _, _) = post_form(
-        &app,
+        app,
         &hearing,
         &[
             ("csrf", &csrf_of(&html)),
@@ -396,7 +421,7 @@ async fn a_link_walks_the_hospital_through_every_step() {
     )
     .await;
     assert_eq!(status, 303);
-    let html = html_of(&app, &old_link).await;
+    let html = html_of(app, &old_link).await;
     assert!(html.contains("取り消されました"));
     assert!(
         !html.contains("value=\"reschedule\"") && !html.contains("value=\"cancel\""),
@@ -407,7 +432,11 @@ async fn a_link_walks_the_hospital_through_every_step() {
         "the cancelled slot is not offered again"
     );
     assert!(html.contains("value=\"other_dates\""), "never a dead end");
+}
 
+/// Every view and action is in the timeline as the contact, with IP and user agent.
+async fn check_the_timeline(app: &TestApp, w: &World, e: &str) {
+    let c = &w.coord_a;
     // Every view and action is in the timeline as the contact, with IP and user agent.
     let timeline: Value = app
         .get(&format!("/api/v1/engagements/{e}/timeline"), c)
@@ -553,7 +582,7 @@ async fn bad_links_get_a_friendly_page_and_never_data() {
     assert_eq!(page(&app, &fresh).await.0, 410);
 
     // The landing page shows status and what is asked, never a stack trace.
-    app.step(
+    app.step_ok(
         &w.coord_a,
         &e,
         "contact-attempts",

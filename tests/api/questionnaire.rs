@@ -45,7 +45,7 @@ async fn answers_are_checked_saved_submitted_and_locked() {
         .await;
     let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
     let c = &w.coord_a;
-    app.step(c, &e, "consent", json!({})).await;
+    app.step_ok(c, &e, "consent", json!({})).await;
     let put = |body: Value| {
         app.req(
             Method::PUT,

@@ -153,12 +153,12 @@ async fn hearing_soon(app: &TestApp, w: &World, n: u32) -> (String, String) {
         .await;
     let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
     let c = &w.coord_a;
-    app.step(c, &e, "consent", json!({})).await;
+    app.step_ok(c, &e, "consent", json!({})).await;
     let start = chrono::Utc::now() + chrono::Duration::hours(2);
     let slots = json!({"slots": [{"starts_at": start.to_rfc3339(),
         "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339(),
         "format": "online", "meeting_url": "https://meet.example/r"}]});
-    app.step(c, &e, "hearing-slots", slots).await;
+    app.step_ok(c, &e, "hearing-slots", slots).await;
     let hearings: Value = app
         .get(&format!("/api/v1/engagements/{e}/hearings"), c)
         .await

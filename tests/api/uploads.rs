@@ -15,7 +15,7 @@ async fn executed(app: &crate::helpers::TestApp, w: &crate::helpers::World, code
         )
         .await;
     let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
-    app.step(&w.coord_a, &e, "consent", json!({})).await;
+    app.step_ok(&w.coord_a, &e, "consent", json!({})).await;
     let res = app
         .req(
             Method::PUT,
