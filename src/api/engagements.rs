@@ -21,7 +21,7 @@ use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, St
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::step;
-use crate::service::step::{self as pipeline, engagement_scope, Command};
+use crate::service::step::{self as pipeline, engagement_scope};
 
 pub use crate::service::engagements::{
     detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
@@ -720,24 +720,12 @@ pub async fn assign(
                 (None, None) => Vec::new(),
             };
             let who: pipeline::Who = (&actor).into();
-            for id in &targets {
-                let e = db::engagements::get(conn, id)?
-                    .ok_or_else(|| AppError::field("ids", format!("no engagement {id}")))?;
-                let cmd = Command {
-                    engagement_id: id,
-                    if_match: None,
-                    action: Action::Edit,
-                    override_reason: None,
-                    kind: "assigned",
-                };
-                let to = input.organization_id.clone();
-                pipeline::run_loaded(conn, who.clone(), e, cmd, move |_, s| {
-                    s.payload = json!({"from": s.engagement.organization_id, "to": to});
-                    s.changes.organization_id = Some(to);
-                    Ok(())
-                })?;
-            }
-            Ok(targets.len())
+            crate::service::engagements::assign(
+                conn,
+                &who,
+                &targets,
+                input.organization_id.as_deref(),
+            )
         })
         .await?;
     Ok(web::Json(AssignOut { assigned }))

@@ -1,6 +1,7 @@
 //! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, and the
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
+pub mod bulk;
 pub mod dashboard;
 pub mod demo;
 pub mod engagements;
@@ -148,6 +149,10 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(timeout)
+            // No `SELECT 1` on every checkout (a round trip per request): a connection that
+            // broke is found by its first query, and one left inside a transaction is closed on
+            // return by `has_broken`.
+            .test_on_check_out(false)
             .build(Manager::new(url))
             .context("cannot connect to the database")?;
         let write_lock = (!is_postgres_url(url)).then(|| Arc::new(Mutex::new(())));

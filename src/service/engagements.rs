@@ -291,6 +291,58 @@ pub fn create_engagement(
     Ok(e)
 }
 
+/// Assigns engagements to an organisation (or none) in one go: every one locked, updated and
+/// given its `assigned` timeline event, as the step runner would one by one (assignment is an
+/// `Edit`, which no guard refuses) — in a few statements per 500 instead of ten per engagement.
+/// An id that names no engagement refuses the whole call. Returns how many were assigned.
+pub fn assign(
+    conn: &mut DbConnection,
+    who: &pipeline::Who,
+    ids: &[String],
+    organization_id: Option<&str>,
+) -> AppResult<usize> {
+    let mut unique = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        if seen.insert(id.as_str()) {
+            unique.push(id.clone());
+        }
+    }
+    let rows = db::bulk::lock_engagements(conn, &unique)?;
+    let mut by_id: std::collections::HashMap<&str, &EngagementRow> =
+        rows.iter().map(|e| (e.id.as_str(), e)).collect();
+    if let Some(missing) = unique.iter().find(|id| !by_id.contains_key(id.as_str())) {
+        return Err(AppError::field("ids", format!("no engagement {missing}")));
+    }
+    let mut reached: std::collections::HashMap<String, std::collections::BTreeSet<Milestone>> =
+        Default::default();
+    for m in db::bulk::milestones_of(conn, &unique)? {
+        if let Some(kind) = Milestone::parse(&m.kind) {
+            reached.entry(m.engagement_id).or_default().insert(kind);
+        }
+    }
+    let now = db::now();
+    db::bulk::assign(conn, &unique, organization_id, now)?;
+    let events: Vec<db::engagements::EventRow> = unique
+        .iter()
+        .filter_map(|id| by_id.remove(id.as_str()))
+        .map(|e| {
+            let stage = rules::derive_stage(&reached.remove(&e.id).unwrap_or_default());
+            pipeline::event_row(
+                &e.id,
+                who,
+                now,
+                "assigned",
+                json!({"from": e.organization_id, "to": organization_id}),
+                stage,
+                stage,
+            )
+        })
+        .collect();
+    db::bulk::insert_events(conn, &events)?;
+    Ok(unique.len())
+}
+
 pub fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
     let org = db::orgs::get(conn, org_id)?
         .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
+pub mod import_batch;
 pub mod imports;
 pub mod intake;
 pub mod retention;
