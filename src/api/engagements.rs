@@ -70,6 +70,9 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// Also count every matching engagement, in all pages, as `total` (absent otherwise):
+    /// a scan of all matches, so ask for it only when the number is shown.
+    pub count: Option<bool>,
 }
 
 impl ListQuery {
@@ -187,13 +190,17 @@ pub async fn list_engagements(
     .limit()?;
     let offset = decode_cursor(q.cursor.as_deref())?;
     let (sort, desc) = q.sort()?;
+    let count = q.count.unwrap_or(false);
     let config = state.config.clone();
     let list = state
         .db
         .read(move |conn| {
             let scope = engagement_scope(conn, &actor)?;
             let filter = q.filter(conn, &config)?;
-            let total = db::engagements::count(conn, &scope, &filter)?;
+            let total = match count {
+                true => Some(db::engagements::count(conn, &scope, &filter)?),
+                false => None,
+            };
             let rows = db::engagements::list(conn, &scope, &filter, sort, desc, offset, limit + 1)?;
             let hospital_ids: Vec<String> =
                 rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();

@@ -48,8 +48,9 @@ pub struct EngagementSummary {
 #[derive(Serialize, ToSchema)]
 pub struct EngagementList {
     pub items: Vec<EngagementSummary>,
-    /// Matching engagements in all pages.
-    pub total: i64,
+    /// Matching engagements in all pages; only with `count=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
     pub next_cursor: Option<String>,
 }
 

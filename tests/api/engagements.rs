@@ -46,7 +46,7 @@ async fn a_subcontractor_sees_and_counts_only_its_own_engagements() {
     let eb = app.engagement(&w.admin, &hb, Some(&sub_b)).await;
 
     let list: Value = app
-        .get("/api/v1/engagements", &w.coord_a)
+        .get("/api/v1/engagements?count=true", &w.coord_a)
         .await
         .json()
         .await
@@ -58,7 +58,7 @@ async fn a_subcontractor_sees_and_counts_only_its_own_engagements() {
     );
     assert_eq!(list["total"], 2);
     let list: Value = app
-        .get("/api/v1/engagements?q=B", &w.coord_a)
+        .get("/api/v1/engagements?q=B&count=true", &w.coord_a)
         .await
         .json()
         .await
@@ -188,7 +188,10 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
         .unwrap();
     assert_eq!(names(&list), ["乙病院"]);
     let list: Value = app
-        .get("/api/v1/engagements?prefecture=東京都&round=FY2025", a)
+        .get(
+            "/api/v1/engagements?prefecture=東京都&round=FY2025&count=true",
+            a,
+        )
         .await
         .json()
         .await
@@ -220,7 +223,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     let list: Value = app
         .get(
             &format!(
-                "/api/v1/engagements?unassigned=false&organization_id={}",
+                "/api/v1/engagements?unassigned=false&count=true&organization_id={}",
                 w.sub_a
             ),
             a,
@@ -274,7 +277,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
 
     // Nothing is overdue yet; an engagement left in `selected` for 30 days is.
     let list: Value = app
-        .get("/api/v1/engagements?overdue=true", a)
+        .get("/api/v1/engagements?overdue=true&count=true", a)
         .await
         .json()
         .await
@@ -294,7 +297,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     .await
     .unwrap();
     let list: Value = app
-        .get("/api/v1/engagements?overdue=true", a)
+        .get("/api/v1/engagements?overdue=true&count=true", a)
         .await
         .json()
         .await
