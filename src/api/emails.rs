@@ -246,7 +246,7 @@ pub struct EmailQuery {
 #[get("/emails")]
 pub async fn list_emails(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: super::caller::Caller,
     query: Query<EmailQuery>,
 ) -> AppResult<web::Json<Page<EmailOut>>> {
     let q = query.into_inner();
@@ -256,9 +256,8 @@ pub async fn list_emails(
     }
     .limit()?;
     let rows = state
-        .db
-        .read(move |conn| {
-            let scope = engagement_scope(conn, &actor)?;
+        .read_as(caller, move |conn, actor| {
+            let scope = engagement_scope(conn, actor)?;
             let engagements = match &scope {
                 Scope::All => None,
                 Scope::Orgs(_) => Some(db::engagements::ids(conn, &scope, &Default::default())?),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::Caller;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::query::Query;
@@ -179,7 +180,7 @@ fn encode_cursor(offset: i64) -> String {
 #[get("/engagements")]
 pub async fn list_engagements(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     query: Query<ListQuery>,
 ) -> AppResult<web::Json<EngagementList>> {
     let q = query.into_inner();
@@ -193,9 +194,8 @@ pub async fn list_engagements(
     let count = q.count.unwrap_or(false);
     let config = state.config.clone();
     let list = state
-        .db
-        .read(move |conn| {
-            let scope = engagement_scope(conn, &actor)?;
+        .read_as(caller, move |conn, actor| {
+            let scope = engagement_scope(conn, actor)?;
             let filter = q.filter(conn, &config)?;
             let total = match count {
                 true => Some(db::engagements::count(conn, &scope, &filter)?),
@@ -254,16 +254,16 @@ pub async fn list_engagements(
 #[get("/engagements/{id}")]
 pub async fn get_engagement(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let config = state.config.clone();
     let d = state
-        .db
-        .read(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
-            detail(conn, &config, e)
+        .read_as(caller, move |conn, actor| {
+            let (e, hospital, round) =
+                crate::service::engagements::load_with_hospital(conn, actor, &id)?;
+            crate::service::engagements::detail_of(conn, &config, e, hospital, round)
         })
         .await?;
     let version = d.version;
@@ -295,14 +295,13 @@ pub struct EventOut {
 #[get("/engagements/{id}/timeline")]
 pub async fn timeline(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<EventOut>>> {
     let id = path.into_inner();
     let rows = state
-        .db
-        .read(move |conn| {
-            pipeline::load(conn, &actor, &id)?;
+        .read_as(caller, move |conn, actor| {
+            pipeline::load(conn, actor, &id)?;
             Ok(db::engagements::timeline(conn, &id)?)
         })
         .await?;

@@ -4,6 +4,7 @@
 pub mod bulk;
 pub mod dashboard;
 pub mod demo;
+pub mod detail;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;

@@ -141,8 +141,50 @@ pub fn detail(
     config: &Config,
     e: EngagementRow,
 ) -> AppResult<EngagementDetail> {
-    let facts = pipeline::facts(conn, &e)?;
-    let milestones = db::engagements::milestones(conn, &e.id)?
+    let (_, hospital, round_name) = db::detail::engagement_with_hospital(conn, &e.id)?
+        .ok_or_else(|| anyhow::anyhow!("engagement {} lost its hospital or round", e.id))?;
+    detail_of(conn, config, e, hospital, round_name)
+}
+
+/// An engagement the caller may see with its hospital and round name, in one statement (404
+/// otherwise, as [`pipeline::load`]).
+pub fn load_with_hospital(
+    conn: &mut DbConnection,
+    actor: &crate::auth::Actor,
+    id: &str,
+) -> AppResult<(EngagementRow, db::hospitals::HospitalRow, String)> {
+    let scope = pipeline::engagement_scope(conn, actor)?;
+    db::detail::engagement_with_hospital(conn, id)?
+        .filter(|(e, _, _)| match &scope {
+            db::Scope::All => true,
+            db::Scope::Orgs(_) => e
+                .organization_id
+                .as_deref()
+                .is_some_and(|o| scope.allows(o)),
+        })
+        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
+}
+
+/// The detail from rows already read: three more statements (milestones, the facts about
+/// intake, slots, hearing and backup, the contacts).
+pub fn detail_of(
+    conn: &mut DbConnection,
+    config: &Config,
+    e: EngagementRow,
+    hospital: db::hospitals::HospitalRow,
+    round_name: String,
+) -> AppResult<EngagementDetail> {
+    let rows = db::engagements::milestones(conn, &e.id)?;
+    let more = db::detail::detail_facts(conn, &e.id, db::now())?;
+    let facts = rules::Facts {
+        milestones: rows
+            .iter()
+            .filter_map(|m| Milestone::parse(&m.kind))
+            .collect(),
+        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        hearing_scheduled: more.hearing_scheduled,
+    };
+    let milestones = rows
         .into_iter()
         .filter_map(|m| {
             Some(MilestoneOut {
@@ -152,25 +194,16 @@ pub fn detail(
             })
         })
         .collect();
-    let round = db::rounds::find(conn, &e.round_id)?
-        .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
-    let hospital = db::hospitals::get(conn, &e.hospital_id)?
-        .ok_or_else(|| anyhow::anyhow!("hospital {} missing", e.hospital_id))?;
-    let questionnaire_status = db::intake::questionnaire_status(conn, &e.id)?;
-    let hearing = db::hearings::scheduled(conn, &e.id)?;
-    let hearing_at = match &hearing {
-        Some(h) => db::hearings::slot(conn, &h.slot_id)?.map(|s| utc(s.starts_at)),
-        None => None,
-    };
+    let questionnaire_status = more.questionnaire_status;
     let progress = Progress {
         memorandum: e
             .memorandum_status
             .as_deref()
             .and_then(MemorandumStatus::parse),
         questionnaire: questionnaire_status.clone(),
-        open_slots: db::hearings::open_slot_count(conn, &e.id, db::now())?,
-        hearing_scheduled: hearing.is_some(),
-        backup_proposed: db::verification::backup_proposed(conn, &e.id)?,
+        open_slots: more.open_slots,
+        hearing_scheduled: more.hearing_scheduled,
+        backup_proposed: more.backup_proposed,
     };
     let stage = stage_of(&e);
     Ok(EngagementDetail {
@@ -192,10 +225,10 @@ pub fn detail(
         },
         questionnaire_status,
         open_slots: progress.open_slots,
-        hearing_scheduled_at: hearing_at,
+        hearing_scheduled_at: more.hearing_at.map(utc),
         milestones,
         hospital: load_out(conn, hospital)?,
-        round_name: round.name,
+        round_name,
         id: e.id,
         round_id: e.round_id,
         organization_id: e.organization_id,
