@@ -16,11 +16,12 @@ use super::with_etag;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::db::engagements::{Filter, Sort};
+use crate::db::engagements::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::cursor;
 use crate::service::step;
 use crate::service::step::{self as pipeline, engagement_scope};
 
@@ -151,24 +152,27 @@ impl ListQuery {
     }
 }
 
-/// The cursor is an opaque position in the sorted list.
-fn decode_cursor(c: Option<&str>) -> AppResult<i64> {
-    use base64::Engine;
-    match c {
-        None => Ok(0),
-        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
-            .filter(|n: &i64| *n >= 0)
-            .ok_or_else(|| AppError::field("cursor", "not a cursor from a previous page")),
-    }
+/// Where a cursor of this list says the previous page ended.
+fn after(raw: Option<&str>, sort_name: &str, sort: Sort) -> AppResult<Option<(KeyAfter, String)>> {
+    let Some(a) = cursor::decode(raw, sort_name)? else {
+        return Ok(None);
+    };
+    let key = match sort {
+        Sort::Created => KeyAfter::Id,
+        Sort::Rank | Sort::Stage => KeyAfter::Int(a.int()?),
+        Sort::HospitalName => KeyAfter::Text(a.text()?),
+        Sort::StageSince | Sort::UpdatedAt => KeyAfter::Time(a.time()?),
+    };
+    Ok(Some((key, a.id)))
 }
 
-fn encode_cursor(offset: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
+    match key {
+        KeyAfter::Id => None,
+        KeyAfter::Int(v) => Some(v.into()),
+        KeyAfter::Text(v) => Some(v.into()),
+        KeyAfter::Time(v) => Some(v.into()),
+    }
 }
 
 /// Engagements the caller may see, filtered, sorted and paged.
@@ -189,8 +193,9 @@ pub async fn list_engagements(
         cursor: None,
     }
     .limit()?;
-    let offset = decode_cursor(q.cursor.as_deref())?;
     let (sort, desc) = q.sort()?;
+    let sort_name = q.sort.clone().unwrap_or_else(|| "created".into());
+    let after = after(q.cursor.as_deref(), &sort_name, sort)?;
     let count = q.count.unwrap_or(false);
     let config = state.config.clone();
     let list = state
@@ -201,14 +206,16 @@ pub async fn list_engagements(
                 true => Some(db::engagements::count(conn, &scope, &filter)?),
                 false => None,
             };
-            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, offset, limit + 1)?;
+            let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
+            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
+            let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
+                (cursor_key(db::engagements::key_of(sort, r)), r.0.id.clone())
+            });
             let hospital_ids: Vec<String> =
                 rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
             let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
-            let more = rows.len() as i64 > limit;
             let items = rows
                 .into_iter()
-                .take(limit as usize)
                 .map(|(e, (name, code))| EngagementSummary {
                     needs_contacts: with_email
                         .iter()
@@ -237,7 +244,7 @@ pub async fn list_engagements(
             Ok(EngagementList {
                 items,
                 total,
-                next_cursor: more.then(|| encode_cursor(offset + limit)),
+                next_cursor,
             })
         })
         .await?;

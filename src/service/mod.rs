@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod contacts;
+pub mod cursor;
 pub mod dashboard;
 pub mod demo;
 pub mod engagements;
