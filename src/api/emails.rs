@@ -216,7 +216,7 @@ impl From<db::outbox::OutboxRow> for EmailOut {
             message_id: r.message_id,
             subject: r.subject,
             charset: r.charset,
-            status: r.status,
+            status: r.status.as_str().to_owned(),
             attempts: r.attempts,
             next_attempt_at: utc(r.next_attempt_at),
             last_error: r.last_error,

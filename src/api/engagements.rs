@@ -229,7 +229,7 @@ pub async fn list_engagements(
                         institution_code: code,
                     },
                     stage: stage_of(&e),
-                    side_state: e.side_state.as_deref().and_then(SideState::parse),
+                    side_state: e.side_state,
                     stage_since: utc(e.stage_since),
                     id: e.id,
                     round_id: e.round_id,
@@ -316,8 +316,8 @@ pub async fn timeline(
         rows.into_iter()
             .map(|r| EventOut {
                 payload: serde_json::from_str(&r.payload).unwrap_or(Value::Null),
-                stage_before: Stage::parse(&r.stage_before).unwrap_or(Stage::Selected),
-                stage_after: Stage::parse(&r.stage_after).unwrap_or(Stage::Selected),
+                stage_before: r.stage_before,
+                stage_after: r.stage_after,
                 id: r.id,
                 at: utc(r.at),
                 actor_kind: r.actor_kind,
@@ -497,17 +497,13 @@ pub async fn memorandum(
     let input = body.0;
     call.run(path.into_inner(), input.override_reason.clone(), move |conn, t, _| {
         // The guard needs the status the step moves from: read inside the transaction.
-        let from = t
-            .engagement
-            .memorandum_status
-            .as_deref()
-            .and_then(MemorandumStatus::parse);
+        let from = t.engagement.memorandum_status;
         let action = Action::Memorandum(from, input.status);
         step::step(conn, t, action, "memorandum_status", move |_, s| {
             let executed_on = (input.status == MemorandumStatus::Executed)
                 .then(|| input.executed_on.unwrap_or_else(crate::domain::today_in_japan));
             s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
-            s.changes.memorandum_status = Some(Some(input.status.as_str().to_owned()));
+            s.changes.memorandum_status = Some(Some(input.status));
             if input.template_version.is_some() {
                 s.changes.memorandum_template = Some(input.template_version);
             }

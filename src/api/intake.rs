@@ -18,6 +18,7 @@ use crate::db::intake::DocumentRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::doctype::{self};
 use crate::domain::pipeline::{Action, Milestone};
+use crate::domain::questionnaire::ResponseStatus;
 use crate::domain::questionnaire::{self as q, Answers, Template};
 use crate::error::{AppError, AppResult};
 use crate::service::step::{self as pipeline, Who};
@@ -42,7 +43,7 @@ impl From<DocumentRow> for DocumentOut {
     fn from(d: DocumentRow) -> Self {
         Self {
             id: d.id,
-            purpose: d.purpose,
+            purpose: d.purpose.as_str().to_owned(),
             version: d.doc_version,
             filename: d.filename,
             content_type: d.content_type,
@@ -289,14 +290,14 @@ pub fn questionnaire_out(
     let (template_id, t, r) = template_for(conn, engagement_id)?;
     let answers: Answers = r
         .as_ref()
-        .and_then(|r| serde_json::from_str(&r.answers).ok())
+        .map(|r| r.answers.get().clone())
         .unwrap_or_default();
     let (answered_required, total_required) = q::completeness(&t, &answers);
     Ok(QuestionnaireOut {
         template_id,
         template_key: t.key.clone(),
         template_version: i64::from(t.version),
-        status: r.as_ref().map(|r| r.status.clone()),
+        status: r.as_ref().map(|r| r.status.as_str().to_owned()),
         answers: serde_json::to_value(&answers).unwrap_or(Value::Null),
         review_comment: r.as_ref().and_then(|r| r.review_comment.clone()),
         submitted_at: r.as_ref().and_then(|r| r.submitted_at).map(utc),
@@ -435,7 +436,7 @@ pub async fn review_questionnaire(
         None,
         move |conn, s| {
             let mut row = db::intake::response(conn, &s.engagement.id)?
-                .filter(|x| x.status == "submitted")
+                .filter(|x| x.status == ResponseStatus::Submitted)
                 .ok_or_else(|| {
                     AppError::conflict(
                         "no_submitted_answers",
@@ -448,11 +449,11 @@ pub async fn review_questionnaire(
             row.version += 1;
             match r.decision {
                 Review::Accept => {
-                    row.status = "accepted".into();
+                    row.status = ResponseStatus::Accepted;
                     s.reach(Milestone::QuestionnaireAccepted);
                 }
                 Review::RequestClarification => {
-                    row.status = "clarification_requested".into();
+                    row.status = ResponseStatus::ClarificationRequested;
                     s.undo(Milestone::QuestionnaireSubmitted);
                 }
             }

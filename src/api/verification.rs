@@ -18,23 +18,7 @@ use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::step as pipeline;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingStatus {
-    Open,
-    Accepted,
-    Resolved,
-    WontFix,
-}
+pub use crate::domain::findings::{FindingStatus, Severity};
 
 fn text<T: Serialize>(v: T) -> String {
     serde_json::to_value(v)
@@ -73,10 +57,10 @@ impl From<FindingRow> for FindingOut {
         Self {
             id: f.id,
             title: f.title,
-            severity: f.severity,
+            severity: f.severity.as_str().to_owned(),
             affected: f.affected,
             recommendation: f.recommendation,
-            status: f.status,
+            status: f.status.as_str().to_owned(),
             created_at: utc(f.created_at),
             updated_at: utc(f.updated_at),
         }
@@ -143,10 +127,10 @@ pub async fn create_finding(
                 id: db::new_id(),
                 engagement_id: s.engagement.id.clone(),
                 title: f.title.trim().to_owned(),
-                severity: text(f.severity),
+                severity: f.severity,
                 affected: f.affected,
                 recommendation: f.recommendation,
-                status: text(f.status.unwrap_or(FindingStatus::Open)),
+                status: f.status.unwrap_or(FindingStatus::Open),
                 created_at: s.now,
                 updated_at: s.now,
             };
@@ -183,11 +167,11 @@ pub async fn update_finding(
             let mut row = db::verification::finding(conn, &s.engagement.id, &finding_id)?
                 .ok_or_else(|| AppError::NotFound(format!("no finding {finding_id}")))?;
             row.title = f.title.trim().to_owned();
-            row.severity = text(f.severity);
+            row.severity = f.severity;
             row.affected = f.affected;
             row.recommendation = f.recommendation;
             if let Some(st) = f.status {
-                row.status = text(st);
+                row.status = st;
             }
             row.updated_at = s.now;
             db::verification::save_finding(conn, &row)?;
@@ -230,7 +214,7 @@ pub async fn deliver_report(
         r.override_reason,
         move |conn, s| {
             db::intake::document(conn, &s.engagement.id, &r.document_id)?
-                .filter(|d| d.purpose == "report")
+                .filter(|d| d.purpose == crate::domain::documents::Purpose::Report)
                 .ok_or_else(|| {
                     AppError::field(
                         "document_id",

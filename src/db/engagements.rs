@@ -6,6 +6,7 @@ use diesel::sql_types::Bool;
 
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, MultiBackend, Scope};
+use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = engagements)]
@@ -19,12 +20,12 @@ pub struct EngagementRow {
     pub rank: Option<i64>,
     pub secondary: bool,
     pub note: Option<String>,
-    pub stage: String,
+    pub stage: Stage,
     pub stage_since: NaiveDateTime,
-    pub side_state: Option<String>,
+    pub side_state: Option<SideState>,
     pub side_reason: Option<String>,
     pub resume_on: Option<NaiveDate>,
-    pub memorandum_status: Option<String>,
+    pub memorandum_status: Option<MemorandumStatus>,
     pub memorandum_template: Option<String>,
     pub memorandum_executed_on: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
@@ -44,7 +45,7 @@ pub struct NewEngagement<'a> {
     pub rank: Option<i64>,
     pub secondary: bool,
     pub note: Option<&'a str>,
-    pub stage: &'a str,
+    pub stage: Stage,
     pub stage_since: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -60,10 +61,10 @@ pub struct EngagementChanges {
     pub rank: Option<Option<i64>>,
     pub secondary: Option<bool>,
     pub note: Option<Option<String>>,
-    pub side_state: Option<Option<String>>,
+    pub side_state: Option<Option<SideState>>,
     pub side_reason: Option<Option<String>>,
     pub resume_on: Option<Option<NaiveDate>>,
-    pub memorandum_status: Option<Option<String>>,
+    pub memorandum_status: Option<Option<MemorandumStatus>>,
     pub memorandum_template: Option<Option<String>>,
     pub memorandum_executed_on: Option<Option<NaiveDate>>,
 }
@@ -88,8 +89,8 @@ pub struct EventRow {
     pub actor_label: String,
     pub kind: String,
     pub payload: String,
-    pub stage_before: String,
-    pub stage_after: String,
+    pub stage_before: Stage,
+    pub stage_after: Stage,
     pub override_reason: Option<String>,
 }
 
@@ -513,7 +514,7 @@ pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
         Sort::Stage => KeyAfter::Int(
             crate::domain::pipeline::Stage::ALL
                 .iter()
-                .position(|s| s.as_str() == e.stage)
+                .position(|s| *s == e.stage)
                 .map_or(99, |i| i as i64),
         ),
         Sort::StageSince => KeyAfter::Time(e.stage_since),

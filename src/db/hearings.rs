@@ -4,7 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{hearing_slots, hearings};
+use super::types::Json;
 use super::DbConnection;
+use crate::domain::hearings::{Attendee, HearingStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hearing_slots)]
@@ -27,10 +29,8 @@ pub struct HearingRow {
     pub id: String,
     pub engagement_id: String,
     pub slot_id: String,
-    /// `scheduled`, `held`, `no_show`, `postponed`, `cancelled`, `rescheduled`.
-    pub status: String,
-    /// JSON list of attendees.
-    pub attendees: String,
+    pub status: HearingStatus,
+    pub attendees: Json<Vec<Attendee>>,
     pub sequence: i64,
     pub outcome_note: Option<String>,
     pub minutes_document_id: Option<String>,
@@ -43,7 +43,7 @@ pub struct HearingRow {
 pub fn scheduled(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Option<HearingRow>> {
     hearings::table
         .filter(hearings::engagement_id.eq(engagement_id))
-        .filter(hearings::status.eq("scheduled"))
+        .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select(HearingRow::as_select())
         .first(conn)
         .optional()
@@ -57,7 +57,7 @@ pub fn open_slot_count(
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
     let booked = hearings::table
-        .filter(hearings::status.eq("scheduled"))
+        .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select(hearings::slot_id);
     hearing_slots::table
         .filter(hearing_slots::engagement_id.eq(engagement_id))
@@ -119,7 +119,7 @@ pub fn hearings(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec
 pub fn close_hearing(
     conn: &mut DbConnection,
     id: &str,
-    status: &str,
+    status: HearingStatus,
     note: Option<&str>,
     minutes_document_id: Option<&str>,
     cancel_reason: Option<&str>,
@@ -141,7 +141,7 @@ pub fn close_hearing(
 pub fn all_scheduled(conn: &mut DbConnection) -> QueryResult<Vec<(HearingRow, SlotRow)>> {
     hearings::table
         .inner_join(hearing_slots::table)
-        .filter(hearings::status.eq("scheduled"))
+        .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select((HearingRow::as_select(), SlotRow::as_select()))
         .load(conn)
 }

@@ -4,15 +4,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{documents, questionnaire_responses, questionnaire_templates};
+use super::types::Json;
 use super::DbConnection;
+use crate::domain::documents::Purpose;
+use crate::domain::questionnaire::{Answers, ResponseStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = documents)]
 pub struct DocumentRow {
     pub id: String,
     pub engagement_id: String,
-    /// `diagram`, `memorandum_signed`, `minutes`, `report`, `other`.
-    pub purpose: String,
+    pub purpose: Purpose,
     pub doc_version: i64,
     pub filename: String,
     pub content_type: String,
@@ -26,7 +28,7 @@ pub struct DocumentRow {
 pub fn next_doc_version(
     conn: &mut DbConnection,
     engagement_id: &str,
-    purpose: &str,
+    purpose: Purpose,
 ) -> QueryResult<i64> {
     let max: Option<i64> = documents::table
         .filter(documents::engagement_id.eq(engagement_id))
@@ -142,9 +144,8 @@ pub fn insert_template(
 pub struct ResponseRow {
     pub engagement_id: String,
     pub template_id: String,
-    pub answers: String,
-    /// `draft`, `submitted`, `clarification_requested`, `accepted`.
-    pub status: String,
+    pub answers: Json<Answers>,
+    pub status: ResponseStatus,
     pub submitted_at: Option<NaiveDateTime>,
     pub reviewed_at: Option<NaiveDateTime>,
     pub review_comment: Option<String>,
@@ -163,7 +164,7 @@ pub fn response(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Opt
 pub fn questionnaire_status(
     conn: &mut DbConnection,
     engagement_id: &str,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<Option<ResponseStatus>> {
     Ok(response(conn, engagement_id)?.map(|r| r.status))
 }
 

@@ -18,6 +18,7 @@ pub mod rounds;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
+pub mod types;
 pub mod users;
 pub mod verification;
 

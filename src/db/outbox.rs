@@ -8,6 +8,34 @@ use diesel::sql_types::{BigInt, Timestamp};
 use super::schema::outbox;
 use super::DbConnection;
 
+/// Where a queued mail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxStatus {
+    Pending,
+    /// Claimed by a worker until its lease passes.
+    Sending,
+    Sent,
+    /// Given up after the last attempt; a coordinator may re-queue it.
+    Failed,
+}
+
+impl OutboxStatus {
+    pub const ALL: [OutboxStatus; 4] = [Self::Pending, Self::Sending, Self::Sent, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
@@ -24,8 +52,7 @@ pub struct OutboxRow {
     pub charset: String,
     /// The whole RFC 5322 message, 7-bit clean.
     pub raw: String,
-    /// `pending`, `sending`, `sent`, `failed`.
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: NaiveDateTime,
     pub locked_until: Option<NaiveDateTime>,
@@ -81,7 +108,7 @@ pub fn claim(
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
         .set((
-            outbox::status.eq("sent"),
+            outbox::status.eq(OutboxStatus::Sent),
             outbox::sent_at.eq(Some(now)),
             outbox::locked_until.eq(None::<NaiveDateTime>),
             outbox::last_error.eq(None::<String>),
@@ -99,7 +126,11 @@ pub fn mark_failed(
     next: Option<NaiveDateTime>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let status = if next.is_some() { "pending" } else { "failed" };
+    let status = if next.is_some() {
+        OutboxStatus::Pending
+    } else {
+        OutboxStatus::Failed
+    };
     diesel::update(outbox::table.find(id))
         .set((
             outbox::status.eq(status),
@@ -117,10 +148,10 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
     let n = diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::status.ne("sending")),
+            .filter(outbox::status.ne(OutboxStatus::Sending)),
     )
     .set((
-        outbox::status.eq("pending"),
+        outbox::status.eq(OutboxStatus::Pending),
         outbox::attempts.eq(0),
         outbox::next_attempt_at.eq(now),
         outbox::last_error.eq(None::<String>),
@@ -201,10 +232,10 @@ pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> Q
     diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(ids))
-            .filter(outbox::status.eq("sending")),
+            .filter(outbox::status.eq(OutboxStatus::Sending)),
     )
     .set((
-        outbox::status.eq("pending"),
+        outbox::status.eq(OutboxStatus::Pending),
         outbox::locked_until.eq(None::<NaiveDateTime>),
         outbox::attempts.eq(outbox::attempts - 1),
         outbox::updated_at.eq(now),

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{backup_proposals, findings};
 use super::DbConnection;
+use crate::domain::findings::{FindingStatus, Severity};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = findings)]
@@ -12,10 +13,10 @@ pub struct FindingRow {
     pub id: String,
     pub engagement_id: String,
     pub title: String,
-    pub severity: String,
+    pub severity: Severity,
     pub affected: Option<String>,
     pub recommendation: Option<String>,
-    pub status: String,
+    pub status: FindingStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

@@ -155,6 +155,44 @@ pub fn check_scheduled(scheduled: bool) -> Result<(), Conflict> {
     }
 }
 
+/// Where a hearing stands. Only `Scheduled` is live; the others are history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HearingStatus {
+    Scheduled,
+    Held,
+    NoShow,
+    Postponed,
+    Cancelled,
+    /// Moved to another slot: a new hearing row continues it.
+    Rescheduled,
+}
+
+impl HearingStatus {
+    pub const ALL: [HearingStatus; 6] = [
+        Self::Scheduled,
+        Self::Held,
+        Self::NoShow,
+        Self::Postponed,
+        Self::Cancelled,
+        Self::Rescheduled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Held => "held",
+            Self::NoShow => "no_show",
+            Self::Postponed => "postponed",
+            Self::Cancelled => "cancelled",
+            Self::Rescheduled => "rescheduled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 /// How a hearing ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -166,11 +204,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// The hearing's status after it.
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> HearingStatus {
         match self {
-            Outcome::Held => "held",
-            Outcome::NoShow => "no_show",
-            Outcome::Postponed => "postponed",
+            Outcome::Held => HearingStatus::Held,
+            Outcome::NoShow => HearingStatus::NoShow,
+            Outcome::Postponed => HearingStatus::Postponed,
         }
     }
 
@@ -283,7 +321,10 @@ mod tests {
         assert_eq!(check_scheduled(true), Ok(()));
         assert!(Outcome::Held.reaches_held());
         assert!(!Outcome::NoShow.reaches_held() && !Outcome::Postponed.reaches_held());
-        assert_eq!(Outcome::NoShow.status(), "no_show");
+        assert_eq!(Outcome::NoShow.status(), HearingStatus::NoShow);
+        for h in HearingStatus::ALL {
+            assert_eq!(HearingStatus::parse(h.as_str()), Some(h));
+        }
     }
 
     #[test]

@@ -225,6 +225,43 @@ pub mod schema {
 
 pub type Answers = BTreeMap<String, Answer>;
 
+/// Where the hospital's answers stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStatus {
+    Draft,
+    Submitted,
+    /// The coordinator asked for changes: the hospital may edit again.
+    ClarificationRequested,
+    Accepted,
+}
+
+impl ResponseStatus {
+    pub const ALL: [ResponseStatus; 4] = [
+        Self::Draft,
+        Self::Submitted,
+        Self::ClarificationRequested,
+        Self::Accepted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::ClarificationRequested => "clarification_requested",
+            Self::Accepted => "accepted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Submitted or accepted answers are frozen until a coordinator asks for clarification.
+    pub fn frozen(self) -> bool {
+        matches!(self, Self::Submitted | Self::Accepted)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Check only what is there.

@@ -15,6 +15,7 @@ use crate::db::hearings::SlotRow;
 use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
+use crate::domain::hearings::HearingStatus;
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -222,9 +223,9 @@ fn invite(
     let hearings = db::hearings::hearings(conn, &e.id)?;
     let Some(h) = hearings.iter().rev().find(|h| {
         if cancel {
-            h.status == "cancelled"
+            h.status == HearingStatus::Cancelled
         } else {
-            h.status == "scheduled"
+            h.status == HearingStatus::Scheduled
         }
     }) else {
         return Ok(None);
@@ -292,12 +293,16 @@ fn vendor_attendees(
     let Some(h) = db::hearings::hearings(conn, &e.id)?
         .into_iter()
         .rev()
-        .find(|h| matches!(h.status.as_str(), "scheduled" | "cancelled"))
+        .find(|h| {
+            matches!(
+                h.status,
+                HearingStatus::Scheduled | HearingStatus::Cancelled
+            )
+        })
     else {
         return Ok(Vec::new());
     };
-    let attendees: Vec<crate::domain::hearings::Attendee> = serde_json::from_str(&h.attendees)
-        .map_err(|e| anyhow::anyhow!("hearing {}: stored attendees unreadable: {e}", h.id))?;
+    let attendees = h.attendees.into_inner();
     let now = db::now();
     Ok(attendees
         .into_iter()
@@ -422,7 +427,7 @@ pub fn enqueue(
                 subject: rendered.subject,
                 charset: cs.as_str().to_owned(),
                 raw,
-                status: "pending".into(),
+                status: crate::db::outbox::OutboxStatus::Pending,
                 attempts: 0,
                 next_attempt_at: now,
                 locked_until: None,

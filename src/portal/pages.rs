@@ -12,7 +12,10 @@ use crate::app::AppState;
 use crate::auth::links::{LinkError, Purpose};
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, DbConnection};
-use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone};
+use crate::domain::documents::Purpose as DocPurpose;
+use crate::domain::hearings::HearingStatus;
+use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone, SideState};
+use crate::domain::questionnaire::ResponseStatus;
 use crate::domain::questionnaire::{
     self as q, Answer, Answers, ColumnKind, Issue, QuestionKind, Template, YesNoAnswer,
 };
@@ -193,7 +196,7 @@ fn human_size(n: i64) -> String {
 fn received(
     conn: &mut DbConnection,
     e: &EngagementRow,
-    purpose: &str,
+    purpose: DocPurpose,
 ) -> Result<Vec<Value>, PageError> {
     Ok(db::intake::documents(conn, &e.id)?
         .into_iter()
@@ -655,11 +658,11 @@ pub fn render(
                 .filter(|n| n.awaiting == rules::Party::Hospital)
                 .and_then(|n| rules::awaited_ja(n.code)));
             data["steps"] = json!(steps(conn, &e)?);
-            data["side"] = json!(match e.side_state.as_deref() {
-                Some("declined") => Some("ご辞退のご連絡を承っております。"),
-                Some("withdrawn") => Some("ご支援の対象外となりました。"),
-                Some("on_hold") => Some("ご支援を一時停止しております。"),
-                _ => None,
+            data["side"] = json!(match e.side_state {
+                Some(SideState::Declined) => Some("ご辞退のご連絡を承っております。"),
+                Some(SideState::Withdrawn) => Some("ご支援の対象外となりました。"),
+                Some(SideState::OnHold) => Some("ご支援を一時停止しております。"),
+                None => None,
             });
             "landing.html"
         }
@@ -669,14 +672,11 @@ pub fn render(
                 .iter()
                 .find(|m| m.kind == Milestone::Consented.as_str())
                 .map(|m| datetime_ja(db::utc(m.at))));
-            data["declined"] = json!(e.side_state.as_deref() == Some("declined"));
+            data["declined"] = json!(e.side_state == Some(SideState::Declined));
             "participation.html"
         }
         Purpose::Memorandum => {
-            let status = e
-                .memorandum_status
-                .as_deref()
-                .and_then(MemorandumStatus::parse);
+            let status = e.memorandum_status;
             data["title"] = json!("秘密保持に関する覚書");
             data["status"] = json!(match status {
                 None | Some(MemorandumStatus::Draft) => "準備中です。",
@@ -687,13 +687,13 @@ pub fn render(
             });
             data["can_upload"] = json!(!memo_done);
             data["document_url"] = json!(format!("/p/memorandum/{token}/document"));
-            data["received"] = json!(received(conn, &e, "memorandum_signed")?);
+            data["received"] = json!(received(conn, &e, DocPurpose::MemorandumSigned)?);
             "memorandum.html"
         }
         Purpose::Diagram => {
             data["title"] = json!("ネットワーク構成図のご提出");
             data["locked"] = json!(!memo_done);
-            data["received"] = json!(received(conn, &e, "diagram")?);
+            data["received"] = json!(received(conn, &e, DocPurpose::Diagram)?);
             "diagram.html"
         }
         Purpose::Questionnaire => {
@@ -704,7 +704,7 @@ pub fn render(
                 _ => (
                     response
                         .as_ref()
-                        .and_then(|r| serde_json::from_str(&r.answers).ok())
+                        .map(|r| r.answers.get().clone())
                         .unwrap_or_default(),
                     vec![],
                 ),
@@ -712,15 +712,16 @@ pub fn render(
             let (answered, total) = q::completeness(&t, &answers);
             data["title"] = json!(t.title_ja);
             data["locked"] = json!(!memo_done);
-            data["readonly"] = json!(match response.as_ref().map(|r| r.status.as_str()) {
-                Some("submitted") =>
+            data["readonly"] = json!(match response.as_ref().map(|r| r.status) {
+                Some(ResponseStatus::Submitted) =>
                     Some("ご回答を提出いただきました。担当者が内容を確認しております。"),
-                Some("accepted") => Some("ご回答の確認が完了しました。ありがとうございました。"),
+                Some(ResponseStatus::Accepted) =>
+                    Some("ご回答の確認が完了しました。ありがとうございました。"),
                 _ => None,
             });
             data["comment"] = json!(response
                 .as_ref()
-                .filter(|r| r.status == "clarification_requested")
+                .filter(|r| r.status == ResponseStatus::ClarificationRequested)
                 .and_then(|r| r.review_comment.clone()));
             data["answered"] = json!(answered);
             data["total"] = json!(total);
@@ -730,7 +731,9 @@ pub fn render(
         Purpose::Hearing => {
             data["title"] = json!("ヒアリングの日程");
             let hearings = db::hearings::hearings(conn, &e.id)?;
-            let scheduled = hearings.iter().find(|h| h.status == "scheduled");
+            let scheduled = hearings
+                .iter()
+                .find(|h| h.status == HearingStatus::Scheduled);
             let open: Vec<Value> = crate::service::hearings::open_slots(conn, &e.id, db::utc(db::now()))
                 .map_err(PageError::from)?
                 .into_iter()
@@ -746,10 +749,11 @@ pub fn render(
                         json!("このヒアリングは日程が変更されています。以下が現在の日程です。");
                 }
             } else if let Some(last) = hearings.last() {
-                data["changed"] = json!(match last.status.as_str() {
-                    "cancelled" => "以前にご案内したヒアリングは取り消されました。",
-                    "held" => "ヒアリングは実施済みです。ご協力ありがとうございました。",
-                    "postponed" => "ヒアリングは延期となりました。",
+                data["changed"] = json!(match last.status {
+                    HearingStatus::Cancelled => "以前にご案内したヒアリングは取り消されました。",
+                    HearingStatus::Held =>
+                        "ヒアリングは実施済みです。ご協力ありがとうございました。",
+                    HearingStatus::Postponed => "ヒアリングは延期となりました。",
                     _ => "以前のご案内から状況が変わっています。",
                 });
             }

@@ -15,13 +15,16 @@ use crate::db::hearings::{HearingRow, SlotRow as HearingSlot};
 use crate::db::hospitals::HospitalRow;
 use crate::db::orgs::NewOrg;
 use crate::db::rounds::{RoundRow, SlotRow};
+use crate::db::types::Json;
 use crate::db::verification::ProposalRow;
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::date_in_japan;
+use crate::domain::hearings::HearingStatus;
 use crate::domain::medcode::luhn_digit;
 use crate::domain::orgs::OrgKind;
 use crate::domain::pipeline::{derive_stage, Milestone, Milestones, SideState, Stage};
 use crate::domain::prefectures;
+use crate::domain::questionnaire::ResponseStatus;
 use crate::domain::rounds::{default_tiers, tier_for};
 use crate::error::{AppError, AppResult};
 
@@ -331,7 +334,7 @@ fn engagement(
     let mut since = plan.created;
     let mut memorandum: Option<&str> = None;
     let mut executed_on = None;
-    let mut questionnaire: Option<(&str, NaiveDateTime)> = None;
+    let mut questionnaire: Option<(ResponseStatus, NaiveDateTime)> = None;
     let mut events = Vec::new();
     let mut reached = Vec::new();
     let mut slot: Option<(String, NaiveDateTime)> = None;
@@ -410,7 +413,7 @@ fn engagement(
                 Some(Milestone::DiagramReceived),
             ),
             "questionnaire_submitted" => {
-                questionnaire = Some(("submitted", at));
+                questionnaire = Some((ResponseStatus::Submitted, at));
                 (
                     "questionnaire_submitted",
                     json!({}),
@@ -418,7 +421,7 @@ fn engagement(
                 )
             }
             "questionnaire_accepted" => {
-                questionnaire = questionnaire.map(|(_, s)| ("accepted", s));
+                questionnaire = questionnaire.map(|(_, s)| (ResponseStatus::Accepted, s));
                 (
                     "questionnaire_accepted",
                     json!({}),
@@ -445,11 +448,11 @@ fn engagement(
                 ("slots_offered", json!({"slots": [slot_id]}), None)
             }
             "hearing_booked" => {
-                hearing_status = Some(("scheduled", at));
+                hearing_status = Some((HearingStatus::Scheduled, at));
                 ("hearing_booked", json!({}), None)
             }
             "hearing_held" => {
-                hearing_status = hearing_status.map(|(_, booked)| ("held", booked));
+                hearing_status = hearing_status.map(|(_, booked)| (HearingStatus::Held, booked));
                 ("hearing_held", json!({}), Some(Milestone::HearingHeld))
             }
             "report_delivered" => (
@@ -558,8 +561,8 @@ fn engagement(
         responses.push(db::intake::ResponseRow {
             engagement_id: id.clone(),
             template_id,
-            answers: "{}".into(),
-            status: status.into(),
+            answers: Json::empty_map(),
+            status,
             submitted_at: Some(submitted),
             reviewed_at: None,
             review_comment: None,
@@ -572,8 +575,8 @@ fn engagement(
             id: db::new_id(),
             engagement_id: id.clone(),
             slot_id: slot_id.clone(),
-            status: status.into(),
-            attendees: "[]".into(),
+            status,
+            attendees: Json::empty_list(),
             sequence: 0,
             outcome_note: None,
             minutes_document_id: None,
@@ -632,8 +635,8 @@ fn event(
         actor_label: "demo-data".into(),
         kind: kind.into(),
         payload: payload.to_string(),
-        stage_before: before.as_str().into(),
-        stage_after: after.as_str().into(),
+        stage_before: before,
+        stage_after: after,
         override_reason: None,
     }
 }

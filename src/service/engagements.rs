@@ -106,16 +106,13 @@ pub struct EngagementDetail {
 }
 
 pub fn stage_of(e: &EngagementRow) -> Stage {
-    Stage::parse(&e.stage).unwrap_or(Stage::Selected)
+    e.stage
 }
 
 pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
-    config.sla.is_overdue(
-        stage_of(e),
-        e.side_state.as_deref().and_then(SideState::parse),
-        utc(e.stage_since),
-        Utc::now(),
-    )
+    config
+        .sla
+        .is_overdue(stage_of(e), e.side_state, utc(e.stage_since), Utc::now())
 }
 
 /// Per stage, the `stage_since` before which an engagement in it is overdue at `now`: the one
@@ -181,7 +178,7 @@ pub fn detail_of(
             .iter()
             .filter_map(|m| Milestone::parse(&m.kind))
             .collect(),
-        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        side_state: e.side_state,
         hearing_scheduled: more.hearing_scheduled,
     };
     let milestones = rows
@@ -196,11 +193,8 @@ pub fn detail_of(
         .collect();
     let questionnaire_status = more.questionnaire_status;
     let progress = Progress {
-        memorandum: e
-            .memorandum_status
-            .as_deref()
-            .and_then(MemorandumStatus::parse),
-        questionnaire: questionnaire_status.clone(),
+        memorandum: e.memorandum_status,
+        questionnaire: questionnaire_status.map(|s| s.as_str().to_owned()),
         open_slots: more.open_slots,
         hearing_scheduled: more.hearing_scheduled,
         backup_proposed: more.backup_proposed,
@@ -209,21 +203,17 @@ pub fn detail_of(
     Ok(EngagementDetail {
         overdue: overdue(config, &e),
         next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),
-        side_state: e
-            .side_state
-            .as_deref()
-            .and_then(SideState::parse)
-            .map(|state| SideStateOut {
-                state,
-                reason: e.side_reason.clone(),
-                resume_on: e.resume_on,
-            }),
+        side_state: e.side_state.map(|state| SideStateOut {
+            state,
+            reason: e.side_reason.clone(),
+            resume_on: e.resume_on,
+        }),
         memorandum: MemorandumOut {
             status: progress.memorandum,
             template_version: e.memorandum_template.clone(),
             executed_on: e.memorandum_executed_on,
         },
-        questionnaire_status,
+        questionnaire_status: progress.questionnaire.clone(),
         open_slots: progress.open_slots,
         hearing_scheduled_at: more.hearing_at.map(utc),
         milestones,
@@ -306,7 +296,7 @@ pub fn create_engagement(
             rank,
             secondary,
             note,
-            stage: Stage::Selected.as_str(),
+            stage: Stage::Selected,
             stage_since: now,
             created_at: now,
             updated_at: now,
@@ -433,7 +423,7 @@ pub fn set_side_state(
             } else {
                 json!({"reason": why, "resume_on": resume_on})
             };
-            s.changes.side_state = Some(Some(state.as_str().to_owned()));
+            s.changes.side_state = Some(Some(state));
             s.changes.side_reason = Some(Some(why));
             s.changes.resume_on = Some(resume_on);
             Ok(())

@@ -10,8 +10,10 @@ use utoipa::ToSchema;
 use super::step::{self, Step, Target};
 use super::Ctx;
 use crate::db::hearings::{HearingRow, SlotRow};
+use crate::db::types::Json;
 use crate::db::{self, utc, DbConnection};
-use crate::domain::hearings::{self as rules, Conflict};
+use crate::domain::documents::Purpose as DocPurpose;
+use crate::domain::hearings::{self as rules, Conflict, HearingStatus};
 pub use crate::domain::hearings::{Attendee, Outcome};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
@@ -114,12 +116,7 @@ fn check_slot(i: usize, s: &SlotIn, errors: &mut Vec<FieldError>) {
 
 /// The attendees stored with a hearing; an unreadable list is an error, never an empty one.
 pub fn attendees_of(h: &HearingRow) -> AppResult<Vec<Attendee>> {
-    serde_json::from_str(&h.attendees).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!(
-            "hearing {}: stored attendees unreadable: {e}",
-            h.id
-        ))
-    })
+    Ok(h.attendees.get().clone())
 }
 
 /// What the rules need of a slot, given the engagement's hearings.
@@ -129,7 +126,7 @@ pub fn slot_facts(s: &SlotRow, hearings: &[HearingRow]) -> rules::Slot {
         withdrawn: s.withdrawn_at.is_some(),
         booked: hearings
             .iter()
-            .any(|h| h.slot_id == s.id && h.status == "scheduled"),
+            .any(|h| h.slot_id == s.id && h.status == HearingStatus::Scheduled),
     }
 }
 
@@ -173,7 +170,7 @@ pub fn hearings_out(
                     attendees: attendees_of(&h)?,
                     id: h.id,
                     slot_id: h.slot_id,
-                    status: h.status,
+                    status: h.status.as_str().to_owned(),
                     sequence: h.sequence,
                     outcome_note: h.outcome_note,
                     minutes_document_id: h.minutes_document_id,
@@ -272,7 +269,9 @@ fn book_slot(
         Some(from) => rules::check_reschedule(Some(from), slot_id, &facts, now),
         None => rules::check_book(
             &facts,
-            hearings.iter().any(|h| h.status == "scheduled"),
+            hearings
+                .iter()
+                .any(|h| h.status == HearingStatus::Scheduled),
             now,
         ),
     }
@@ -281,8 +280,8 @@ fn book_slot(
         id: db::new_id(),
         engagement_id: s.engagement.id.clone(),
         slot_id: slot.id.clone(),
-        status: "scheduled".into(),
-        attendees: serde_json::to_string(attendees).map_err(anyhow::Error::from)?,
+        status: HearingStatus::Scheduled,
+        attendees: Json::new(attendees.to_vec()).map_err(anyhow::Error::from)?,
         sequence,
         outcome_note: None,
         minutes_document_id: None,
@@ -366,7 +365,7 @@ pub fn reschedule(
             db::hearings::close_hearing(
                 conn,
                 &current.id,
-                "rescheduled",
+                HearingStatus::Rescheduled,
                 None,
                 None,
                 Some(&why),
@@ -421,7 +420,7 @@ pub fn cancel(conn: &mut DbConnection, t: Target, ctx: &Ctx, reason: &str) -> Ap
             db::hearings::close_hearing(
                 conn,
                 &current.id,
-                "cancelled",
+                HearingStatus::Cancelled,
                 None,
                 None,
                 Some(&why),
@@ -470,7 +469,7 @@ pub fn record_outcome(conn: &mut DbConnection, t: Target, input: OutcomeIn) -> A
                 .ok_or_else(|| refuse(rules::NO_HEARING))?;
             if let Some(doc) = &input.minutes_document_id {
                 db::intake::document(conn, &s.engagement.id, doc)?
-                    .filter(|d| d.purpose == "minutes")
+                    .filter(|d| d.purpose == DocPurpose::Minutes)
                     .ok_or_else(|| {
                         AppError::field(
                             "minutes_document_id",

@@ -104,7 +104,7 @@ impl Batch {
                 rank: e.rank,
                 secondary: e.secondary,
                 note: e.note.as_deref(),
-                stage: Stage::Selected.as_str(),
+                stage: Stage::Selected,
                 stage_since: now,
                 created_at: now,
                 updated_at: now,

@@ -1,60 +1,19 @@
 //! Intake: documents received from the hospital (diagram, signed memorandum, minutes, report)
 //! and the pre-questionnaire's answers. The API and the hospital's page run the same use cases.
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::step::{self, Step, Target};
 use crate::db::intake::{DocumentRow, ResponseRow};
+use crate::db::types::Json;
 use crate::db::{self, DbConnection};
 use crate::domain::doctype::{self, DocKind};
-use crate::domain::pipeline::{Action, MemorandumStatus, Milestone};
-use crate::domain::questionnaire::{self as q, Answers, Mode, Template};
+use crate::domain::pipeline::{MemorandumStatus, Milestone};
+use crate::domain::questionnaire::{self as q, Answers, Mode, ResponseStatus, Template};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::files::Stored;
 
-/// What an uploaded document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = DocumentPurpose)]
-pub enum Purpose {
-    /// Network configuration diagram (ネットワーク構成図).
-    Diagram,
-    /// The memorandum signed by the hospital.
-    MemorandumSigned,
-    /// Minutes of the hearing.
-    Minutes,
-    /// The verification report.
-    Report,
-    Other,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Diagram => "diagram",
-            Purpose::MemorandumSigned => "memorandum_signed",
-            Purpose::Minutes => "minutes",
-            Purpose::Report => "report",
-            Purpose::Other => "other",
-        }
-    }
-
-    pub fn action(self) -> Action {
-        match self {
-            Purpose::MemorandumSigned => Action::MemorandumCopy,
-            _ => Action::Confidential,
-        }
-    }
-
-    pub fn allows(self, kind: DocKind) -> bool {
-        match self {
-            Purpose::Diagram => doctype::allowed_for_diagram(kind),
-            _ => doctype::allowed_for_document(kind),
-        }
-    }
-}
+pub use crate::domain::documents::Purpose;
 
 /// A file received in a multipart upload, checked and stored.
 pub struct Received {
@@ -125,8 +84,8 @@ pub fn record_documents(
         let row = DocumentRow {
             id: db::new_id(),
             engagement_id: s.engagement.id.clone(),
-            purpose: purpose.as_str().into(),
-            doc_version: db::intake::next_doc_version(conn, &s.engagement.id, purpose.as_str())?,
+            purpose,
+            doc_version: db::intake::next_doc_version(conn, &s.engagement.id, purpose)?,
             filename: f.filename.clone(),
             content_type: f.kind.mime().into(),
             size: f.stored.size as i64,
@@ -163,14 +122,9 @@ pub fn receive_documents(
     step::step(conn, t, purpose.action(), kind, |c, s| {
         let rows = record_documents(c, s, purpose, files)?;
         if purpose == Purpose::MemorandumSigned {
-            let status = s
-                .engagement
-                .memorandum_status
-                .as_deref()
-                .and_then(MemorandumStatus::parse);
+            let status = s.engagement.memorandum_status;
             if status.is_none_or(|st| st < MemorandumStatus::SignedByHospital) {
-                s.changes.memorandum_status =
-                    Some(Some(MemorandumStatus::SignedByHospital.as_str().into()));
+                s.changes.memorandum_status = Some(Some(MemorandumStatus::SignedByHospital));
             }
         }
         Ok(rows)
@@ -222,10 +176,10 @@ pub fn save_answers(
 ) -> AppResult<()> {
     let (template_id, t, current) = template_for(conn, &s.engagement.id)?;
     if let Some(r) = &current {
-        if matches!(r.status.as_str(), "submitted" | "accepted") {
+        if r.status.frozen() {
             return Err(AppError::conflict(
                 "questionnaire_closed",
-                format!("the questionnaire is {}; it can be changed again only if a coordinator asks for clarification", r.status),
+                format!("the questionnaire is {}; it can be changed again only if a coordinator asks for clarification", r.status.as_str()),
             ));
         }
     }
@@ -234,18 +188,21 @@ pub fn save_answers(
     if !issues.is_empty() {
         return Err(issues_to_error(issues));
     }
-    let status = match (submit, current.as_ref().map(|r| r.status.as_str())) {
-        (true, _) => "submitted",
-        (false, Some("clarification_requested")) => "clarification_requested",
-        (false, _) => "draft",
+    let status = match (submit, current.as_ref().map(|r| r.status)) {
+        (true, _) => ResponseStatus::Submitted,
+        (false, Some(ResponseStatus::ClarificationRequested)) => {
+            ResponseStatus::ClarificationRequested
+        }
+        (false, _) => ResponseStatus::Draft,
     };
+    let (answered, total) = q::completeness(&t, &answers);
     db::intake::save_response(
         conn,
         &ResponseRow {
             engagement_id: s.engagement.id.clone(),
             template_id,
-            answers: serde_json::to_string(&answers).map_err(anyhow::Error::from)?,
-            status: status.into(),
+            answers: Json::new(answers).map_err(anyhow::Error::from)?,
+            status,
             submitted_at: if submit {
                 Some(s.now)
             } else {
@@ -257,9 +214,9 @@ pub fn save_answers(
             version: current.as_ref().map_or(1, |r| r.version + 1),
         },
     )?;
-    let (answered, total) = q::completeness(&t, &answers);
     // The answers themselves are confidential: the timeline records progress only.
-    s.payload = json!({"status": status, "answered_required": answered, "total_required": total});
+    s.payload =
+        json!({"status": status.as_str(), "answered_required": answered, "total_required": total});
     if submit {
         s.reach(Milestone::QuestionnaireSubmitted);
     }

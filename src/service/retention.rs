@@ -141,8 +141,8 @@ fn purge_one(
                 "documents": documents.iter().map(|d| json!({"id": d.id, "sha256": d.sha256, "size": d.size})).collect::<Vec<_>>(),
             })
             .to_string(),
-            stage_before: e.stage.clone(),
-            stage_after: e.stage.clone(),
+            stage_before: e.stage,
+            stage_after: e.stage,
             override_reason: None,
         },
     )?;
@@ -217,7 +217,7 @@ pub fn receipt(
                 })
                 .collect(),
             id: d.id,
-            purpose: d.purpose,
+            purpose: d.purpose.as_str().to_owned(),
             version: d.doc_version,
             filename: d.filename,
             content_type: d.content_type,
@@ -233,8 +233,8 @@ pub fn receipt(
         round_id: e.round_id.clone(),
         institution_code: hospital.institution_code,
         hospital_name: hospital.name,
-        stage: e.stage.clone(),
-        side_state: e.side_state.clone(),
+        stage: e.stage.as_str().to_owned(),
+        side_state: e.side_state.map(|s| s.as_str().to_owned()),
         closed_at: closed_at.map(db::utc),
         purge_due_on: closed_at.map(|c| {
             db::utc(purge_due_at(c, retention_days))

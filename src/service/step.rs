@@ -10,7 +10,7 @@ use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventR
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
 use crate::domain::orgs as org_rules;
-use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, SideState, Stage};
+use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
 
 /// The version a client last read, as an entity tag (`"v3"`).
@@ -124,7 +124,7 @@ pub fn facts(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Facts> {
         .collect();
     Ok(Facts {
         milestones,
-        side_state: e.side_state.as_deref().and_then(SideState::parse),
+        side_state: e.side_state,
         hearing_scheduled: db::hearings::scheduled(conn, &e.id)?.is_some(),
     })
 }
@@ -368,8 +368,8 @@ pub fn event_row(
         actor_label: who.label.clone(),
         kind: kind.into(),
         payload: payload.to_string(),
-        stage_before: before.as_str().into(),
-        stage_after: after.as_str().into(),
+        stage_before: before,
+        stage_after: after,
         override_reason: None,
     }
 }
@@ -382,7 +382,7 @@ pub fn note(
     kind: &str,
     payload: Value,
 ) -> AppResult<()> {
-    let stage = Stage::parse(&engagement.stage).unwrap_or(Stage::Selected);
+    let stage = engagement.stage;
     let event = event_row(&engagement.id, who, db::now(), kind, payload, stage, stage);
     q::insert_event(conn, &event)?;
     Ok(())

@@ -3,6 +3,7 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use engagement_tracker::domain::access::Role;
+use engagement_tracker::domain::pipeline::Stage;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -542,8 +543,8 @@ async fn history(app: &TestApp, e: &str, created: NaiveDateTime, steps: &[(&str,
                             actor_label: "test".into(),
                             kind: k.into(),
                             payload: payload.into(),
-                            stage_before: "selected".into(),
-                            stage_after: "selected".into(),
+                            stage_before: Stage::Selected,
+                            stage_after: Stage::Selected,
                             override_reason: None,
                         },
                     )?;
