@@ -393,7 +393,7 @@ pub type ListRow = (EngagementRow, (String, String));
 
 /// The stage's place in the pipeline (selected first, completed last), for `sort=stage`: the
 /// column holds the stage's name, which sorts alphabetically.
-fn stage_order() -> String {
+pub(crate) fn stage_order() -> String {
     let arms: String = crate::domain::pipeline::Stage::ALL
         .iter()
         .enumerate()
@@ -425,30 +425,44 @@ fn key_sql(sort: Sort) -> Option<String> {
     }
 }
 
-/// The rows after `(key, id)` in the order of `sort`: `key > k OR (key = k AND id > i)`
-/// (`<` for descending; ties always by id ascending).
+/// The rows after `(key, id)` in the order of `sort`.
 fn after_condition(sort: Sort, descending: bool, key: &KeyAfter, id: &str) -> Condition {
+    keyset(
+        key_sql(sort).as_deref(),
+        "engagements.id",
+        descending,
+        key,
+        id,
+    )
+}
+
+/// The keyset condition of every sorted list: the rows after `(k, i)` in the order
+/// `key dir, tie ASC` — `key > k OR (key = k AND tie > i)` (`<` for descending); without a key,
+/// `tie > i` (`<` for descending). `key` and `tie` are SQL of this crate, never input.
+pub(crate) fn keyset<QS>(
+    key: Option<&str>,
+    tie: &str,
+    descending: bool,
+    after: &KeyAfter,
+    id: &str,
+) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
     use diesel::dsl::sql;
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let op = if descending { "<" } else { ">" };
-    let Some(k) = key_sql(sort) else {
-        return if descending {
-            Box::new(engagements::id.lt(id.to_owned()))
-        } else {
-            Box::new(engagements::id.gt(id.to_owned()))
-        };
+    let id = id.to_owned();
+    let Some(k) = key else {
+        return Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id));
     };
     let head = format!("({k} {op} ");
     let mid = format!(" OR ({k} = ");
-    let tail = " AND engagements.id > ";
-    let id = id.to_owned();
-    match key.clone() {
+    let tail = format!(" AND {tie} > ");
+    match after.clone() {
         KeyAfter::Int(v) => Box::new(
             sql::<Bool>(&head)
                 .bind::<BigInt, _>(v)
                 .sql(&mid)
                 .bind::<BigInt, _>(v)
-                .sql(tail)
+                .sql(&tail)
                 .bind::<Text, _>(id)
                 .sql("))"),
         ),
@@ -457,7 +471,7 @@ fn after_condition(sort: Sort, descending: bool, key: &KeyAfter, id: &str) -> Co
                 .bind::<Text, _>(v.clone())
                 .sql(&mid)
                 .bind::<Text, _>(v)
-                .sql(tail)
+                .sql(&tail)
                 .bind::<Text, _>(id)
                 .sql("))"),
         ),
@@ -466,11 +480,11 @@ fn after_condition(sort: Sort, descending: bool, key: &KeyAfter, id: &str) -> Co
                 .bind::<Timestamp, _>(v)
                 .sql(&mid)
                 .bind::<Timestamp, _>(v)
-                .sql(tail)
+                .sql(&tail)
                 .bind::<Text, _>(id)
                 .sql("))"),
         ),
-        KeyAfter::Id => Box::new(engagements::id.gt(id)),
+        KeyAfter::Id => Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id)),
     }
 }
 
