@@ -255,6 +255,7 @@ pub async fn list_emails(
         cursor: None,
     }
     .limit()?;
+    let after = super::after_id(q.cursor.as_deref())?;
     let rows = state
         .read_as(caller, move |conn, actor| {
             let scope = engagement_scope(conn, actor)?;
@@ -267,7 +268,7 @@ pub async fn list_emails(
                 status: q.status,
                 engagements,
             };
-            Ok(db::outbox::list(conn, &f, q.cursor.as_deref(), limit + 1)?)
+            Ok(db::outbox::list(conn, &f, after.as_deref(), limit + 1)?)
         })
         .await?;
     Ok(web::Json(Page::from_rows(

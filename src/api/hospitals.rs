@@ -212,16 +212,12 @@ pub async fn list_hospitals(
         ),
         None => None,
     };
+    let after = super::after_id(q.cursor.as_deref())?;
     let page = state
         .read_as(caller, move |conn, actor| {
             let scope = engagement_scope(conn, actor)?;
-            let rows = db::hospitals::list(
-                conn,
-                &scope,
-                pref.as_deref(),
-                q.cursor.as_deref(),
-                limit + 1,
-            )?;
+            let rows =
+                db::hospitals::list(conn, &scope, pref.as_deref(), after.as_deref(), limit + 1)?;
             // The page's contacts in one query, not one per hospital.
             let ids: Vec<String> = rows.iter().map(|h| h.id.clone()).collect();
             let mut contacts: std::collections::HashMap<String, Vec<_>> = Default::default();
