@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BENCH_DIR="${BENCH_DIR:-/tmp/et-bench}"
+BENCH_DIR="${BENCH_DIR:-/tmp/perfread-bench}"
 PG="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 ADMIN_EMAIL="bench@prime.example"
 ADMIN_PASSWORD="a long enough password for the bench"
@@ -20,7 +20,7 @@ ADMIN_PASSWORD="a long enough password for the bench"
 env_for() { # backend → exports DATABASE_URL, DATA_DIR
   export DATA_DIR="$BENCH_DIR/$1"
   if [ "$1" = postgres ]; then
-    export DATABASE_URL="${PG%/*}/et_bench"
+    export DATABASE_URL="${PG%/*}/${BENCH_DB:-perfread_bench}"
   else
     export DATABASE_URL="$DATA_DIR/bench.db"
   fi
@@ -35,7 +35,7 @@ prepare() {
   rm -rf "$DATA_DIR"
   mkdir -p "$DATA_DIR"
   if [ "$backend" = postgres ]; then
-    psql "$PG" -q -c "DROP DATABASE IF EXISTS et_bench WITH (FORCE)" -c "CREATE DATABASE et_bench"
+    psql "$PG" -q -c "DROP DATABASE IF EXISTS ${BENCH_DB:-perfread_bench} WITH (FORCE)" -c "CREATE DATABASE ${BENCH_DB:-perfread_bench}"
   fi
   local out prime
   out=$("$bin" demo-data --hospitals 5000)
@@ -98,19 +98,19 @@ reads() {
   t=$(token $app)
   local auth="Authorization: Bearer $t"
   # One engagement well into the pipeline, its hospital, a prefecture and stage with matches.
-  read -r e h < <(curl -fsS -H "$auth" "http://127.0.0.1:$app/api/v1/engagements?prefecture=13&stage=hearing_scheduled&limit=1" |
+  read -r e h < <(curl -fsS -H "$auth" "http://127.0.0.1:$app/api/v1/engagements?prefecture=13&stage=hearing&limit=1" |
     python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; print(i["id"], i["hospital"]["id"])')
   local -a names=(
     "bare /hello" "GET /healthz" "GET /api/v1/me" "GET /api/v1/engagements/{id}"
     "GET /api/v1/hospitals/{id}" "GET /api/v1/engagements/{id}/timeline"
-    "GET /api/v1/engagements?prefecture=13&stage=hearing_scheduled&limit=50"
+    "GET /api/v1/engagements?prefecture=13&stage=hearing&limit=50"
     "GET /api/v1/hospitals?prefecture=13&limit=50" "GET /api/v1/emails?limit=50"
     "GET /api/v1/dashboard/hospitals?prefecture=13&limit=50")
   local -a urls=(
     "http://127.0.0.1:$base/hello" "http://127.0.0.1:$app/healthz" "http://127.0.0.1:$app/api/v1/me"
     "http://127.0.0.1:$app/api/v1/engagements/$e" "http://127.0.0.1:$app/api/v1/hospitals/$h"
     "http://127.0.0.1:$app/api/v1/engagements/$e/timeline"
-    "http://127.0.0.1:$app/api/v1/engagements?prefecture=13&stage=hearing_scheduled&limit=50"
+    "http://127.0.0.1:$app/api/v1/engagements?prefecture=13&stage=hearing&limit=50"
     "http://127.0.0.1:$app/api/v1/hospitals?prefecture=13&limit=50"
     "http://127.0.0.1:$app/api/v1/emails?limit=50"
     "http://127.0.0.1:$app/api/v1/dashboard/hospitals?prefecture=13&limit=50")

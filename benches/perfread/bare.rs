@@ -3,7 +3,8 @@
 //! connection setup as the service and no checkout test — what a request costs with nothing of
 //! the application around it.
 //!
-//!   DATABASE_URL=… BIND=127.0.0.1:8091 cargo run --release --example bare
+//!   cargo build --release --features bench --bins
+//!   DATABASE_URL=… BIND=127.0.0.1:8091 target/release/bare-baseline
 
 use actix_web::{get, web, App, HttpResponse, HttpServer};
 use diesel::prelude::*;
