@@ -171,7 +171,9 @@ impl Db {
     /// Whether the database answers, waiting at most `timeout` for a connection.
     pub fn ping(&self, timeout: Duration) -> AppResult<()> {
         let mut conn = self.pool.get_timeout(timeout)?;
-        conn.batch_execute("SELECT 1").map_err(unavailable)
+        let out = conn.batch_execute("SELECT 1").map_err(unavailable);
+        discard_if_lost(&mut conn, &out);
+        out
     }
 
     /// Runs blocking reads off the async executor.
@@ -186,7 +188,9 @@ impl Db {
         actix_web::web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let out = f(&mut conn);
+            discard_if_lost(&mut conn, &out);
+            out
         })
         .await?
     }
@@ -243,6 +247,7 @@ impl Db {
                 )))
             }
         };
+        discard_if_lost(&mut conn, &result);
         // The connection goes back (or, if not clean, is closed) before the next writer may go.
         drop(conn);
         drop(guard);
@@ -287,6 +292,15 @@ fn transaction<T>(
             let _ = Tm::rollback_transaction(conn);
             Err(e)
         }
+    }
+}
+
+/// A connection that failed as unavailable (its server went away) is marked broken, so that
+/// the pool closes it on return instead of handing it out again: checkouts are not tested.
+fn discard_if_lost<T>(conn: &mut DbConnection, out: &AppResult<T>) {
+    if matches!(out, Err(AppError::Unavailable(_))) {
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .set_in_error();
     }
 }
 
