@@ -184,6 +184,12 @@ impl From<diesel::result::Error> for AppError {
                     format!("still referenced or missing reference ({})", info.message()),
                 )
             }
+            // The server went away (restarted, database dropped): as unavailable as a pool
+            // timeout. The pool is not asked to test connections, so this is where it shows.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                tracing::warn!(error = %info.message(), "database connection lost");
+                AppError::Unavailable(crate::db::UNAVAILABLE.into())
+            }
             other => AppError::Internal(other.into()),
         }
     }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::caller::Caller;
 use super::json::Json;
 use super::users::UserOut;
 use crate::app::AppState;
@@ -167,10 +168,11 @@ pub async fn change_password(
     (status = 401, body = crate::error::Problem, content_type = "application/problem+json"),
 ))]
 #[get("/me")]
-pub async fn me(state: web::Data<AppState>, actor: Actor) -> AppResult<web::Json<UserOut>> {
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> AppResult<web::Json<UserOut>> {
     let user = state
-        .db
-        .read(move |conn| Ok(db::users::get(conn, &actor.user_id)?))
+        .read_as(caller, move |conn, actor| {
+            Ok(db::users::get(conn, &actor.user_id)?)
+        })
         .await?
         .ok_or_else(|| AppError::NotFound("the user no longer exists".into()))?;
     Ok(web::Json(user.into()))

@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::caller::Caller;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::error::AppResult;
@@ -67,14 +68,15 @@ fn conditional<T: Serialize>(req: &HttpRequest, body: &T) -> AppResult<HttpRespo
 #[get("/dashboard/summary")]
 pub async fn get_summary(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     req: HttpRequest,
     query: web::Query<SummaryQuery>,
 ) -> AppResult<HttpResponse> {
-    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let (q, sla) = (query.into_inner(), state.config.sla.clone());
     let body = state
-        .db
-        .read(move |conn| summary::summary(conn, &sla, &v, &q, Utc::now()))
+        .read_as(caller, move |conn, actor| {
+            summary::summary(conn, &sla, &viewer(actor), &q, Utc::now())
+        })
         .await?;
     conditional(&req, &body)
 }
@@ -91,14 +93,15 @@ pub async fn get_summary(
 #[get("/dashboard/trend")]
 pub async fn get_trend(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     req: HttpRequest,
     query: web::Query<TrendQuery>,
 ) -> AppResult<HttpResponse> {
-    let (v, q) = (viewer(&actor), query.into_inner());
+    let q = query.into_inner();
     let body = state
-        .db
-        .read(move |conn| trend::trend(conn, &v, &q, Utc::now()))
+        .read_as(caller, move |conn, actor| {
+            trend::trend(conn, &viewer(actor), &q, Utc::now())
+        })
         .await?;
     conditional(&req, &body)
 }
@@ -115,14 +118,15 @@ pub async fn get_trend(
 #[get("/dashboard/durations")]
 pub async fn get_durations(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     req: HttpRequest,
     query: web::Query<SummaryQuery>,
 ) -> AppResult<HttpResponse> {
-    let (v, q) = (viewer(&actor), query.into_inner());
+    let q = query.into_inner();
     let body = state
-        .db
-        .read(move |conn| durations::durations(conn, &v, &q, Utc::now()))
+        .read_as(caller, move |conn, actor| {
+            durations::durations(conn, &viewer(actor), &q, Utc::now())
+        })
         .await?;
     conditional(&req, &body)
 }
@@ -139,14 +143,15 @@ pub async fn get_durations(
 #[get("/dashboard/hospitals")]
 pub async fn get_hospitals(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     req: HttpRequest,
     query: web::Query<HospitalsQuery>,
 ) -> AppResult<HttpResponse> {
-    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let (q, sla) = (query.into_inner(), state.config.sla.clone());
     let body = state
-        .db
-        .read(move |conn| hospitals::hospitals(conn, &sla, &v, &q, Utc::now()))
+        .read_as(caller, move |conn, actor| {
+            hospitals::hospitals(conn, &sla, &viewer(actor), &q, Utc::now())
+        })
         .await?;
     conditional(&req, &body)
 }
@@ -166,13 +171,14 @@ pub async fn get_hospitals(
 #[get("/dashboard/export")]
 pub async fn get_export(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    let (v, q, sla) = (viewer(&actor), query.into_inner(), state.config.sla.clone());
+    let (q, sla) = (query.into_inner(), state.config.sla.clone());
     let file = state
-        .db
-        .read(move |conn| export::export(conn, &sla, &v, &q, Utc::now()))
+        .read_as(caller, move |conn, actor| {
+            export::export(conn, &sla, &viewer(actor), &q, Utc::now())
+        })
         .await?;
     Ok(download(file))
 }

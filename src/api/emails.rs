@@ -109,7 +109,7 @@ pub struct EmailQuery {
 #[get("/emails")]
 pub async fn list_emails(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: super::caller::Caller,
     query: Query<EmailQuery>,
 ) -> AppResult<web::Json<Page<EmailOut>>> {
     let q = query.into_inner();
@@ -118,15 +118,15 @@ pub async fn list_emails(
         cursor: None,
     }
     .limit()?;
+    let after = super::after_id(q.cursor.as_deref())?;
     let rows = state
-        .db
-        .read(move |conn| {
+        .read_as(caller, move |conn, actor| {
             emails::list(
                 conn,
-                &actor,
+                actor,
                 q.engagement_id,
                 q.status,
-                q.cursor.as_deref(),
+                after.as_deref(),
                 limit + 1,
             )
         })

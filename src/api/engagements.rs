@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::Caller;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::query::Query;
@@ -15,13 +16,14 @@ use super::with_etag;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::db::engagements::{Filter, Sort};
+use crate::db::engagements::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::cursor;
 use crate::service::step;
-use crate::service::step::{self as pipeline, engagement_scope, Command};
+use crate::service::step::{self as pipeline, engagement_scope};
 
 pub use crate::service::engagements::{
     detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
@@ -70,6 +72,9 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// Also count every matching engagement, in all pages, as `total` (absent otherwise):
+    /// a scan of all matches, so ask for it only when the number is shown.
+    pub count: Option<bool>,
 }
 
 impl ListQuery {
@@ -147,24 +152,27 @@ impl ListQuery {
     }
 }
 
-/// The cursor is an opaque position in the sorted list.
-fn decode_cursor(c: Option<&str>) -> AppResult<i64> {
-    use base64::Engine;
-    match c {
-        None => Ok(0),
-        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
-            .filter(|n: &i64| *n >= 0)
-            .ok_or_else(|| AppError::field("cursor", "not a cursor from a previous page")),
-    }
+/// Where a cursor of this list says the previous page ended.
+fn after(raw: Option<&str>, sort_name: &str, sort: Sort) -> AppResult<Option<(KeyAfter, String)>> {
+    let Some(a) = cursor::decode(raw, sort_name)? else {
+        return Ok(None);
+    };
+    let key = match sort {
+        Sort::Created => KeyAfter::Id,
+        Sort::Rank | Sort::Stage => KeyAfter::Int(a.int()?),
+        Sort::HospitalName => KeyAfter::Text(a.text()?),
+        Sort::StageSince | Sort::UpdatedAt => KeyAfter::Time(a.time()?),
+    };
+    Ok(Some((key, a.id)))
 }
 
-fn encode_cursor(offset: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
+    match key {
+        KeyAfter::Id => None,
+        KeyAfter::Int(v) => Some(v.into()),
+        KeyAfter::Text(v) => Some(v.into()),
+        KeyAfter::Time(v) => Some(v.into()),
+    }
 }
 
 /// Engagements the caller may see, filtered, sorted and paged.
@@ -176,7 +184,7 @@ fn encode_cursor(offset: i64) -> String {
 #[get("/engagements")]
 pub async fn list_engagements(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     query: Query<ListQuery>,
 ) -> AppResult<web::Json<EngagementList>> {
     let q = query.into_inner();
@@ -185,23 +193,29 @@ pub async fn list_engagements(
         cursor: None,
     }
     .limit()?;
-    let offset = decode_cursor(q.cursor.as_deref())?;
     let (sort, desc) = q.sort()?;
+    let sort_name = q.sort.clone().unwrap_or_else(|| "created".into());
+    let after = after(q.cursor.as_deref(), &sort_name, sort)?;
+    let count = q.count.unwrap_or(false);
     let config = state.config.clone();
     let list = state
-        .db
-        .read(move |conn| {
-            let scope = engagement_scope(conn, &actor)?;
+        .read_as(caller, move |conn, actor| {
+            let scope = engagement_scope(conn, actor)?;
             let filter = q.filter(conn, &config)?;
-            let total = db::engagements::count(conn, &scope, &filter)?;
-            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, offset, limit + 1)?;
+            let total = match count {
+                true => Some(db::engagements::count(conn, &scope, &filter)?),
+                false => None,
+            };
+            let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
+            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
+            let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
+                (cursor_key(db::engagements::key_of(sort, r)), r.0.id.clone())
+            });
             let hospital_ids: Vec<String> =
                 rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
             let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
-            let more = rows.len() as i64 > limit;
             let items = rows
                 .into_iter()
-                .take(limit as usize)
                 .map(|(e, (name, code))| EngagementSummary {
                     needs_contacts: with_email
                         .iter()
@@ -230,7 +244,7 @@ pub async fn list_engagements(
             Ok(EngagementList {
                 items,
                 total,
-                next_cursor: more.then(|| encode_cursor(offset + limit)),
+                next_cursor,
             })
         })
         .await?;
@@ -247,16 +261,16 @@ pub async fn list_engagements(
 #[get("/engagements/{id}")]
 pub async fn get_engagement(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let config = state.config.clone();
     let d = state
-        .db
-        .read(move |conn| {
-            let e = pipeline::load(conn, &actor, &id)?;
-            detail(conn, &config, e)
+        .read_as(caller, move |conn, actor| {
+            let (e, hospital, round) =
+                crate::service::engagements::load_with_hospital(conn, actor, &id)?;
+            crate::service::engagements::detail_of(conn, &config, e, hospital, round)
         })
         .await?;
     let version = d.version;
@@ -288,14 +302,13 @@ pub struct EventOut {
 #[get("/engagements/{id}/timeline")]
 pub async fn timeline(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<EventOut>>> {
     let id = path.into_inner();
     let rows = state
-        .db
-        .read(move |conn| {
-            pipeline::load(conn, &actor, &id)?;
+        .read_as(caller, move |conn, actor| {
+            pipeline::load(conn, actor, &id)?;
             Ok(db::engagements::timeline(conn, &id)?)
         })
         .await?;
@@ -716,24 +729,12 @@ pub async fn assign(
                 (None, None) => Vec::new(),
             };
             let who: pipeline::Who = (&actor).into();
-            for id in &targets {
-                let e = db::engagements::get(conn, id)?
-                    .ok_or_else(|| AppError::field("ids", format!("no engagement {id}")))?;
-                let cmd = Command {
-                    engagement_id: id,
-                    if_match: None,
-                    action: Action::Edit,
-                    override_reason: None,
-                    kind: "assigned",
-                };
-                let to = input.organization_id.clone();
-                pipeline::run_loaded(conn, who.clone(), e, cmd, move |_, s| {
-                    s.payload = json!({"from": s.engagement.organization_id, "to": to});
-                    s.changes.organization_id = Some(to);
-                    Ok(())
-                })?;
-            }
-            Ok(targets.len())
+            crate::service::engagements::assign(
+                conn,
+                &who,
+                &targets,
+                input.organization_id.as_deref(),
+            )
         })
         .await?;
     Ok(web::Json(AssignOut { assigned }))

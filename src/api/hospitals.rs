@@ -5,6 +5,7 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::Caller;
 use super::idempotency::{created, respond, Idem};
 use super::json::Json;
 use super::query::Query;
@@ -193,7 +194,7 @@ pub struct HospitalQuery {
 #[get("/hospitals")]
 pub async fn list_hospitals(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     query: Query<HospitalQuery>,
 ) -> AppResult<web::Json<Page<HospitalOut>>> {
     let q = query.into_inner();
@@ -211,21 +212,25 @@ pub async fn list_hospitals(
         ),
         None => None,
     };
+    let after = super::after_id(q.cursor.as_deref())?;
     let page = state
-        .db
-        .read(move |conn| {
-            let scope = engagement_scope(conn, &actor)?;
-            let rows = db::hospitals::list(
-                conn,
-                &scope,
-                pref.as_deref(),
-                q.cursor.as_deref(),
-                limit + 1,
-            )?;
-            let mut out = Vec::new();
-            for h in rows {
-                out.push(load_out(conn, h)?);
+        .read_as(caller, move |conn, actor| {
+            let scope = engagement_scope(conn, actor)?;
+            let rows =
+                db::hospitals::list(conn, &scope, pref.as_deref(), after.as_deref(), limit + 1)?;
+            // The page's contacts in one query, not one per hospital.
+            let ids: Vec<String> = rows.iter().map(|h| h.id.clone()).collect();
+            let mut contacts: std::collections::HashMap<String, Vec<_>> = Default::default();
+            for c in db::bulk::contacts_of(conn, &ids)? {
+                contacts.entry(c.hospital_id.clone()).or_default().push(c);
             }
+            let out = rows
+                .into_iter()
+                .map(|h| {
+                    let mine = contacts.remove(&h.id).unwrap_or_default();
+                    crate::service::hospitals::hospital_out(h, mine)
+                })
+                .collect();
             Ok(Page::from_rows(out, limit, |h| h.id.clone(), |h| h))
         })
         .await?;
@@ -280,14 +285,13 @@ pub async fn create_hospital(
 #[get("/hospitals/{id}")]
 pub async fn get_hospital(
     state: web::Data<AppState>,
-    actor: Actor,
+    caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let out = state
-        .db
-        .read(move |conn| {
-            let h = load_visible(conn, &actor, &id)?;
+        .read_as(caller, move |conn, actor| {
+            let h = load_visible(conn, actor, &id)?;
             load_out(conn, h)
         })
         .await?;

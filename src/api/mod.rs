@@ -217,12 +217,22 @@ impl<T> Page<T> {
     ) -> Self {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(&id) } else { None };
+        let next_cursor = if more {
+            rows.last()
+                .map(|r| crate::service::cursor::encode("id", None, &id(r)))
+        } else {
+            None
+        };
         Page {
             items: rows.into_iter().map(map).collect(),
             next_cursor,
         }
     }
+}
+
+/// The id a list's cursor says the previous page ended at (lists sorted by id alone).
+pub fn after_id(raw: Option<&str>) -> AppResult<Option<String>> {
+    Ok(crate::service::cursor::decode(raw, "id")?.map(|a| a.id))
 }
 
 /// Sets the `ETag` of a response to the resource's version.

@@ -107,7 +107,7 @@ pub async fn list_organizations(
     page: Query<PageQuery>,
 ) -> AppResult<web::Json<Page<OrgOut>>> {
     let limit = page.limit()?;
-    let cursor = page.cursor.clone();
+    let cursor = super::after_id(page.cursor.as_deref())?;
     let rows = state
         .db
         .read(move |conn| {

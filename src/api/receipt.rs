@@ -19,6 +19,8 @@ use crate::service::step;
 #[into_params(parameter_in = Query)]
 pub struct ReceiptQuery {
     /// `json` (the default) or `html`, a page to print; `Accept: text/html` also chooses the page.
+    // Inline: a generated client finds no `ReceiptFormat` among the components otherwise.
+    #[param(inline)]
     pub format: Option<ReceiptFormat>,
 }
 

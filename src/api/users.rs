@@ -104,6 +104,7 @@ pub async fn list_users(
         cursor: None,
     }
     .limit()?;
+    let after = super::after_id(q.cursor.as_deref())?;
     let rows = state
         .db
         .read(move |conn| {
@@ -116,7 +117,7 @@ pub async fn list_users(
                 conn,
                 &scope,
                 &filter,
-                q.cursor.as_deref(),
+                after.as_deref(),
                 limit + 1,
             )?)
         })

@@ -245,6 +245,8 @@ fn hospitals_query(q: &PageQuery) -> AppResult<HospitalsQuery> {
         sort: q.sort.clone(),
         limit: Some(PAGE_SIZE),
         cursor: q.cursor.clone(),
+        // The page shows how many rows match.
+        count: Some(true),
     })
 }
 

@@ -10,6 +10,7 @@ use diesel::dsl::{case_when, count_star, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer};
 
+use super::engagements::KeyAfter;
 use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
@@ -220,13 +221,45 @@ pub enum HospitalSort {
     Since,
 }
 
-/// The filtered engagements with their hospital, sorted, from `offset`, at most `limit`.
+/// A sort's key as SQL (`None`: the institution code alone, which is unique).
+fn line_key(sort: HospitalSort) -> Option<String> {
+    match sort {
+        HospitalSort::InstitutionCode => None,
+        HospitalSort::Name => Some("hospitals.name".into()),
+        HospitalSort::Prefecture => Some("engagements.prefecture_code".into()),
+        // No tier sorts first on both backends.
+        HospitalSort::Tier => Some("COALESCE(engagements.tier, '')".into()),
+        // The stage sorts in pipeline order, not alphabetically.
+        HospitalSort::Stage => Some(super::engagements::stage_order()),
+        HospitalSort::Since => Some("engagements.stage_since".into()),
+    }
+}
+
+/// A line's key under `sort`, for the next page's cursor.
+pub fn line_key_of(sort: HospitalSort, l: &HospitalLine) -> KeyAfter {
+    match sort {
+        HospitalSort::InstitutionCode => KeyAfter::Id,
+        HospitalSort::Name => KeyAfter::Text(l.hospital_name.clone()),
+        HospitalSort::Prefecture => KeyAfter::Text(l.prefecture_code.clone()),
+        HospitalSort::Tier => KeyAfter::Text(l.tier.clone().unwrap_or_default()),
+        HospitalSort::Stage => KeyAfter::Int(
+            crate::domain::pipeline::Stage::ALL
+                .iter()
+                .position(|s| s.as_str() == l.stage)
+                .map_or(99, |i| i as i64),
+        ),
+        HospitalSort::Since => KeyAfter::Time(l.stage_since),
+    }
+}
+
+/// The filtered engagements with their hospital, sorted, after `after` (keyset), at most
+/// `limit`. Ties go by institution code, so pages neither skip nor repeat rows.
 pub fn hospital_lines(
     conn: &mut DbConnection,
     f: &Filter,
     sort: HospitalSort,
     descending: bool,
-    offset: i64,
+    after: Option<(&KeyAfter, &str)>,
     limit: Option<i64>,
 ) -> QueryResult<Vec<HospitalLine>> {
     let q = engagements::table
@@ -245,38 +278,29 @@ pub fn hospital_lines(
         ))
         .into_boxed::<MultiBackend>();
     let mut q = narrow!(q, f);
-    // The stage sorts in pipeline order, not alphabetically.
-    use crate::domain::pipeline::Stage as S;
-    let st = engagements::stage;
-    let order = case_when::<_, _, Integer>(st.eq(S::Selected.as_str()), 0)
-        .when(st.eq(S::Contacting.as_str()), 1)
-        .when(st.eq(S::Consented.as_str()), 2)
-        .when(st.eq(S::Memorandum.as_str()), 3)
-        .when(st.eq(S::Intake.as_str()), 4)
-        .when(st.eq(S::Hearing.as_str()), 5)
-        .when(st.eq(S::Verification.as_str()), 6)
-        .when(st.eq(S::Backup.as_str()), 7)
-        .when(st.eq(S::Completed.as_str()), 8)
-        .otherwise(99);
-    q = match (sort, descending) {
-        (HospitalSort::InstitutionCode, false) => q.order(hospitals::institution_code.asc()),
-        (HospitalSort::InstitutionCode, true) => q.order(hospitals::institution_code.desc()),
-        (HospitalSort::Name, false) => q.order(hospitals::name.asc()),
-        (HospitalSort::Name, true) => q.order(hospitals::name.desc()),
-        (HospitalSort::Prefecture, false) => q.order(engagements::prefecture_code.asc()),
-        (HospitalSort::Prefecture, true) => q.order(engagements::prefecture_code.desc()),
-        (HospitalSort::Tier, false) => q.order(engagements::tier.asc()),
-        (HospitalSort::Tier, true) => q.order(engagements::tier.desc()),
-        (HospitalSort::Stage, false) => q.order(order.asc()),
-        (HospitalSort::Stage, true) => q.order(order.desc()),
-        (HospitalSort::Since, false) => q.order(engagements::stage_since.asc()),
-        (HospitalSort::Since, true) => q.order(engagements::stage_since.desc()),
+    let key = line_key(sort);
+    if let Some((k, id)) = after {
+        q = q.filter(super::engagements::keyset(
+            key.as_deref(),
+            "hospitals.institution_code",
+            descending,
+            k,
+            id,
+        ));
+    }
+    let dir = if descending { "DESC" } else { "ASC" };
+    q = match key {
+        None => q.order(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+            "hospitals.institution_code {dir}"
+        ))),
+        Some(k) => q
+            .order(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+                "{k} {dir}"
+            )))
+            .then_order_by(hospitals::institution_code.asc()),
     };
-    // Ties keep one stable order, so pages neither skip nor repeat rows.
-    q = q.then_order_by(hospitals::institution_code.asc());
-    // SQLite knows no OFFSET without a LIMIT.
-    if limit.is_some() || offset > 0 {
-        q = q.limit(limit.unwrap_or(i64::MAX)).offset(offset);
+    if let Some(limit) = limit {
+        q = q.limit(limit);
     }
     q.load(conn)
 }

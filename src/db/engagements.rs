@@ -393,44 +393,147 @@ pub type ListRow = (EngagementRow, (String, String));
 
 /// The stage's place in the pipeline (selected first, completed last), for `sort=stage`: the
 /// column holds the stage's name, which sorts alphabetically.
-fn stage_order() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+pub(crate) fn stage_order() -> String {
     let arms: String = crate::domain::pipeline::Stage::ALL
         .iter()
         .enumerate()
         .map(|(i, s)| format!(" WHEN '{}' THEN {i}", s.as_str()))
         .collect();
-    diesel::dsl::sql(&format!("CASE engagements.stage{arms} ELSE 99 END"))
+    format!("CASE engagements.stage{arms} ELSE 99 END")
 }
 
+/// Where the previous page ended: the last row's sort key (none for `Sort::Created`, whose key
+/// is the id) and id.
+#[derive(Debug, Clone)]
+pub enum KeyAfter {
+    Id,
+    Int(i64),
+    Text(String),
+    Time(NaiveDateTime),
+}
+
+/// The SQL of a sort's key (`None`: the id alone). Unranked engagements sort after every rank
+/// on both backends (SQLite would put NULL first, PostgreSQL last).
+fn key_sql(sort: Sort) -> Option<String> {
+    match sort {
+        Sort::Created => None,
+        Sort::Rank => Some(format!("COALESCE(engagements.rank, {})", i64::MAX)),
+        Sort::HospitalName => Some("hospitals.name".into()),
+        Sort::Stage => Some(stage_order()),
+        Sort::StageSince => Some("engagements.stage_since".into()),
+        Sort::UpdatedAt => Some("engagements.updated_at".into()),
+    }
+}
+
+/// The rows after `(key, id)` in the order of `sort`.
+fn after_condition(sort: Sort, descending: bool, key: &KeyAfter, id: &str) -> Condition {
+    keyset(
+        key_sql(sort).as_deref(),
+        "engagements.id",
+        descending,
+        key,
+        id,
+    )
+}
+
+/// The keyset condition of every sorted list: the rows after `(k, i)` in the order
+/// `key dir, tie ASC` — `key > k OR (key = k AND tie > i)` (`<` for descending); without a key,
+/// `tie > i` (`<` for descending). `key` and `tie` are SQL of this crate, never input.
+pub(crate) fn keyset<QS>(
+    key: Option<&str>,
+    tie: &str,
+    descending: bool,
+    after: &KeyAfter,
+    id: &str,
+) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let op = if descending { "<" } else { ">" };
+    let id = id.to_owned();
+    let Some(k) = key else {
+        return Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id));
+    };
+    let head = format!("({k} {op} ");
+    let mid = format!(" OR ({k} = ");
+    let tail = format!(" AND {tie} > ");
+    match after.clone() {
+        KeyAfter::Int(v) => Box::new(
+            sql::<Bool>(&head)
+                .bind::<BigInt, _>(v)
+                .sql(&mid)
+                .bind::<BigInt, _>(v)
+                .sql(&tail)
+                .bind::<Text, _>(id)
+                .sql("))"),
+        ),
+        KeyAfter::Text(v) => Box::new(
+            sql::<Bool>(&head)
+                .bind::<Text, _>(v.clone())
+                .sql(&mid)
+                .bind::<Text, _>(v)
+                .sql(&tail)
+                .bind::<Text, _>(id)
+                .sql("))"),
+        ),
+        KeyAfter::Time(v) => Box::new(
+            sql::<Bool>(&head)
+                .bind::<Timestamp, _>(v)
+                .sql(&mid)
+                .bind::<Timestamp, _>(v)
+                .sql(&tail)
+                .bind::<Text, _>(id)
+                .sql("))"),
+        ),
+        KeyAfter::Id => Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id)),
+    }
+}
+
+/// A page of the list: the rows after `after` (the first page without), at most `limit`.
+#[allow(clippy::too_many_arguments)]
 pub fn list(
     conn: &mut DbConnection,
     scope: &Scope,
     f: &Filter,
     sort: Sort,
     descending: bool,
-    offset: i64,
+    after: Option<(&KeyAfter, &str)>,
     limit: i64,
 ) -> QueryResult<Vec<ListRow>> {
-    let q = filtered(scope, f);
-    let q = match (sort, descending) {
-        (Sort::Created, false) => q.order(engagements::id.asc()),
-        (Sort::Created, true) => q.order(engagements::id.desc()),
-        (Sort::Rank, false) => q.order((engagements::rank.asc(), engagements::id.asc())),
-        (Sort::Rank, true) => q.order((engagements::rank.desc(), engagements::id.asc())),
-        (Sort::HospitalName, false) => q.order((hospitals::name.asc(), engagements::id.asc())),
-        (Sort::HospitalName, true) => q.order((hospitals::name.desc(), engagements::id.asc())),
-        (Sort::Stage, false) => q.order((stage_order().asc(), engagements::id.asc())),
-        (Sort::Stage, true) => q.order((stage_order().desc(), engagements::id.asc())),
-        (Sort::StageSince, false) => {
-            q.order((engagements::stage_since.asc(), engagements::id.asc()))
+    use diesel::dsl::sql;
+    let mut q = filtered(scope, f);
+    if let Some((key, id)) = after {
+        q = q.filter(after_condition(sort, descending, key, id));
+    }
+    let q = match key_sql(sort) {
+        None if descending => q.order(engagements::id.desc()),
+        None => q.order(engagements::id.asc()),
+        Some(k) => {
+            let dir = if descending { "DESC" } else { "ASC" };
+            q.order((
+                sql::<diesel::sql_types::Text>(&format!("{k} {dir}")),
+                engagements::id.asc(),
+            ))
         }
-        (Sort::StageSince, true) => {
-            q.order((engagements::stage_since.desc(), engagements::id.asc()))
-        }
-        (Sort::UpdatedAt, false) => q.order((engagements::updated_at.asc(), engagements::id.asc())),
-        (Sort::UpdatedAt, true) => q.order((engagements::updated_at.desc(), engagements::id.asc())),
     };
-    q.offset(offset).limit(limit).load(conn)
+    q.limit(limit).load(conn)
+}
+
+/// A row's key under `sort`, for the next page's cursor.
+pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
+    let (e, (name, _)) = row;
+    match sort {
+        Sort::Created => KeyAfter::Id,
+        Sort::Rank => KeyAfter::Int(e.rank.unwrap_or(i64::MAX)),
+        Sort::HospitalName => KeyAfter::Text(name.clone()),
+        Sort::Stage => KeyAfter::Int(
+            crate::domain::pipeline::Stage::ALL
+                .iter()
+                .position(|s| *s == e.stage)
+                .map_or(99, |i| i as i64),
+        ),
+        Sort::StageSince => KeyAfter::Time(e.stage_since),
+        Sort::UpdatedAt => KeyAfter::Time(e.updated_at),
+    }
 }
 
 pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<i64> {

@@ -1,8 +1,10 @@
 //! Database access: one connection type over PostgreSQL and SQLite, a pool, migrations, and the
 //! queries per aggregate. Handlers never build SQL; queries never decide business rules.
 
+pub mod bulk;
 pub mod dashboard;
 pub mod demo;
+pub mod detail;
 pub mod engagements;
 pub mod files;
 pub mod hearings;
@@ -150,6 +152,10 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(timeout)
+            // No `SELECT 1` on every checkout (a round trip per request): a connection that
+            // broke is found by its first query, and one left inside a transaction is closed on
+            // return by `has_broken`.
+            .test_on_check_out(false)
             .build(Manager::new(url))
             .context("cannot connect to the database")?;
         let write_lock = (!is_postgres_url(url)).then(|| Arc::new(Mutex::new(())));
@@ -166,7 +172,9 @@ impl Db {
     /// Whether the database answers, waiting at most `timeout` for a connection.
     pub fn ping(&self, timeout: Duration) -> AppResult<()> {
         let mut conn = self.pool.get_timeout(timeout)?;
-        conn.batch_execute("SELECT 1").map_err(unavailable)
+        let out = conn.batch_execute("SELECT 1").map_err(unavailable);
+        discard_if_lost(&mut conn, &out);
+        out
     }
 
     /// Runs blocking reads off the async executor.
@@ -181,7 +189,9 @@ impl Db {
         actix_web::web::block(move || {
             let _entered = span.enter();
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let out = f(&mut conn);
+            discard_if_lost(&mut conn, &out);
+            out
         })
         .await?
     }
@@ -238,6 +248,7 @@ impl Db {
                 )))
             }
         };
+        discard_if_lost(&mut conn, &result);
         // The connection goes back (or, if not clean, is closed) before the next writer may go.
         drop(conn);
         drop(guard);
@@ -282,6 +293,15 @@ fn transaction<T>(
             let _ = Tm::rollback_transaction(conn);
             Err(e)
         }
+    }
+}
+
+/// A connection that failed as unavailable (its server went away) is marked broken, so that
+/// the pool closes it on return instead of handing it out again: checkouts are not tested.
+fn discard_if_lost<T>(conn: &mut DbConnection, out: &AppResult<T>) {
+    if matches!(out, Err(AppError::Unavailable(_))) {
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+            .set_in_error();
     }
 }
 

@@ -150,6 +150,18 @@ impl ContactPatch {
     }
 }
 
+/// Whether saving `next` over `current` would change anything stored.
+pub fn differs(current: &ContactRow, next: &ContactRow) -> bool {
+    next.name != current.name
+        || next.department != current.department
+        || next.title != current.title
+        || next.email != current.email
+        || next.phone != current.phone
+        || next.charset != current.charset
+        || next.position != current.position
+        || next.removed_at != current.removed_at
+}
+
 /// Stores a contact's new state, if it differs: a new email (or removal) first revokes the
 /// links sent to the old address. The one way a stored contact changes — PATCH, DELETE and the
 /// list import all come here. Returns the stored row, or `None` when nothing changed.
@@ -158,15 +170,7 @@ pub fn save_contact(
     current: &ContactRow,
     mut next: ContactRow,
 ) -> AppResult<Option<ContactRow>> {
-    let same = next.name == current.name
-        && next.department == current.department
-        && next.title == current.title
-        && next.email == current.email
-        && next.phone == current.phone
-        && next.charset == current.charset
-        && next.position == current.position
-        && next.removed_at == current.removed_at;
-    if same {
+    if !differs(current, &next) {
         return Ok(None);
     }
     let now = db::now();

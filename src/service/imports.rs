@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::contacts::{contact_row, save_contact, ContactIn};
+use super::contacts::{contact_row, differs, save_contact, ContactIn};
 use super::engagements::{create_engagement, Selection};
+use super::import_batch as batch;
 use super::step::{self as pipeline, Command, Who};
+use crate::db::engagements::EngagementRow;
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
@@ -77,14 +79,86 @@ pub struct Options {
     pub secondary: bool,
 }
 
-fn emr_text(e: EmrStatus) -> &'static str {
+pub(super) fn emr_text(e: EmrStatus) -> &'static str {
     match e {
         EmrStatus::Full => "full",
         EmrStatus::Partial => "partial",
     }
 }
 
-/// Writes one good row; returns what happened and the fields that changed.
+/// A hospital as the list gives it, new.
+pub(super) fn new_hospital(r: &SelectionRow, now: chrono::NaiveDateTime) -> HospitalRow {
+    HospitalRow {
+        id: db::new_id(),
+        prefecture_code: r.prefecture_code.clone(),
+        institution_code: r.institution_code.clone(),
+        name: r.name.clone(),
+        address: r.address.clone(),
+        beds: r.beds.map(i64::from),
+        emr_status: r.emr_status.map(|e| emr_text(e).to_owned()),
+        emergency: false,
+        disaster_base: false,
+        vendor_company: None,
+        vendor_contact: None,
+        vendor_email: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// Applies what the list says to a stored hospital, in memory; the fields that changed.
+pub(super) fn hospital_changes(h: &mut HospitalRow, r: &SelectionRow) -> Vec<String> {
+    let mut changed = Vec::new();
+    let mut set = |name: &str, differs: bool| {
+        if differs {
+            changed.push(name.to_owned());
+        }
+        differs
+    };
+    let beds = r.beds.map(i64::from);
+    let emr = r.emr_status.map(|e| emr_text(e).to_owned());
+    if set("name", h.name != r.name) {
+        h.name = r.name.clone();
+    }
+    if set("address", r.address.is_some() && h.address != r.address) {
+        h.address = r.address.clone();
+    }
+    if set("beds", beds.is_some() && h.beds != beds) {
+        h.beds = beds;
+    }
+    if set("emr_status", emr.is_some() && h.emr_status != emr) {
+        h.emr_status = emr;
+    }
+    changed
+}
+
+/// What the list would change on an engagement of this round.
+pub(super) fn engagement_changes(
+    e: &EngagementRow,
+    r: &SelectionRow,
+    tier: &Option<String>,
+    secondary: bool,
+) -> Vec<String> {
+    let rank = r.rank.map(i64::from);
+    let mut changed = Vec::new();
+    if rank.is_some() && e.rank != rank {
+        changed.push("rank".into());
+    }
+    if e.tier != *tier {
+        changed.push("tier".into());
+    }
+    if secondary && !e.secondary {
+        changed.push("secondary".into());
+    }
+    if r.note.is_some() && e.note != r.note {
+        changed.push("note".into());
+    }
+    changed
+}
+
+/// Writes one good row, a statement at a time; returns what happened and the fields that
+/// changed. Rows that change stored data take this way (see `import_batch` for the others).
 fn apply_row(
     conn: &mut DbConnection,
     who: &Who,
@@ -96,47 +170,12 @@ fn apply_row(
     let mut changed = Vec::new();
     let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
         None => {
-            let h = HospitalRow {
-                id: db::new_id(),
-                prefecture_code: r.prefecture_code.clone(),
-                institution_code: r.institution_code.clone(),
-                name: r.name.clone(),
-                address: r.address.clone(),
-                beds: r.beds.map(i64::from),
-                emr_status: r.emr_status.map(|e| emr_text(e).to_owned()),
-                emergency: false,
-                disaster_base: false,
-                vendor_company: None,
-                vendor_contact: None,
-                vendor_email: None,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            };
+            let h = new_hospital(r, now);
             db::hospitals::insert(conn, &h)?;
             h
         }
         Some(mut h) => {
-            let mut set = |name: &str, differs: bool| {
-                if differs {
-                    changed.push(name.to_owned());
-                }
-                differs
-            };
-            let beds = r.beds.map(i64::from);
-            let emr = r.emr_status.map(|e| emr_text(e).to_owned());
-            if set("name", h.name != r.name) {
-                h.name = r.name.clone();
-            }
-            if set("address", r.address.is_some() && h.address != r.address) {
-                h.address = r.address.clone();
-            }
-            if set("beds", beds.is_some() && h.beds != beds) {
-                h.beds = beds;
-            }
-            if set("emr_status", emr.is_some() && h.emr_status != emr) {
-                h.emr_status = emr;
-            }
+            changed = hospital_changes(&mut h, r);
             if !changed.is_empty() {
                 let version = h.version;
                 h.updated_at = now;
@@ -162,18 +201,7 @@ fn apply_row(
             Ok((RowResult::Created, e.id, changed))
         }
         Some(e) => {
-            if rank.is_some() && e.rank != rank {
-                changed.push("rank".into());
-            }
-            if e.tier != tier {
-                changed.push("tier".into());
-            }
-            if secondary && !e.secondary {
-                changed.push("secondary".into());
-            }
-            if r.note.is_some() && e.note != r.note {
-                changed.push("note".into());
-            }
+            changed.extend(engagement_changes(&e, r, &tier, secondary));
             if changed.is_empty() {
                 return Ok((RowResult::Unchanged, e.id, changed));
             }
@@ -206,15 +234,21 @@ fn apply_row(
     }
 }
 
-/// Brings the hospital's contacts up to what the list says, each listed contact kept as its own
-/// person (see `import::matching`); contacts the list does not name stay. Whether any changed.
-fn update_contacts(
-    conn: &mut DbConnection,
+/// What the list asks of one hospital's contacts: new ones, and stored ones it changes
+/// (current, next).
+pub(super) struct ContactPlan {
+    pub inserts: Vec<ContactRow>,
+    pub updates: Vec<(ContactRow, ContactRow)>,
+}
+
+/// Each listed contact kept as its own person (see `import::matching`); contacts the list
+/// does not name stay.
+pub(super) fn plan_contacts(
     hospital_id: &str,
     listed: &[import::ContactRow],
+    stored: &[ContactRow],
     now: chrono::NaiveDateTime,
-) -> AppResult<bool> {
-    let stored = db::hospitals::contacts(conn, hospital_id)?;
+) -> ContactPlan {
     let emails: Vec<Option<String>> = listed
         .iter()
         .map(|c| c.email.as_deref().map(validate::normalize_email))
@@ -239,7 +273,10 @@ fn update_contacts(
             .collect::<Vec<_>>(),
     );
     let mut held: Vec<i64> = stored.iter().map(|s| s.position).collect();
-    let mut changed = false;
+    let mut plan = ContactPlan {
+        inserts: Vec::new(),
+        updates: Vec::new(),
+    };
     for (c, found) in listed.iter().zip(matches) {
         let input = ContactIn {
             name: c.name.clone(),
@@ -253,9 +290,13 @@ fn update_contacts(
             None => {
                 let position = matching::new_position(c.slot, &held);
                 held.push(position);
-                let row = contact_row(db::new_id(), hospital_id.to_owned(), input, position, now);
-                db::hospitals::insert_contact(conn, &row)?;
-                changed = true;
+                plan.inserts.push(contact_row(
+                    db::new_id(),
+                    hospital_id.to_owned(),
+                    input,
+                    position,
+                    now,
+                ));
             }
             Some(current) => {
                 let next = listed_over(
@@ -268,9 +309,30 @@ fn update_contacts(
                         now,
                     ),
                 );
-                changed |= save_contact(conn, current, next)?.is_some();
+                if differs(current, &next) {
+                    plan.updates.push((current.clone(), next));
+                }
             }
         }
+    }
+    plan
+}
+
+/// Brings the hospital's contacts up to what the list says. Whether any changed.
+fn update_contacts(
+    conn: &mut DbConnection,
+    hospital_id: &str,
+    listed: &[import::ContactRow],
+    now: chrono::NaiveDateTime,
+) -> AppResult<bool> {
+    let stored = db::hospitals::contacts(conn, hospital_id)?;
+    let plan = plan_contacts(hospital_id, listed, &stored, now);
+    let mut changed = !plan.inserts.is_empty();
+    for row in &plan.inserts {
+        db::hospitals::insert_contact(conn, row)?;
+    }
+    for (current, next) in plan.updates {
+        changed |= save_contact(conn, &current, next)?.is_some();
     }
     Ok(changed)
 }
@@ -289,7 +351,9 @@ fn listed_over(current: &ContactRow, listed: ContactRow) -> ContactRow {
 }
 
 /// Runs an import in the caller's transaction. Rows that fail are reported; the caller decides
-/// whether to keep the transaction (see [`run`]).
+/// whether to keep the transaction (see [`run`]). What exists is read in a few queries; new
+/// hospitals, contacts and engagements are written in multi-row statements; rows that change
+/// stored data are written one at a time, each in a savepoint.
 fn import_rows(
     conn: &mut DbConnection,
     who: &Who,
@@ -309,6 +373,8 @@ fn import_rows(
         rows: Vec::new(),
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
+    // Good rows, with their place in the report.
+    let mut good: Vec<(usize, SelectionRow)> = Vec::new();
     for o in outcomes {
         let mut row = RowReport {
             row: o.row,
@@ -339,35 +405,95 @@ fn import_rows(
                     });
                 } else {
                     seen.insert(r.institution_code.clone(), o.row);
-                    // A savepoint per row: a row that fails in the database leaves no trace.
-                    use diesel::Connection;
-                    match conn.transaction(|c| apply_row(c, who, round, &r, opts.secondary)) {
-                        Ok((result, id, changed)) => {
-                            // A dry run rolls back: an engagement it "creates" never exists.
-                            let real = !(opts.dry_run && result == RowResult::Created);
-                            row.engagement_id = real.then_some(id);
-                            row.result = result;
-                            row.changed = changed;
-                        }
-                        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
-                        Err(e) => row.problems.push(RowProblem {
-                            column: "row".into(),
-                            reason_ja: "この行は登録できませんでした".into(),
-                            reason_en: e.problem().detail,
-                        }),
-                    }
+                    good.push((report.rows.len(), r));
                 }
             }
         }
+        report.rows.push(row);
+    }
+    let known = batch::Known::load(conn, &round.id, &good)?;
+    let mut pending = batch::Batch::default();
+    let now = db::now();
+    for (at, r) in good {
+        match batch::plan(&known, &mut pending, who, round, &r, opts.secondary, now) {
+            Ok(Some((result, id, changed))) => {
+                settle(&mut report.rows[at], opts, Ok((result, id, changed)))?;
+                if result == RowResult::Created {
+                    pending.rows.push((at, r));
+                }
+            }
+            Ok(None) => {
+                let outcome = one_row(conn, who, round, &r, opts);
+                settle(&mut report.rows[at], opts, outcome)?;
+            }
+            Err(e) => settle(&mut report.rows[at], opts, Err(e))?,
+        }
+    }
+    // The multi-row writes in a savepoint: should one fail (another writer created one of the
+    // hospitals meanwhile), their rows are written one at a time instead, each reported.
+    use diesel::Connection;
+    let rows = std::mem::take(&mut pending.rows);
+    match conn.transaction(|c| pending.write(c)) {
+        Ok(()) => {}
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(_) => {
+            for (at, r) in rows {
+                let outcome = one_row(conn, who, round, &r, opts);
+                report.rows[at].engagement_id = None;
+                report.rows[at].changed = Vec::new();
+                settle(&mut report.rows[at], opts, outcome)?;
+            }
+        }
+    }
+    for row in &report.rows {
         match row.result {
             RowResult::Created => report.created += 1,
             RowResult::Updated => report.updated += 1,
             RowResult::Unchanged => report.unchanged += 1,
             RowResult::Rejected => report.rejected += 1,
         }
-        report.rows.push(row);
     }
     Ok(report)
+}
+
+/// One row written statement by statement, in a savepoint: a row that fails in the database
+/// leaves no trace.
+fn one_row(
+    conn: &mut DbConnection,
+    who: &Who,
+    round: &RoundRow,
+    r: &SelectionRow,
+    opts: Options,
+) -> AppResult<(RowResult, String, Vec<String>)> {
+    use diesel::Connection;
+    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary))
+}
+
+/// Records a row's outcome in its report; an internal error ends the import.
+fn settle(
+    row: &mut RowReport,
+    opts: Options,
+    outcome: AppResult<(RowResult, String, Vec<String>)>,
+) -> AppResult<()> {
+    match outcome {
+        Ok((result, id, changed)) => {
+            // A dry run rolls back: an engagement it "creates" never exists.
+            let real = !(opts.dry_run && result == RowResult::Created);
+            row.engagement_id = real.then_some(id);
+            row.result = result;
+            row.changed = changed;
+        }
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(e) => {
+            row.result = RowResult::Rejected;
+            row.problems.push(RowProblem {
+                column: "row".into(),
+                reason_ja: "この行は登録できませんでした".into(),
+                reason_en: e.problem().detail,
+            })
+        }
+    }
+    Ok(())
 }
 
 /// Parses and imports a list. A dry run, or an all-or-nothing import with a rejected row,

@@ -4,12 +4,14 @@
 
 pub mod accounts;
 pub mod contacts;
+pub mod cursor;
 pub mod dashboard;
 pub mod demo;
 pub mod emails;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
+pub mod import_batch;
 pub mod imports;
 pub mod intake;
 pub mod reminders;

@@ -358,23 +358,43 @@ fn record(
     after: Stage,
     override_reason: Option<String>,
 ) -> AppResult<()> {
-    q::insert_event(
-        conn,
-        &EventRow {
-            id: db::new_id(),
-            engagement_id: step.engagement.id.clone(),
-            at: step.now,
-            actor_kind: step.who.kind.into(),
-            actor_id: step.who.id.clone(),
-            actor_label: step.who.label.clone(),
-            kind: kind.into(),
-            payload: step.payload.to_string(),
-            stage_before: before,
-            stage_after: after,
-            override_reason,
-        },
-    )?;
+    let mut event = event_row(
+        &step.engagement.id,
+        &step.who,
+        step.now,
+        kind,
+        step.payload.clone(),
+        before,
+        after,
+    );
+    event.override_reason = override_reason;
+    q::insert_event(conn, &event)?;
     Ok(())
+}
+
+/// A timeline event as every step records it (bulk use cases insert many at once).
+pub fn event_row(
+    engagement_id: &str,
+    who: &Who,
+    at: NaiveDateTime,
+    kind: &str,
+    payload: Value,
+    before: Stage,
+    after: Stage,
+) -> EventRow {
+    EventRow {
+        id: db::new_id(),
+        engagement_id: engagement_id.to_owned(),
+        at,
+        actor_kind: who.kind.into(),
+        actor_id: who.id.clone(),
+        actor_label: who.label.clone(),
+        kind: kind.into(),
+        payload: payload.to_string(),
+        stage_before: before,
+        stage_after: after,
+        override_reason: None,
+    }
 }
 
 /// Appends an event that changes nothing (a download, a view), in the caller's transaction.
@@ -386,21 +406,7 @@ pub fn note(
     payload: Value,
 ) -> AppResult<()> {
     let stage = engagement.stage;
-    q::insert_event(
-        conn,
-        &EventRow {
-            id: db::new_id(),
-            engagement_id: engagement.id.clone(),
-            at: db::now(),
-            actor_kind: who.kind.into(),
-            actor_id: who.id.clone(),
-            actor_label: who.label.clone(),
-            kind: kind.into(),
-            payload: payload.to_string(),
-            stage_before: stage,
-            stage_after: stage,
-            override_reason: None,
-        },
-    )?;
+    let event = event_row(&engagement.id, who, db::now(), kind, payload, stage, stage);
+    q::insert_event(conn, &event)?;
     Ok(())
 }

@@ -310,7 +310,10 @@ async fn each_role_sees_its_own_scope() {
             "{path}"
         );
     }
-    let h = ok(app.get("/api/v1/dashboard/hospitals", &pref).await).await;
+    let h = ok(app
+        .get("/api/v1/dashboard/hospitals?count=true", &pref)
+        .await)
+    .await;
     assert_eq!(h["total"], 2);
     assert!(h["items"]
         .as_array()
@@ -398,7 +401,10 @@ async fn hospitals_table_sorts_in_pipeline_order_filters_and_pages() {
     let d = dash(&app).await;
     let a = &d.admin;
     let h = ok(app
-        .get("/api/v1/dashboard/hospitals?round=FY2025&sort=stage", a)
+        .get(
+            "/api/v1/dashboard/hospitals?round=FY2025&sort=stage&count=true",
+            a,
+        )
         .await)
     .await;
     assert_eq!(h["total"], 4);
@@ -434,7 +440,10 @@ async fn hospitals_table_sorts_in_pipeline_order_filters_and_pages() {
     let since = NaiveDate::parse_from_str(late["since"].as_str().unwrap(), "%Y-%m-%d").unwrap();
     assert!(since < engagement_tracker::domain::today_in_japan() - Duration::days(50));
 
-    let h = ok(app.get("/api/v1/dashboard/hospitals?overdue=true", a).await).await;
+    let h = ok(app
+        .get("/api/v1/dashboard/hospitals?overdue=true&count=true", a)
+        .await)
+    .await;
     assert_eq!(h["total"], 1);
     assert_eq!(h["items"][0]["name"], "架空堺病院");
     let h = ok(app
@@ -443,7 +452,10 @@ async fn hospitals_table_sorts_in_pipeline_order_filters_and_pages() {
     .await;
     assert_eq!(h["items"][0]["name"], "架空港病院");
     let h = ok(app
-        .get("/api/v1/dashboard/hospitals?prefecture=27&tier=20-99", a)
+        .get(
+            "/api/v1/dashboard/hospitals?prefecture=27&tier=20-99&count=true",
+            a,
+        )
         .await)
     .await;
     assert_eq!(h["total"], 2);

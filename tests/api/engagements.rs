@@ -46,7 +46,7 @@ async fn a_subcontractor_sees_and_counts_only_its_own_engagements() {
     let eb = app.engagement(&w.admin, &hb, Some(&sub_b)).await;
 
     let list: Value = app
-        .get("/api/v1/engagements", &w.coord_a)
+        .get("/api/v1/engagements?count=true", &w.coord_a)
         .await
         .json()
         .await
@@ -58,7 +58,7 @@ async fn a_subcontractor_sees_and_counts_only_its_own_engagements() {
     );
     assert_eq!(list["total"], 2);
     let list: Value = app
-        .get("/api/v1/engagements?q=B", &w.coord_a)
+        .get("/api/v1/engagements?q=B&count=true", &w.coord_a)
         .await
         .json()
         .await
@@ -188,7 +188,10 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
         .unwrap();
     assert_eq!(names(&list), ["乙病院"]);
     let list: Value = app
-        .get("/api/v1/engagements?prefecture=東京都&round=FY2025", a)
+        .get(
+            "/api/v1/engagements?prefecture=東京都&round=FY2025&count=true",
+            a,
+        )
         .await
         .json()
         .await
@@ -220,7 +223,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     let list: Value = app
         .get(
             &format!(
-                "/api/v1/engagements?unassigned=false&organization_id={}",
+                "/api/v1/engagements?unassigned=false&count=true&organization_id={}",
                 w.sub_a
             ),
             a,
@@ -271,10 +274,67 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     all.dedup();
     assert_eq!(all.len(), 4);
     problem(app.get("/api/v1/engagements?cursor=garbage", a).await, 422).await;
+    // Every sort pages (keyset, one row a page) through the same rows in the same order as
+    // one page of all; a cursor of one sort is refused by another.
+    for sort in [
+        "created",
+        "-created",
+        "rank",
+        "-rank",
+        "hospital_name",
+        "stage",
+        "-stage",
+        "stage_since",
+        "-updated_at",
+    ] {
+        let whole: Value = app
+            .get(&format!("/api/v1/engagements?sort={sort}&limit=200"), a)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let whole: Vec<Value> = whole["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].clone())
+            .collect();
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("/api/v1/engagements?sort={sort}&limit=1&cursor={c}"),
+                None => format!("/api/v1/engagements?sort={sort}&limit=1"),
+            };
+            let page: Value = app.get(&url, a).await.json().await.unwrap();
+            paged.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].clone()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+            assert!(paged.len() <= whole.len(), "{sort} repeats rows");
+        }
+        assert_eq!(paged, whole, "{sort}");
+        if let Some(c) = cursor {
+            let other = if sort == "rank" { "created" } else { "rank" };
+            problem(
+                app.get(&format!("/api/v1/engagements?sort={other}&cursor={c}"), a)
+                    .await,
+                422,
+            )
+            .await;
+        }
+    }
 
     // Nothing is overdue yet; an engagement left in `selected` for 30 days is.
     let list: Value = app
-        .get("/api/v1/engagements?overdue=true", a)
+        .get("/api/v1/engagements?overdue=true&count=true", a)
         .await
         .json()
         .await
@@ -294,7 +354,7 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
     .await
     .unwrap();
     let list: Value = app
-        .get("/api/v1/engagements?overdue=true", a)
+        .get("/api/v1/engagements?overdue=true&count=true", a)
         .await
         .json()
         .await

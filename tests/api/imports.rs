@@ -58,7 +58,7 @@ async fn import(app: &TestApp, token: &str, bytes: &[u8], query: &str) -> reqwes
 
 async fn engagement_count(app: &TestApp, token: &str) -> i64 {
     let list: Value = app
-        .get("/api/v1/engagements", token)
+        .get("/api/v1/engagements?count=true", token)
         .await
         .json()
         .await
@@ -226,7 +226,7 @@ async fn a_cp932_list_is_checked_row_by_row_and_imported_once() {
         .unwrap();
     assert_eq!(report["updated"], 1, "{report}");
     let list: Value = app
-        .get("/api/v1/engagements?tier=200-399", a)
+        .get("/api/v1/engagements?tier=200-399&count=true", a)
         .await
         .json()
         .await

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod binary;
+mod bulk;
 mod channels;
 mod cli;
 mod conformance;

@@ -191,7 +191,7 @@ async fn an_xlsx_list_imports_like_a_csv() {
     assert_eq!(report["created"], 1, "{report}");
     assert_eq!(report["rows"][0]["institution_code"], code.as_str());
     let list: Value = app
-        .get("/api/v1/engagements?tier=400%2B", &w.admin)
+        .get("/api/v1/engagements?tier=400%2B&count=true", &w.admin)
         .await
         .json()
         .await

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{cutoffs, resolve, ScopeParams, Viewer};
 use crate::db::dashboard::{HospitalLine, HospitalSort};
+use crate::db::engagements::KeyAfter;
 use crate::db::{self, DbConnection};
 use crate::domain::calendar::date_in_japan;
 use crate::domain::pipeline::{
@@ -13,6 +14,7 @@ use crate::domain::pipeline::{
 };
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::service::cursor;
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,6 +34,9 @@ pub struct HospitalsQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Also count the rows of all pages, as `total` (absent otherwise): a scan of every
+    /// match, so ask only when the number is shown.
+    pub count: Option<bool>,
 }
 
 impl HospitalsQuery {
@@ -77,8 +82,9 @@ pub struct HospitalRow {
 pub struct HospitalPage {
     pub as_of: DateTime<Utc>,
     pub round: String,
-    /// Rows matching the filters, over all pages.
-    pub total: i64,
+    /// Rows matching the filters, over all pages; only with `count=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
     pub items: Vec<HospitalRow>,
     /// Pass as `cursor` for the next page; absent on the last one.
     pub next_cursor: Option<String>,
@@ -105,24 +111,24 @@ fn parse_sort(raw: Option<&str>) -> AppResult<(HospitalSort, bool)> {
     Ok((sort, desc))
 }
 
-/// The cursor is an opaque position in the sorted list.
-fn decode_cursor(c: Option<&str>) -> AppResult<i64> {
-    use base64::Engine;
-    match c {
-        None => Ok(0),
-        Some(c) => base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("o:")?.parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| AppError::field("cursor", "not a cursor this list gave out")),
-    }
-}
-
-fn encode_cursor(offset: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+/// Where a cursor of this table says the previous page ended.
+fn after(
+    raw: Option<&str>,
+    sort_name: &str,
+    sort: HospitalSort,
+) -> AppResult<Option<(KeyAfter, String)>> {
+    let Some(a) = cursor::decode(raw, sort_name)? else {
+        return Ok(None);
+    };
+    let key = match sort {
+        HospitalSort::InstitutionCode => KeyAfter::Id,
+        HospitalSort::Stage => KeyAfter::Int(a.int()?),
+        HospitalSort::Name | HospitalSort::Prefecture | HospitalSort::Tier => {
+            KeyAfter::Text(a.text()?)
+        }
+        HospitalSort::Since => KeyAfter::Time(a.time()?),
+    };
+    Ok(Some((key, a.id)))
 }
 
 pub fn hospitals(
@@ -137,12 +143,16 @@ pub fn hospitals(
     if !(1..=500).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 500"));
     }
+    let sort_name = q.sort.clone().unwrap_or_else(|| "institution_code".into());
     let sort = parse_sort(q.sort.as_deref());
-    let offset = decode_cursor(q.cursor.as_deref());
-    let (sort, offset) = match (sort, offset) {
-        (Ok(s), Ok(o)) if errors.is_empty() => (s, o),
-        (s, o) => {
-            for e in [s.err(), o.err()].into_iter().flatten() {
+    let after = match &sort {
+        Ok((s, _)) => after(q.cursor.as_deref(), &sort_name, *s),
+        Err(_) => Ok(None),
+    };
+    let (sort, after) = match (sort, after) {
+        (Ok(s), Ok(a)) if errors.is_empty() => (s, a),
+        (s, a) => {
+            for e in [s.err(), a.err()].into_iter().flatten() {
                 if let AppError::Validation(mut more) = e {
                     errors.append(&mut more);
                 }
@@ -150,9 +160,14 @@ pub fn hospitals(
             return Err(AppError::Validation(errors));
         }
     };
-    let (page, total, round) = lines(conn, sla, viewer, q, now, sort, offset, Some(limit))?;
-    let more = offset + (page.len() as i64) < total;
-    let next_cursor = more.then(|| encode_cursor(offset + page.len() as i64));
+    let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
+    let (page, total, round) = lines(conn, sla, viewer, q, now, sort, after, Some(limit + 1))?;
+    let (page, next_cursor) = cursor::page(page, limit, &sort_name, |l| {
+        (
+            cursor_key(db::dashboard::line_key_of(sort.0, l)),
+            l.institution_code.clone(),
+        )
+    });
     Ok(HospitalPage {
         as_of: now,
         round,
@@ -160,6 +175,15 @@ pub fn hospitals(
         items: rows(conn, sla, page, now)?,
         next_cursor,
     })
+}
+
+fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
+    match key {
+        KeyAfter::Id => None,
+        KeyAfter::Int(v) => Some(v.into()),
+        KeyAfter::Text(v) => Some(v.into()),
+        KeyAfter::Time(v) => Some(v.into()),
+    }
 }
 
 /// All rows of the filtered table, sorted by institution code (for the export).
@@ -177,7 +201,7 @@ pub fn all_rows(
         q,
         now,
         (HospitalSort::InstitutionCode, false),
-        0,
+        None,
         None,
     )?;
     Ok((rows(conn, sla, page, now)?, round))
@@ -191,16 +215,19 @@ fn lines(
     q: &HospitalsQuery,
     now: DateTime<Utc>,
     (sort, desc): (HospitalSort, bool),
-    offset: i64,
+    after: Option<(&KeyAfter, &str)>,
     limit: Option<i64>,
-) -> AppResult<(Vec<HospitalLine>, i64, String)> {
+) -> AppResult<(Vec<HospitalLine>, Option<i64>, String)> {
     let mut r = resolve(conn, viewer, &q.scope())?;
     r.filter.stage = q.stage.map(|s| s.as_str().to_owned());
     if q.overdue == Some(true) {
         r.filter.overdue = Some(cutoffs(sla, now));
     }
-    let total = db::dashboard::count_lines(conn, &r.filter)?;
-    let page = db::dashboard::hospital_lines(conn, &r.filter, sort, desc, offset, limit)?;
+    let total = match q.count {
+        Some(true) => Some(db::dashboard::count_lines(conn, &r.filter)?),
+        _ => None,
+    };
+    let page = db::dashboard::hospital_lines(conn, &r.filter, sort, desc, after, limit)?;
     Ok((page, total, r.round.name))
 }
 
