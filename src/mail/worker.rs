@@ -259,17 +259,37 @@ impl Worker {
     }
 
     /// Delivers and schedules mail until `stop` is raised; then returns, having given back
-    /// whatever it claimed and not sent.
+    /// whatever it claimed and not sent. The scheduler runs beside delivery, not in its loop: a
+    /// pass over thousands of overdue engagements takes a while and must not hold mail up.
     pub async fn run_until(self, mut stop: Stop) {
         tracing::info!("mail worker started");
-        let mut last_schedule: Option<Instant> = None;
-        while !stop.is_set() {
-            if last_schedule.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
-                last_schedule = Some(Instant::now());
-                if let Err(e) = self.schedule_until(stop.clone()).await {
-                    tracing::error!(error = %format!("{e:#}"), "mail scheduler");
+        let scheduler = {
+            let (db, app, links, mut stop) = (
+                self.db.clone(),
+                self.app.clone(),
+                self.links.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.is_set() {
+                    let (db, app, links, until) =
+                        (db.clone(), app.clone(), links.clone(), stop.clone());
+                    let pass = tokio::task::spawn_blocking(move || {
+                        scheduled_mails(&db, &app, &links, &until)
+                    });
+                    match pass.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "mail scheduler"),
+                        Err(e) => tracing::error!(error = %e, "mail scheduler"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(SCHEDULE_EVERY) => {}
+                        _ = stop.raised() => {}
+                    }
                 }
-            }
+            })
+        };
+        while !stop.is_set() {
             let handled = match self.deliver(&stop).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -284,6 +304,10 @@ impl Worker {
                     _ = stop.raised() => {}
                 }
             }
+        }
+        // The scheduler stops between two engagements.
+        if let Err(e) = scheduler.await {
+            tracing::error!(error = %e, "mail scheduler");
         }
         tracing::info!("mail worker stopped");
     }
