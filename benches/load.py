@@ -76,8 +76,8 @@ def login(base):
     return body["access_token"]
 
 
-def all_ids(api, path, limit=200):
-    """Every item id of a paged list (follows next_cursor)."""
+def all_ids(api, path, limit=200, keep=lambda item: True):
+    """Every item id of a paged list (follows next_cursor), of the items `keep` accepts."""
     ids, cursor = [], None
     while True:
         sep = "&" if "?" in path else "?"
@@ -85,7 +85,7 @@ def all_ids(api, path, limit=200):
         status, body = api.call("GET", q)
         if status != 200:
             sys.exit(f"GET {q}: {status} {body}")
-        ids += [i["id"] for i in body["items"]]
+        ids += [i["id"] for i in body["items"] if keep(i)]
         cursor = body.get("next_cursor")
         if not cursor or not body["items"]:
             return ids
@@ -115,7 +115,9 @@ def parallel(n_threads, work, base, token):
 def cmd_events(a):
     token = login(a.base)
     api = Api(a.base, token)
-    engagements = all_ids(api, "/api/v1/engagements")
+    # Completed or paused engagements refuse steps (409): only the others take them.
+    engagements = all_ids(api, "/api/v1/engagements",
+                          keep=lambda e: e.get("stage") != "completed" and not e.get("side_state"))
     need = max(0, a.target - a.have)
     print(f"{len(engagements)} engagements, {a.have} events; adding ~{need}", file=sys.stderr)
     rng = random.Random(7)

@@ -85,6 +85,7 @@ impl Stop {
     }
 }
 
+#[derive(Clone)]
 pub struct Worker {
     pub db: Db,
     pub transport: Arc<Transport>,
@@ -271,29 +272,38 @@ impl Worker {
         self.run_until(Stop::never()).await
     }
 
-    /// Delivers and schedules mail until `stop` is raised; then returns, having given back
-    /// whatever it claimed and not sent.
+    /// Delivers and schedules mail (and runs the retention purge) until `stop` is raised; then
+    /// returns, having given back whatever it claimed and not sent. The timers run beside
+    /// delivery, not in its loop: a pass over thousands of engagements must not hold mail up.
     pub async fn run_until(self, mut stop: Stop) {
         tracing::info!("mail worker started");
-        let mut last_schedule: Option<Instant> = None;
-        let mut last_purge: Option<Instant> = None;
-        while !stop.is_set() {
-            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
-                last_purge = Some(Instant::now());
-                match self.purge().await {
-                    Ok(r) if !r.engagements.is_empty() => {
-                        tracing::info!(engagements = r.engagements.len(), "retention purge")
+        // The timers: the scheduler every minute, the retention purge at start and then daily.
+        let timers = {
+            let (worker, mut stop) = (self.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut last_purge: Option<Instant> = None;
+                while !stop.is_set() {
+                    if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                        last_purge = Some(Instant::now());
+                        match worker.purge().await {
+                            Ok(r) if !r.engagements.is_empty() => {
+                                tracing::info!(engagements = r.engagements.len(), "retention purge")
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %format!("{e:#}"), "retention purge"),
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "retention purge"),
+                    if let Err(e) = worker.schedule_until(stop.clone()).await {
+                        tracing::error!(error = %format!("{e:#}"), "mail scheduler");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(SCHEDULE_EVERY) => {}
+                        _ = stop.raised() => {}
+                    }
                 }
-            }
-            if last_schedule.is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY) {
-                last_schedule = Some(Instant::now());
-                if let Err(e) = self.schedule_until(stop.clone()).await {
-                    tracing::error!(error = %format!("{e:#}"), "mail scheduler");
-                }
-            }
+            })
+        };
+        while !stop.is_set() {
             let handled = match self.deliver(&stop).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -308,6 +318,10 @@ impl Worker {
                     _ = stop.raised() => {}
                 }
             }
+        }
+        // The scheduler stops between two engagements.
+        if let Err(e) = timers.await {
+            tracing::error!(error = %e, "mail scheduler");
         }
         tracing::info!("mail worker stopped");
     }
