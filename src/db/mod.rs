@@ -124,6 +124,9 @@ impl r2d2::ManageConnection for Manager {
 
 pub type Pool = r2d2::Pool<Manager>;
 
+/// How long a start waits for the pool's first connection.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
 /// The pool plus the rule that SQLite has one writer: write transactions on SQLite take a
 /// process-wide lock so that they queue instead of failing with "database is locked".
 #[derive(Clone)]
@@ -156,8 +159,14 @@ impl Db {
             // broke is found by its first query, and one left inside a transaction is closed on
             // return by `has_broken`.
             .test_on_check_out(false)
-            .build(Manager::new(url))
-            .context("cannot connect to the database")?;
+            .build_unchecked(Manager::new(url));
+        // The pool fills in the background. `DB_TIMEOUT_MS` is how long a request may wait; a
+        // start (the database just answered the migrations) may wait longer for its first
+        // connection, as a busy server can take over a second to accept several at once.
+        drop(
+            pool.get_timeout(timeout.max(STARTUP_WAIT))
+                .context("cannot connect to the database")?,
+        );
         let write_lock = (!is_postgres_url(url)).then(|| Arc::new(Mutex::new(())));
         Ok((
             Self {
