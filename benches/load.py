@@ -354,7 +354,7 @@ def cmd_report(a):
             r["app"].append((float(rps), float(p50), float(p99), int(errors)))
         else:
             r["bare"].append((float(rps), float(p50), float(p99), int(errors)))
-            r["bare_label"] = side.split("=", 1)[1] if "=" in side else ""
+            r["bare_label"] = (side.split("=", 1)[1] if "=" in side else "").replace("%s", "{id}")
     extra = {}
     path = os.path.join(a.dir, "extra.tsv")
     if os.path.exists(path):
