@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -73,9 +72,10 @@ pub async fn get_summary(
     query: web::Query<SummaryQuery>,
 ) -> AppResult<HttpResponse> {
     let (q, sla) = (query.into_inner(), state.config.sla.clone());
+    let now = state.clock().now_utc();
     let body = state
         .read_as(caller, move |conn, actor| {
-            summary::summary(conn, &sla, &viewer(actor), &q, Utc::now())
+            summary::summary(conn, &sla, &viewer(actor), &q, now)
         })
         .await?;
     conditional(&req, &body)
@@ -98,9 +98,10 @@ pub async fn get_trend(
     query: web::Query<TrendQuery>,
 ) -> AppResult<HttpResponse> {
     let q = query.into_inner();
+    let now = state.clock().now_utc();
     let body = state
         .read_as(caller, move |conn, actor| {
-            trend::trend(conn, &viewer(actor), &q, Utc::now())
+            trend::trend(conn, &viewer(actor), &q, now)
         })
         .await?;
     conditional(&req, &body)
@@ -123,9 +124,10 @@ pub async fn get_durations(
     query: web::Query<SummaryQuery>,
 ) -> AppResult<HttpResponse> {
     let q = query.into_inner();
+    let now = state.clock().now_utc();
     let body = state
         .read_as(caller, move |conn, actor| {
-            durations::durations(conn, &viewer(actor), &q, Utc::now())
+            durations::durations(conn, &viewer(actor), &q, now)
         })
         .await?;
     conditional(&req, &body)
@@ -148,9 +150,10 @@ pub async fn get_hospitals(
     query: web::Query<HospitalsQuery>,
 ) -> AppResult<HttpResponse> {
     let (q, sla) = (query.into_inner(), state.config.sla.clone());
+    let now = state.clock().now_utc();
     let body = state
         .read_as(caller, move |conn, actor| {
-            hospitals::hospitals(conn, &sla, &viewer(actor), &q, Utc::now())
+            hospitals::hospitals(conn, &sla, &viewer(actor), &q, now)
         })
         .await?;
     conditional(&req, &body)
@@ -175,19 +178,11 @@ pub async fn get_export(
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
     let (q, sla) = (query.into_inner(), state.config.sla.clone());
+    let now = state.clock().now_utc();
     let file = state
         .read_as(caller, move |conn, actor| {
-            export::export(conn, &sla, &viewer(actor), &q, Utc::now())
+            export::export(conn, &sla, &viewer(actor), &q, now)
         })
         .await?;
-    Ok(download(file))
-}
-
-/// A file as an attachment with its Japanese name.
-pub fn download(file: export::ExportFile) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(file.content_type)
-        .insert_header((header::CONTENT_DISPOSITION, file.disposition()))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(file.bytes)
+    Ok(crate::edge::attachment(file))
 }

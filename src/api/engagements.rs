@@ -111,7 +111,7 @@ impl ListQuery {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let now = Utc::now();
+        let now = config.clock.now_utc();
         Ok(Filter {
             round_id,
             prefecture_code,

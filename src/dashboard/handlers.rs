@@ -125,27 +125,64 @@ fn error_page(e: AppError, s: Option<&Signed>) -> HttpResponse {
     res
 }
 
+/// A page for a signed-in user: its figures read on one connection, then rendered; the login
+/// page for anyone else, an error page on failure.
+async fn page<D, R, P>(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    query: PageQuery,
+    read: R,
+    render: P,
+) -> HttpResponse
+where
+    D: Send + 'static,
+    R: FnOnce(
+            &mut crate::db::DbConnection,
+            &crate::domain::pipeline::Sla,
+            &crate::service::dashboard::Viewer,
+            &PageQuery,
+            chrono::DateTime<Utc>,
+        ) -> crate::error::AppResult<D>
+        + Send
+        + 'static,
+    P: FnOnce(&D, &PageQuery, &Signed) -> crate::error::AppResult<String>,
+{
+    let s = match signed(state, req).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return to_login(),
+        Err(e) => return error_page(e, None),
+    };
+    let q = query.clean();
+    let (sla, viewer, qq, now) = (
+        state.config.sla.clone(),
+        s.viewer.clone(),
+        q.clone(),
+        state.clock().now_utc(),
+    );
+    let data = state
+        .db
+        .read(move |conn| read(conn, &sla, &viewer, &qq, now))
+        .await;
+    match data.and_then(|d| render(&d, &q, &s)) {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(e) => error_page(e, Some(&s)),
+    }
+}
+
 #[get("/dashboard")]
 pub async fn overview(
     state: web::Data<AppState>,
     req: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let s = match signed(&state, &req).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return to_login(),
-        Err(e) => return error_page(e, None),
-    };
-    let q = query.into_inner().clean();
-    let (sla, viewer, qq) = (state.config.sla.clone(), s.viewer.clone(), q.clone());
-    let data = state
-        .db
-        .read(move |conn| pages::overview_data(conn, &sla, &viewer, &qq, Utc::now()))
-        .await;
-    match data.and_then(|d| pages::overview(&d, &q, &s)) {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => error_page(e, Some(&s)),
-    }
+    page(
+        &state,
+        &req,
+        query.into_inner(),
+        pages::overview_data,
+        pages::overview,
+    )
+    .await
 }
 
 #[get("/dashboard/hospitals")]
@@ -154,21 +191,14 @@ pub async fn hospitals(
     req: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let s = match signed(&state, &req).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return to_login(),
-        Err(e) => return error_page(e, None),
-    };
-    let q = query.into_inner().clean();
-    let (sla, viewer, qq) = (state.config.sla.clone(), s.viewer.clone(), q.clone());
-    let data = state
-        .db
-        .read(move |conn| pages::hospitals_data(conn, &sla, &viewer, &qq, Utc::now()))
-        .await;
-    match data.and_then(|d| pages::hospitals(&d, &q, &s)) {
-        Ok(body) => html(StatusCode::OK, body),
-        Err(e) => error_page(e, Some(&s)),
-    }
+    page(
+        &state,
+        &req,
+        query.into_inner(),
+        pages::hospitals_data,
+        pages::hospitals,
+    )
+    .await
 }
 
 #[get("/dashboard/export")]
@@ -192,17 +222,17 @@ pub async fn export_file(
         encoding: q.encoding,
         table: q.table,
     };
-    let (sla, viewer) = (state.config.sla.clone(), s.viewer.clone());
+    let (sla, viewer, now) = (
+        state.config.sla.clone(),
+        s.viewer.clone(),
+        state.clock().now_utc(),
+    );
     match state
         .db
-        .read(move |conn| export(conn, &sla, &viewer, &eq, Utc::now()))
+        .read(move |conn| export(conn, &sla, &viewer, &eq, now))
         .await
     {
-        Ok(file) => HttpResponse::Ok()
-            .content_type(file.content_type)
-            .insert_header((header::CONTENT_DISPOSITION, file.disposition()))
-            .insert_header((header::CACHE_CONTROL, "private, no-store"))
-            .body(file.bytes),
+        Ok(file) => crate::edge::attachment(file),
         Err(e) => error_page(e, Some(&s)),
     }
 }

@@ -5,3 +5,13 @@
 pub mod controls;
 pub mod problem;
 pub mod upload;
+
+/// An export as an attachment with its Japanese name (API and web dashboard alike).
+pub fn attachment(file: crate::service::dashboard::export::ExportFile) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    actix_web::HttpResponse::Ok()
+        .content_type(file.content_type)
+        .insert_header((header::CONTENT_DISPOSITION, file.disposition()))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(file.bytes)
+}

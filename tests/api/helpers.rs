@@ -397,6 +397,27 @@ impl TestApp {
         id
     }
 
+    /// A hospital of Tokyo selected and assigned to subcontractor A, consented, with its
+    /// memorandum executed (so confidential material may come in); returns the engagement id.
+    pub async fn executed_engagement(&self, w: &World, code: &str, name: &str) -> String {
+        let h = self.hospital(&w.admin, code, name, 100).await;
+        let e = self.engagement(&w.admin, &h, Some(&w.sub_a)).await;
+        let res = self.step(&w.coord_a, &e, "consent", json!({})).await;
+        assert_eq!(res.status(), 200, "consent");
+        let res = self
+            .req(
+                Method::PUT,
+                &format!("/api/v1/engagements/{e}/memorandum"),
+                Some(&w.coord_a),
+            )
+            .json(&json!({"status": "executed"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "memorandum executed");
+        e
+    }
+
     /// Selects a hospital for the round and assigns it; returns the engagement id.
     pub async fn engagement(&self, admin: &str, hospital_id: &str, org: Option<&str>) -> String {
         let res = self

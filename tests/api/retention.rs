@@ -22,28 +22,10 @@ async fn ok(res: reqwest::Response) -> Value {
 /// An engagement whose memorandum is executed, holding a PDF diagram (and a PNG), answers and a
 /// finding.
 async fn engagement_with_material(app: &TestApp, w: &World, n: u32, png: bool) -> String {
-    let h = app
-        .hospital(
-            &w.admin,
-            &institution_code("13", 8, n),
-            "架空保存期間病院",
-            120,
-        )
+    let e = app
+        .executed_engagement(w, &institution_code("13", 8, n), "架空保存期間病院")
         .await;
-    let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
     let c = &w.coord_a;
-    ok(app.step(c, &e, "consent", json!({})).await).await;
-    ok(app
-        .req(
-            Method::PUT,
-            &format!("/api/v1/engagements/{e}/memorandum"),
-            Some(c),
-        )
-        .json(&json!({"status": "executed"}))
-        .send()
-        .await
-        .unwrap())
-    .await;
     ok(app.upload(c, &e, "diagram", "network.pdf", PDF).await).await;
     if png {
         ok(app.upload(c, &e, "diagram", "racks.png", PNG).await).await;

@@ -1,40 +1,17 @@
 //! Uploads: type from content, size limit, versions, and the XLSX form of the list.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::{institution_code, problem, spawn, spawn_with, PDF, PNG};
-
-async fn executed(app: &crate::helpers::TestApp, w: &crate::helpers::World, code: u32) -> String {
-    let h = app
-        .hospital(
-            &w.admin,
-            &institution_code("13", 7, code),
-            "架空アップロード病院",
-            100,
-        )
-        .await;
-    let e = app.engagement(&w.admin, &h, Some(&w.sub_a)).await;
-    app.step_ok(&w.coord_a, &e, "consent", json!({})).await;
-    let res = app
-        .req(
-            Method::PUT,
-            &format!("/api/v1/engagements/{e}/memorandum"),
-            Some(&w.coord_a),
-        )
-        .json(&json!({"status": "executed", "executed_on": "2026-11-20"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    e
-}
 
 #[tokio::test]
 async fn types_come_from_the_content_and_every_upload_is_a_new_version() {
     let app = spawn().await;
     let w = app.world().await;
-    let e = executed(&app, &w, 1).await;
+    let e = app
+        .executed_engagement(&w, &institution_code("13", 7, 1), "架空アップロード病院")
+        .await;
     let c = &w.coord_a;
 
     // An executable named like a PDF is refused, and nothing is recorded.
@@ -116,7 +93,9 @@ async fn types_come_from_the_content_and_every_upload_is_a_new_version() {
 async fn oversized_uploads_get_413_and_leave_nothing() {
     let app = spawn_with(&[("MAX_UPLOAD_BYTES", "2048")]).await;
     let w = app.world().await;
-    let e = executed(&app, &w, 2).await;
+    let e = app
+        .executed_engagement(&w, &institution_code("13", 7, 2), "架空アップロード病院")
+        .await;
     let mut big = PDF.to_vec();
     big.resize(4096, b' ');
     problem(
