@@ -51,6 +51,7 @@ async fn raw_upload(
     parts: usize,
     part_size: usize,
     chunked: bool,
+    csrf: Option<&str>,
 ) -> (u16, String) {
     let boundary = "----limits-test-boundary";
     let part_head = move |i: usize| {
@@ -59,9 +60,14 @@ async fn raw_upload(
         )
     };
     let tail = format!("--{boundary}--\r\n");
-    let length: usize = (0..parts)
-        .map(|i| part_head(i).len() + part_size + 2)
-        .sum::<usize>()
+    // A page's form sends its CSRF value first, as the browser does.
+    let lead = csrf.map_or_else(String::new, |v| {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{v}\r\n")
+    });
+    let length: usize = lead.len()
+        + (0..parts)
+            .map(|i| part_head(i).len() + part_size + 2)
+            .sum::<usize>()
         + tail.len();
     let mut head = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
@@ -90,6 +96,9 @@ async fn raw_upload(
             }
         };
         wr.write_all(head.as_bytes()).await?;
+        if !lead.is_empty() {
+            wr.write_all(&send(lead.into_bytes())).await?;
+        }
         for i in 0..parts {
             let mut part = part_head(i).into_bytes();
             part.extend_from_slice(&filler);
@@ -135,7 +144,8 @@ async fn raw_upload(
     )
 }
 
-/// A hospital, an engagement assigned to A, and a diagram link for its contact.
+/// A hospital, an engagement assigned to A with its memorandum executed, and a diagram link
+/// for its contact.
 async fn engagement_with_link(app: &TestApp, w: &helpers::World) -> (String, String) {
     let hid = app
         .hospital(
@@ -156,6 +166,19 @@ async fn engagement_with_link(app: &TestApp, w: &helpers::World) -> (String, Str
         .await
         .unwrap();
     let e = app.engagement(&w.admin, &hid, Some(&w.sub_a)).await;
+    // Consented, memorandum executed: the diagram page shows its form (and CSRF value).
+    app.step_ok(&w.coord_a, &e, "consent", json!({})).await;
+    let res = app
+        .req(
+            reqwest::Method::PUT,
+            &format!("/api/v1/engagements/{e}/memorandum"),
+            Some(&w.coord_a),
+        )
+        .json(&json!({"status": "executed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "memorandum executed");
     let res: Value = app
         .post(
             &format!("/api/v1/engagements/{e}/links"),
@@ -189,26 +212,50 @@ async fn uploads_are_bounded_as_a_whole_and_forged_links_read_nothing() {
             300,
             mb,
             chunked,
+            None,
         )
         .await;
         assert_eq!(status, 404);
         assert!(html.contains("リンクを確認できませんでした"));
     }
-    // The same to a real link: the whole form is bounded (413, the friendly page).
+    // The same to a real link, without the form's CSRF value: refused at the first file,
+    // before anything is stored (or at once, when the declared length is over).
+    for (chunked, refused) in [(false, 413), (true, 403)] {
+        let (status, _) = raw_upload(&app, &diagram, None, 300, mb, chunked, None).await;
+        assert_eq!(status, refused);
+    }
+    // With it: the whole form is bounded (413, the friendly page), and the files sealed into
+    // storage before the limit was reached are gone.
+    let page = app
+        .req(reqwest::Method::GET, &diagram, None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
     for chunked in [false, true] {
-        let (status, html) = raw_upload(&app, &diagram, None, 300, mb, chunked).await;
+        let (status, html) = raw_upload(&app, &diagram, None, 300, mb, chunked, Some(&csrf)).await;
         assert_eq!(status, 413);
         assert!(html.contains("ファイルが大きすぎます"));
     }
+    let stored = std::fs::read_dir(app.data_dir().join("files/v1")).map_or(0, |d| d.count());
+    assert_eq!(stored, 0, "files of a refused form stay in storage");
     // And through the API, for a caller who may upload (413 problem+json).
     let api = format!("/api/v1/engagements/{e}/documents?purpose=memorandum_signed");
     for chunked in [false, true] {
-        let (status, body) = raw_upload(&app, &api, Some(&w.coord_a), 300, mb, chunked).await;
+        let (status, body) = raw_upload(&app, &api, Some(&w.coord_a), 300, mb, chunked, None).await;
         assert_eq!(status, 413, "{body}");
         assert!(body.contains("/problems/payload-too-large"), "{body}");
     }
     // No token: refused before the body is read.
-    let (status, _) = raw_upload(&app, &api, None, 300, mb, true).await;
+    let (status, _) = raw_upload(&app, &api, None, 300, mb, true, None).await;
     assert_eq!(status, 401);
     assert_peak_under_limit("uploads");
 }

@@ -114,12 +114,15 @@ pub async fn upload(
             .await?;
     }
     check_declared_length(&state, req.headers())?;
-    let form = read_upload(&state, payload).await?;
-    let files = store_files(state.files.clone(), form.files, purpose).await?;
-    call.run(id, override_reason, move |conn, t, _| {
-        receive_documents(conn, t, purpose, &files).map(|_| ())
-    })
-    .await
+    let form = read_documents(&state, payload, |_| Ok(())).await?;
+    let files = check_files(&state.files, form.files, purpose).await?;
+    let keys: Vec<String> = files.iter().map(|f| f.stored.key.clone()).collect();
+    let outcome = call
+        .run(id, override_reason, move |conn, t, _| {
+            receive_documents(conn, t, purpose, &files).map(|_| ())
+        })
+        .await;
+    keep_if_recorded(&state.files, &keys, outcome).await
 }
 
 /// The engagement's documents, every version.
@@ -290,12 +293,10 @@ pub struct QuestionnaireOut {
     pub total_required: usize,
 }
 
-pub use crate::edge::upload::{
-    check_declared_length, read_upload, Upload, FORM_OVERHEAD, MAX_PARTS,
-};
+pub use crate::edge::upload::{check_declared_length, read_documents};
 pub use crate::service::intake::{
-    ensure_default_template, receive_documents, record_documents, save_answers, store_files,
-    template_for, Purpose, Received,
+    check_files, ensure_default_template, keep_if_recorded, receive_documents, save_answers,
+    template_for, Purpose,
 };
 
 pub fn questionnaire_out(

@@ -19,6 +19,7 @@ pub mod prefectures;
 pub mod questionnaire;
 pub mod retention;
 pub mod rounds;
+pub mod sniff;
 pub mod validate;
 
 /// Today's date in Japan, where the programme's dates are read.

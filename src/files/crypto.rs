@@ -148,6 +148,22 @@ impl Sealer {
     }
 }
 
+/// Opens one segment on its own, for reading a document at an offset. Its position and
+/// whether it is the last are part of its nonce, so a segment read from the wrong place, or a
+/// cut-short object's new end, does not authenticate.
+pub fn open_segment(
+    dek: &DataKey,
+    nonce_prefix: &[u8; NONCE_PREFIX],
+    index: u32,
+    last: bool,
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    use aead::stream::{NewStream, StreamBE32, StreamPrimitive};
+    StreamBE32::<Aes256Gcm>::new((&dek.0).into(), nonce_prefix.into())
+        .decrypt(index, last, sealed)
+        .map_err(|_| integrity(format!("segment {index} does not authenticate")))
+}
+
 /// Opens a sealed object fed in pieces of any size; releases each segment only once it is
 /// authenticated, and the last only at the end (`finish`), when it is known to be the last.
 pub struct Opener {
@@ -363,5 +379,27 @@ mod tests {
         // Rewrapping under another key keeps the data key.
         let w2 = wrap(&b, &unwrap(&a, &w, "v1/abc").unwrap(), "v1/abc");
         assert_eq!(unwrap(&b, &w2, "v1/abc").unwrap().0, dek.0);
+    }
+
+    #[test]
+    fn a_segment_opens_on_its_own_only_at_its_place() {
+        let dek = DataKey::generate();
+        let nonce = new_nonce_prefix();
+        let plain: Vec<u8> = (0..SEGMENT * 2 + 100).map(|i| (i % 251) as u8).collect();
+        let sealed = seal(&dek, &nonce, &plain);
+        let at = |i: usize| MAGIC.len() + i * SEALED_SEGMENT;
+        let second = &sealed[at(1)..at(2)];
+        let last = &sealed[at(2)..];
+        assert_eq!(
+            open_segment(&dek, &nonce, 1, false, second).unwrap(),
+            &plain[SEGMENT..2 * SEGMENT]
+        );
+        assert_eq!(
+            open_segment(&dek, &nonce, 2, true, last).unwrap(),
+            &plain[2 * SEGMENT..]
+        );
+        // Read as if from elsewhere, or as if the object ended there: refused.
+        assert!(open_segment(&dek, &nonce, 0, false, second).is_err());
+        assert!(open_segment(&dek, &nonce, 1, true, second).is_err());
     }
 }

@@ -13,7 +13,10 @@ pub mod backup;
 pub mod crypto;
 pub mod gc;
 pub mod keys;
+mod sealing;
 pub mod store;
+
+pub use sealing::Sealing;
 
 use std::collections::VecDeque;
 use std::fs;
@@ -23,19 +26,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
-use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::config::Config;
-use crypto::{CryptoError, DataKey, Opener, Sealer, MAGIC, NONCE_PREFIX, SEGMENT};
+use crypto::{CryptoError, DataKey, Opener, MAGIC, NONCE_PREFIX, SEALED_SEGMENT, SEGMENT, TAG};
 use keys::Keyring;
 use store::Location;
 
 /// Uploads larger than this are refused unless configured otherwise.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The pieces `piece` reads a document by (a sealed segment's plaintext).
+pub const PIECE: usize = SEGMENT;
 
 /// Sealed bytes buffered before they go out as one request (or one part of a multipart upload:
 /// S3 wants parts of at least 5 MiB). Bounds an upload's memory whatever the document's size.
@@ -178,49 +182,6 @@ impl Files {
         &self.store
     }
 
-    /// Seals what `reader` yields into a new object under the newest master key. On any error
-    /// nothing is left behind but, at worst, an object no row names (removed by `files gc`).
-    pub async fn put<R: AsyncRead + Unpin + Send>(&self, reader: R) -> Result<Stored, FilesError> {
-        let key = format!("v1/{}", uuid::Uuid::now_v7().simple());
-        let master = self.keys.newest();
-        let dek = DataKey::generate();
-        let nonce = crypto::new_nonce_prefix();
-        let seal = Seal {
-            key_id: master.id.clone(),
-            wrapped_key: crypto::wrap(master, &dek, &key),
-            nonce: hex::encode(nonce),
-        };
-        let path = ObjectPath::from(key.as_str());
-        let mut writer =
-            BufWriter::with_capacity(self.store.clone(), path, PART_BYTES).with_max_concurrency(2);
-        let (sha256, size) =
-            match seal_into(reader, &mut writer, Sealer::new(&dek, &nonce), &key).await {
-                Ok(done) => done,
-                Err(e) => {
-                    // A multipart upload begun is cancelled; a small one was never sent.
-                    let _ = writer.abort().await;
-                    return Err(e);
-                }
-            };
-        // The object appears only now, whole (a single put, or the multipart completed).
-        writer.shutdown().await.map_err(FilesError::Write)?;
-        // The directory is owner-only already; the file too, whatever the umask (the binary
-        // sets 077, a library caller may not).
-        #[cfg(unix)]
-        if let Location::Local(dir) = &self.location {
-            use std::os::unix::fs::PermissionsExt;
-            let path = dir.join(&key);
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                .map_err(FilesError::Write)?;
-        }
-        Ok(Stored {
-            key,
-            sha256,
-            size,
-            seal,
-        })
-    }
-
     /// The document's plaintext, as a stream. The whole object is read and checked first
     /// (authenticated segment by segment, and its SHA-256 and size compared with the record),
     /// then read again for the answer, on the condition that it is still the same object: so
@@ -299,6 +260,15 @@ impl Files {
     }
 
     fn opener(&self, key: &str, seal: &Seal) -> Result<Opener, FilesError> {
+        let (dek, nonce) = self.data_key(key, seal)?;
+        Ok(Opener::new(&dek, &nonce))
+    }
+
+    fn data_key(
+        &self,
+        key: &str,
+        seal: &Seal,
+    ) -> Result<(DataKey, [u8; NONCE_PREFIX]), FilesError> {
         let master = self
             .keys
             .get(&seal.key_id)
@@ -315,7 +285,50 @@ impl Files {
                 key: key.to_owned(),
                 reason: "the recorded nonce is malformed".into(),
             })?;
-        Ok(Opener::new(&dek, &nonce))
+        Ok((dek, nonce))
+    }
+
+    /// The plaintext of one segment (`crypto::SEGMENT` bytes, the last one shorter) of a sealed
+    /// document, read and authenticated on its own: random access for telling a stored
+    /// upload's kind without reading it whole.
+    pub async fn piece(&self, doc: &Document, index: u64) -> Result<Bytes, FilesError> {
+        check_key(&doc.key)?;
+        let seal = doc.seal.as_ref().ok_or_else(|| FilesError::Integrity {
+            key: doc.key.clone(),
+            reason: "only sealed documents are read by piece".into(),
+        })?;
+        let (dek, nonce) = self.data_key(&doc.key, seal)?;
+        let last = doc.size.saturating_sub(1) / SEGMENT as u64;
+        let (Ok(position), true) = (u32::try_from(index), index <= last) else {
+            return Err(FilesError::Integrity {
+                key: doc.key.clone(),
+                reason: format!("piece {index} is past the end"),
+            });
+        };
+        let start = MAGIC.len() as u64 + index * SEALED_SEGMENT as u64;
+        let len = if index == last {
+            doc.size - index * SEGMENT as u64 + TAG as u64
+        } else {
+            SEALED_SEGMENT as u64
+        };
+        let got = self
+            .store
+            .get_opts(
+                &ObjectPath::from(doc.key.as_str()),
+                GetOptions {
+                    range: Some((start..start + len).into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| FilesError::store(&doc.key, e))?;
+        let sealed = got
+            .bytes()
+            .await
+            .map_err(|e| FilesError::store(&doc.key, e))?;
+        let plain = crypto::open_segment(&dek, &nonce, position, index == last, &sealed)
+            .map_err(|e| FilesError::integrity(&doc.key, e))?;
+        Ok(Bytes::from(plain))
     }
 
     /// The same data key, wrapped under the newest master key (for `files rewrap`).
@@ -354,52 +367,6 @@ fn log_integrity(e: &FilesError) {
     ) {
         tracing::error!(error = %e, "document cannot be opened");
     }
-}
-
-/// Reads `reader` to its end in segments, sealing each into `writer`; returns the plaintext's
-/// SHA-256 and size.
-async fn seal_into<R: AsyncRead + Unpin>(
-    mut reader: R,
-    writer: &mut BufWriter,
-    mut sealer: Sealer,
-    key: &str,
-) -> Result<(String, u64), FilesError> {
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    writer.put(Bytes::from_static(MAGIC)).await?;
-    // One byte more than a segment: whether more follows decides if a segment is the last.
-    let mut buf = vec![0u8; SEGMENT + 1];
-    let mut filled = 0;
-    loop {
-        while filled < buf.len() {
-            let n = reader.read(&mut buf[filled..]).await?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled > SEGMENT {
-            let plain = &buf[..SEGMENT];
-            hasher.update(plain);
-            size += SEGMENT as u64;
-            let sealed = sealer
-                .next(plain)
-                .map_err(|e| FilesError::integrity(key, e))?;
-            writer.put(Bytes::from(sealed)).await?;
-            buf.copy_within(SEGMENT..filled, 0);
-            filled -= SEGMENT;
-        } else {
-            let plain = &buf[..filled];
-            hasher.update(plain);
-            size += filled as u64;
-            let sealed = sealer
-                .last(plain)
-                .map_err(|e| FilesError::integrity(key, e))?;
-            writer.put(Bytes::from(sealed)).await?;
-            break;
-        }
-    }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 struct Opening {

@@ -407,15 +407,38 @@ pub async fn submit_page(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    // Then the form (files included), bounded as a whole; nothing is stored before the CSRF
-    // value passes.
+    // Then the form (files included), bounded as a whole. Files are sealed into storage as
+    // they arrive, so the CSRF value (the form's first field) is checked before the first.
+    let csrf_ok = |fields: &[(String, String)]| {
+        let sent = fields
+            .iter()
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.as_str());
+        state
+            .links
+            .csrf_ok(&opened.claims.id, sent.unwrap_or_default())
+    };
+    let csrf_refused = std::cell::Cell::new(false);
     let upload = if is_multipart {
+        let gate = |fields: &[(String, String)]| {
+            if csrf_ok(fields) {
+                Ok(())
+            } else {
+                csrf_refused.set(true);
+                Err(AppError::Forbidden(
+                    "the form's CSRF value is missing or wrong".into(),
+                ))
+            }
+        };
         let read = match upload::check_declared_length(&state, req.headers()) {
-            Ok(()) => upload::read_upload(&state, Multipart::new(req.headers(), body)).await,
+            Ok(()) => {
+                upload::read_documents(&state, Multipart::new(req.headers(), body), gate).await
+            }
             Err(e) => Err(e),
         };
         match read {
             Ok(u) => u,
+            Err(_) if csrf_refused.get() => return error_page(&state, PageError::Csrf, help),
             Err(e) => return error_page(&state, PageError::from(e), help),
         }
     } else {
@@ -427,15 +450,18 @@ pub async fn submit_page(
             Err(e) => return error_page(&state, e, help),
         }
     };
-    if !state
-        .links
-        .csrf_ok(&opened.claims.id, upload.field("csrf").unwrap_or_default())
-    {
+    let keys: Vec<String> = upload.files.iter().map(|f| f.stored.key.clone()).collect();
+    let discard = || intake::discard(&state.files, keys.iter().map(String::as_str));
+    if !csrf_ok(&upload.fields) {
+        discard().await;
         return error_page(&state, PageError::Csrf, help);
     }
     let action = match parse_act(opened.claims.pur, &upload.fields, !upload.files.is_empty()) {
         Ok(a) => a,
-        Err(notice) => return form_again(&state, &opened, &token, notice).await,
+        Err(notice) => {
+            discard().await;
+            return form_again(&state, &opened, &token, notice).await;
+        }
     };
     let files = match action {
         Act::UploadDiagram | Act::UploadMemorandum => {
@@ -444,7 +470,8 @@ pub async fn submit_page(
             } else {
                 DocPurpose::MemorandumSigned
             };
-            match intake::store_files(state.files.clone(), upload.files, purpose).await {
+            // Refused files are removed by `check_files` itself.
+            match intake::check_files(&state.files, upload.files, purpose).await {
                 Ok(f) => f,
                 Err(AppError::Validation(errors)) => {
                     return form_again(
@@ -458,7 +485,11 @@ pub async fn submit_page(
                 Err(e) => return error_page(&state, PageError::from(e), help),
             }
         }
-        _ => Vec::new(),
+        _ => {
+            // Files sent with an action that takes none are not kept.
+            discard().await;
+            Vec::new()
+        }
     };
     let st = state.clone();
     let o = opened.clone();
@@ -475,8 +506,15 @@ pub async fn submit_page(
                 ))
                 .finish(),
         ),
-        Ok(Err(PageError::Form(notice))) => form_again(&state, &opened, &token, notice).await,
-        Ok(Err(e)) => form_again_or_error(&state, &opened, &token, e, help).await,
+        // The page's action ran in a savepoint that was rolled back: nothing names the files.
+        Ok(Err(PageError::Form(notice))) => {
+            discard().await;
+            form_again(&state, &opened, &token, notice).await
+        }
+        Ok(Err(e)) => {
+            discard().await;
+            form_again_or_error(&state, &opened, &token, e, help).await
+        }
         Err(e) => error_page(&state, PageError::from(e), help),
     }
 }

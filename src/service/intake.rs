@@ -7,11 +7,12 @@ use super::step::{self, Step, Target};
 use crate::db::intake::{DocumentRow, ResponseRow};
 use crate::db::types::Json;
 use crate::db::{self, DbConnection};
-use crate::domain::doctype::{self, DocKind};
+use crate::domain::doctype::DocKind;
 use crate::domain::pipeline::{MemorandumStatus, Milestone};
 use crate::domain::questionnaire::{self as q, Answers, Mode, ResponseStatus, Template};
+use crate::domain::sniff::Probe;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::files::Stored;
+use crate::files::{Document, Files, FilesError, Stored};
 
 pub use crate::domain::documents::Purpose;
 
@@ -22,48 +23,118 @@ pub struct Received {
     pub stored: Stored,
 }
 
-/// Checks each file's type from its content and stores them. Nothing is stored unless every
-/// file passes.
-pub async fn store_files(
-    store: std::sync::Arc<crate::files::Files>,
-    files: Vec<(String, Vec<u8>)>,
+/// A file part of an upload, sealed into storage as it arrived, its kind not yet told.
+pub struct Incoming {
+    pub filename: String,
+    pub stored: Stored,
+    /// What the bytes showed on their way through.
+    pub probe: Probe,
+}
+
+/// Pieces read back, at most, to tell a zip's or an OLE file's kind (4 MiB): their
+/// directories are small; one spread wider than that is not a document we recognise.
+const MAX_PIECES: usize = 64;
+
+/// Checks each stored file's type from its content. Every file passes, or none is kept.
+pub async fn check_files(
+    files: &Files,
+    incoming: Vec<Incoming>,
     purpose: Purpose,
 ) -> AppResult<Vec<Received>> {
-    if files.is_empty() {
+    if incoming.is_empty() {
         return Err(AppError::field(
             "file",
             "attach at least one file in a part named `file`",
         ));
     }
     let mut errors = Vec::new();
-    let mut kinds = Vec::new();
-    for (i, (name, bytes)) in files.iter().enumerate() {
-        match doctype::sniff(bytes) {
-            Some(kind) if purpose.allows(kind) => kinds.push(kind),
+    let mut received = Vec::with_capacity(incoming.len());
+    let mut stored = Vec::with_capacity(incoming.len());
+    for (i, inc) in incoming.into_iter().enumerate() {
+        let Incoming {
+            filename: name,
+            stored: s,
+            probe,
+        } = inc;
+        let kind = match kind_of(files, &s, probe).await {
+            Ok(kind) => kind,
+            Err(e) => {
+                stored.push(s);
+                discard(files, stored.iter().map(|s| s.key.as_str())).await;
+                return Err(e.into());
+            }
+        };
+        match kind {
+            Some(kind) if purpose.allows(kind) => received.push(Received { filename: name, kind, stored: s.clone() }),
             Some(kind) => errors.push(FieldError::new(
                 format!("file[{i}]"),
                 format!("{name}: a {} file is not accepted as {}", kind.label(), purpose.as_str()),
             )),
-            None if bytes.is_empty() => errors.push(FieldError::new(format!("file[{i}]"), format!("{name} is empty"))),
+            None if s.size == 0 => errors.push(FieldError::new(format!("file[{i}]"), format!("{name} is empty"))),
             None => errors.push(FieldError::new(
                 format!("file[{i}]"),
                 format!("{name}: the content is not a recognised document type (PDF, image, Visio, Excel, Word …)"),
             )),
         }
+        stored.push(s);
     }
     if !errors.is_empty() {
+        discard(files, stored.iter().map(|s| s.key.as_str())).await;
         return Err(AppError::Validation(errors));
     }
-    let mut received = Vec::with_capacity(files.len());
-    for ((filename, bytes), kind) in files.into_iter().zip(kinds) {
-        let stored = store.put(bytes.as_slice()).await?;
-        received.push(Received {
-            filename,
-            kind,
-            stored,
-        });
-    }
     Ok(received)
+}
+
+/// A stored upload's kind: from what passed by, and the pieces read back that a zip's or an
+/// OLE file's structure needs.
+async fn kind_of(
+    files: &Files,
+    stored: &Stored,
+    probe: Probe,
+) -> Result<Option<DocKind>, FilesError> {
+    let doc = Document {
+        key: stored.key.clone(),
+        sha256: stored.sha256.clone(),
+        size: stored.size,
+        seal: Some(stored.seal.clone()),
+    };
+    let mut sniffing = probe.finish();
+    let mut fetched = 0;
+    loop {
+        match sniffing.step() {
+            Ok(kind) => return Ok(kind),
+            Err(index) if fetched < MAX_PIECES => {
+                sniffing.provide(index, files.piece(&doc, index).await?.to_vec());
+                fetched += 1;
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// Removes stored uploads that no row names (a refused form or step). Best effort: what is
+/// left is removed by `files gc`.
+pub async fn discard<'a>(files: &Files, keys: impl IntoIterator<Item = &'a str>) {
+    for key in keys {
+        if let Err(e) = files.delete(key).await {
+            tracing::warn!(error = %e, "an unused upload stays until `files gc`");
+        }
+    }
+}
+
+/// After a step that was to record `received`: when it was refused (a 4xx, so certainly not
+/// committed), the stored files go. A 5xx may hide a commit; `files gc` decides those.
+pub async fn keep_if_recorded<T>(
+    files: &Files,
+    received: &[String],
+    outcome: AppResult<T>,
+) -> AppResult<T> {
+    if let Err(e) = &outcome {
+        if e.status() < 500 {
+            discard(files, received.iter().map(String::as_str)).await;
+        }
+    }
+    outcome
 }
 
 /// Records received files as new document versions inside a step.

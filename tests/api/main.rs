@@ -31,4 +31,5 @@ mod resilience;
 mod retention;
 mod shared_hospital;
 mod slots;
+mod streaming;
 mod uploads;

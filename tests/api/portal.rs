@@ -241,6 +241,21 @@ async fn sign_the_memorandum(app: &TestApp, w: &World, e: &str, contact: &str) -
 async fn send_the_diagram(app: &TestApp, d: &str) {
     // The diagram: a renamed executable is refused on the page, two real files are taken.
     let html = html_of(app, d).await;
+    // Files are stored as they arrive: a wrong CSRF value before the first one stops the form
+    // before a byte is stored.
+    let before = crate::uploads::stored_objects(app);
+    let form = reqwest::multipart::Form::new().text("csrf", "forged").part(
+        "file",
+        reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("構成図.pdf"),
+    );
+    let res = browser()
+        .post(app.url(d))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(crate::uploads::stored_objects(app), before);
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf_of(&html))
         .part(
@@ -260,6 +275,11 @@ async fn send_the_diagram(app: &TestApp, d: &str) {
         .await
         .unwrap()
         .contains("受け付けられませんでした"));
+    assert_eq!(
+        crate::uploads::stored_objects(app),
+        before,
+        "a refused file does not stay in storage"
+    );
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf_of(&html))
         .part(
