@@ -16,6 +16,7 @@ use super::schema::{
     organizations, questionnaire_responses,
 };
 use super::{DbConnection, MultiBackend};
+use crate::domain::backup::BackupOutcome;
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +80,8 @@ where
     Box::new(engagements::side_state.is_null().and(any))
 }
 
-/// Engagements of one kind: where, which tier, whose, at what stage, in which side state.
+/// Engagements of one kind: where, which tier, whose, at what stage, in which side state, with
+/// which backup outcome.
 #[derive(Debug, Clone, Queryable)]
 pub struct Group {
     pub prefecture_code: String,
@@ -87,12 +89,14 @@ pub struct Group {
     pub organization_id: Option<String>,
     pub stage: String,
     pub side_state: Option<String>,
+    pub backup: Option<BackupOutcome>,
     pub count: i64,
     pub overdue: Option<i64>,
 }
 
-/// The summary's one pass: counts per (prefecture, tier, organisation, stage, side state), with
-/// how many of each are overdue by `cutoffs`.
+/// The summary's one pass (an index-only range of `dashboard_engagements_idx`): counts per
+/// (prefecture, tier, organisation, stage, side state, backup outcome), with how many of each
+/// are overdue by `cutoffs`.
 pub fn groups(
     conn: &mut DbConnection,
     f: &Filter,
@@ -106,6 +110,7 @@ pub fn groups(
             engagements::organization_id,
             engagements::stage,
             engagements::side_state,
+            engagements::backup_decision,
         ))
         .select((
             engagements::prefecture_code,
@@ -113,6 +118,7 @@ pub fn groups(
             engagements::organization_id,
             engagements::stage,
             engagements::side_state,
+            engagements::backup_decision,
             count_star(),
             sum(late),
         ))
@@ -120,30 +126,6 @@ pub fn groups(
     narrow!(q, f).load(conn)
 }
 
-/// Backup proposals with one decision (or none yet): how many, and how many of those were
-/// skipped (a skipped proposal has no decision).
-#[derive(Debug, Clone, Queryable)]
-pub struct Decisions {
-    pub decision: Option<String>,
-    pub count: i64,
-    pub skipped: Option<i64>,
-}
-
-pub fn backup_decisions(conn: &mut DbConnection, f: &Filter) -> QueryResult<Vec<Decisions>> {
-    let skipped =
-        case_when::<_, _, Integer>(backup_proposals::skipped_reason.is_not_null(), 1).otherwise(0);
-    // A decision or a skip is a milestone that puts the engagement at `backup` or beyond:
-    // looking only there saves most of the lookups.
-    let q = backup_proposals::table
-        .inner_join(engagements::table.on(engagements::id.eq(backup_proposals::engagement_id)))
-        .filter(engagements::stage.eq_any(["backup", "completed"]))
-        .group_by(backup_proposals::decision)
-        .select((backup_proposals::decision, count_star(), sum(skipped)))
-        .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
-}
-
-/// Organisation names by id (for the per-organisation rows).
 pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String, String>> {
     Ok(organizations::table
         .select((organizations::id, organizations::name))

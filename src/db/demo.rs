@@ -89,7 +89,7 @@ pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
     insert_all!(conn, hearing_slots::table, b.hearing_slots, 3000);
     insert_all!(conn, hearings::table, b.hearings, 3000);
     insert_all!(conn, backup_proposals::table, b.proposals, 3000);
-    Ok(())
+    super::verification::sync_backup_outcomes(conn)
 }
 
 pub fn hospital_count(conn: &mut DbConnection) -> QueryResult<i64> {

@@ -134,6 +134,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         purged_at -> Nullable<Timestamp>,
+        backup_decision -> Nullable<Text>,
     }
 }
 

@@ -3,8 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{backup_proposals, findings};
+use super::schema::{backup_proposals, engagements, findings};
 use super::DbConnection;
+use crate::domain::backup::BackupOutcome;
 use crate::domain::findings::{FindingStatus, Severity};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -82,10 +83,28 @@ pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &str) -> QueryRes
     Ok(proposal(conn, engagement_id)?.is_some_and(|p| p.skipped_reason.is_none()))
 }
 
+/// Writes a proposal, and its outcome onto the engagement (what the dashboard counts).
 pub fn save_proposal(conn: &mut DbConnection, row: &ProposalRow) -> QueryResult<()> {
     diesel::delete(backup_proposals::table.find(&row.engagement_id)).execute(conn)?;
     diesel::insert_into(backup_proposals::table)
         .values(row)
+        .execute(conn)?;
+    let outcome = BackupOutcome::of(row.decision.as_deref(), row.skipped_reason.is_some());
+    diesel::update(engagements::table.find(&row.engagement_id))
+        .set(engagements::backup_decision.eq(outcome))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Sets every engagement's backup outcome from its proposal (after proposals were written in
+/// bulk, as the demo data is).
+pub fn sync_backup_outcomes(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE engagements SET backup_decision = (\
+           SELECT CASE WHEN p.skipped_reason IS NOT NULL THEN 'skipped' ELSE p.decision END \
+           FROM backup_proposals p WHERE p.engagement_id = engagements.id) \
+         WHERE id IN (SELECT engagement_id FROM backup_proposals)",
+    )
+    .execute(conn)
+    .map(|_| ())
 }

@@ -4,6 +4,50 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Where an engagement's backup proposal ended, as the dashboards count it (kept on the
+/// engagement so that the summary counts it in its one pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackupOutcome {
+    Adopt,
+    Defer,
+    Decline,
+    /// The proposal was skipped, with a reason.
+    Skipped,
+}
+
+impl BackupOutcome {
+    pub const ALL: [BackupOutcome; 4] = [
+        BackupOutcome::Adopt,
+        BackupOutcome::Defer,
+        BackupOutcome::Decline,
+        BackupOutcome::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupOutcome::Adopt => "adopt",
+            BackupOutcome::Defer => "defer",
+            BackupOutcome::Decline => "decline",
+            BackupOutcome::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// A proposal's outcome: skipped, or its decision (`None`: not decided yet).
+    pub fn of(decision: Option<&str>, skipped: bool) -> Option<Self> {
+        if skipped {
+            Some(BackupOutcome::Skipped)
+        } else {
+            decision
+                .and_then(Self::parse)
+                .filter(|o| *o != BackupOutcome::Skipped)
+        }
+    }
+}
+
 /// JPY per TB of backup, as a range (the programme's reference: 300,000–400,000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Rate {

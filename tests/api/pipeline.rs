@@ -283,6 +283,41 @@ async fn skip_the_backup_and_complete(app: &TestApp, c: &str, e: &str) {
     assert_eq!(body["guard"], "completion");
     assert!(body["detail"].as_str().unwrap().contains("backup"));
 
+    // A proposal and its decision count in the dashboard; a new proposal reopens the decision;
+    // a skip counts as skipped.
+    let propose = || async {
+        let res = app
+            .req(
+                Method::PUT,
+                &format!("/api/v1/engagements/{e}/backup-proposal"),
+                Some(c),
+            )
+            .json(&json!({"current": {"media": ["nas"], "offline": false}, "proposed": {"capacity_tb": 4.0, "media": ["rdx"]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "propose");
+    };
+    let backup_counts = || async {
+        let s = ok(app.get("/api/v1/dashboard/summary", c).await).await;
+        let b = &s["totals"]["backup"];
+        ["adopt", "defer", "decline", "skipped"].map(|k| b[k].as_i64().unwrap())
+    };
+    propose().await;
+    assert_eq!(backup_counts().await, [0, 0, 0, 0]);
+    ok(app
+        .step(
+            c,
+            e,
+            "backup-proposal/decision",
+            json!({"decision": "adopt"}),
+        )
+        .await)
+    .await;
+    assert_eq!(backup_counts().await, [1, 0, 0, 0]);
+    propose().await;
+    assert_eq!(backup_counts().await, [0, 0, 0, 0]);
+
     let d = ok(app
         .step(
             c,
@@ -293,6 +328,7 @@ async fn skip_the_backup_and_complete(app: &TestApp, c: &str, e: &str) {
         .await)
     .await;
     assert_eq!(d["stage"], "backup");
+    assert_eq!(backup_counts().await, [0, 0, 0, 1]);
     let d = ok(app.step(c, e, "complete", json!({})).await).await;
     assert_eq!(d["stage"], "completed");
     assert!(d["next_action"].is_null());

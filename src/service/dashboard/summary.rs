@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{cutoffs, resolve, Resolved, ScopeParams, Viewer};
 use crate::db::{self, DbConnection};
+use crate::domain::backup::BackupOutcome;
 use crate::domain::flow::{completion_rate, StageCounts};
 use crate::domain::pipeline::{SideState, Sla, Stage};
 use crate::domain::prefectures;
@@ -165,7 +166,6 @@ pub fn summary(
 ) -> AppResult<Summary> {
     let r = resolve(conn, viewer, &q.scope())?;
     let groups = db::dashboard::groups(conn, &r.filter, &cutoffs(sla, now))?;
-    let decisions = db::dashboard::backup_decisions(conn, &r.filter)?;
     let slots = slots(conn, &r)?;
     let org_names = db::dashboard::organization_names(conn)?;
 
@@ -192,14 +192,22 @@ pub fn summary(
         }
     }
 
+    // Decisions count once the engagement is at the backup step or beyond, as before the
+    // outcome moved onto the engagement.
     let mut backup = BackupCounts::default();
-    for d in decisions {
-        backup.skipped += d.skipped.unwrap_or(0);
-        match d.decision.as_deref() {
-            Some("adopt") => backup.adopt += d.count,
-            Some("defer") => backup.defer += d.count,
-            Some("decline") => backup.decline += d.count,
-            _ => {}
+    for g in &groups {
+        if !matches!(
+            Stage::parse(&g.stage),
+            Some(Stage::Backup | Stage::Completed)
+        ) {
+            continue;
+        }
+        match g.backup {
+            Some(BackupOutcome::Adopt) => backup.adopt += g.count,
+            Some(BackupOutcome::Defer) => backup.defer += g.count,
+            Some(BackupOutcome::Decline) => backup.decline += g.count,
+            Some(BackupOutcome::Skipped) => backup.skipped += g.count,
+            None => {}
         }
     }
 
