@@ -18,6 +18,7 @@ use crate::auth::Actor;
 use crate::config::Config;
 use crate::db::engagements::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
@@ -285,7 +286,7 @@ pub struct EventOut {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub actor: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub payload: Value,
     pub stage_before: Stage,
     pub stage_after: Stage,
@@ -358,19 +359,25 @@ pub async fn update_engagement(
     if p.rank.is_some_and(|r| r < 1) {
         return Err(AppError::field("rank", "must be 1 or more"));
     }
-    call.step(id, Action::Edit, "details_changed", None, move |_, step| {
-        step.payload = json!({"rank": p.rank, "secondary": p.secondary, "note": p.note});
-        if let Some(r) = p.rank {
-            step.changes.rank = Some(Some(r));
-        }
-        if let Some(s) = p.secondary {
-            step.changes.secondary = Some(s);
-        }
-        if let Some(n) = p.note {
-            step.changes.note = Some(Some(n).filter(|n| !n.trim().is_empty()));
-        }
-        Ok(())
-    })
+    call.step(
+        id,
+        Action::Edit,
+        EventKind::DetailsChanged,
+        None,
+        move |_, step| {
+            step.payload = json!({"rank": p.rank, "secondary": p.secondary, "note": p.note});
+            if let Some(r) = p.rank {
+                step.changes.rank = Some(Some(r));
+            }
+            if let Some(s) = p.secondary {
+                step.changes.secondary = Some(s);
+            }
+            if let Some(n) = p.note {
+                step.changes.note = Some(Some(n).filter(|n| !n.trim().is_empty()));
+            }
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -420,7 +427,7 @@ pub async fn contact_attempt(
     call.step(
         path.into_inner(),
         Action::LogContact,
-        "contact_attempt",
+        EventKind::ContactAttempt,
         None,
         move |_, s| {
             s.payload =
@@ -458,7 +465,7 @@ pub async fn consent(
     call.step(
         path.into_inner(),
         Action::RecordConsent,
-        "consent_recorded",
+        EventKind::ConsentRecorded,
         input.override_reason,
         move |_, s| {
             s.payload = json!({"note": input.note});
@@ -499,7 +506,7 @@ pub async fn memorandum(
         // The guard needs the status the step moves from: read inside the transaction.
         let from = t.engagement.memorandum_status;
         let action = Action::Memorandum(from, input.status);
-        step::step(conn, t, action, "memorandum_status", move |_, s| {
+        step::step(conn, t, action, EventKind::MemorandumStatus, move |_, s| {
             let executed_on = (input.status == MemorandumStatus::Executed)
                 .then(|| input.executed_on.unwrap_or_else(|| s.today_in_japan()));
             s.payload = json!({"from": from, "to": input.status, "template_version": input.template_version, "executed_on": executed_on});
@@ -566,7 +573,7 @@ pub async fn resume(
     body: Json<NoteIn>,
 ) -> AppResult<HttpResponse> {
     let input = body.0;
-    call.step(path.into_inner(), Action::Resume, "resumed", None, move |_, s| {
+    call.step(path.into_inner(), Action::Resume, EventKind::Resumed, None, move |_, s| {
         s.payload = json!({"note": input.note, "was": s.engagement.side_state, "reason_was": s.engagement.side_reason});
         s.changes.side_state = Some(None);
         s.changes.side_reason = Some(None);
@@ -593,7 +600,7 @@ pub async fn complete(
     call.step(
         path.into_inner(),
         Action::Complete,
-        "completed",
+        EventKind::Completed,
         input.override_reason,
         move |_, s| {
             s.payload = json!({"note": input.note});
@@ -653,8 +660,14 @@ pub async fn create(
                     organization_id: input.organization_id.as_deref(),
                     note: None,
                 };
-                let e =
-                    create_engagement(conn, &(&actor).into(), &round, &hospital, sel, "selected")?;
+                let e = create_engagement(
+                    conn,
+                    &(&actor).into(),
+                    &round,
+                    &hospital,
+                    sel,
+                    EventKind::Selected,
+                )?;
                 created(&detail(conn, &config, e)?)
             })
         })

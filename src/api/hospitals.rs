@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::HospitalRow;
 use crate::db::{self, DbConnection, Scope};
+use crate::domain::events::EventKind;
 use crate::domain::hospital_edit::{self, Editor, Holder};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
@@ -362,7 +363,7 @@ fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<
             if_match: None,
             action: Action::Edit,
             override_reason: None,
-            kind: "tier_changed",
+            kind: EventKind::TierChanged,
         };
         run_loaded(conn, Who::from(actor), e, cmd, |_, s| {
             s.payload = serde_json::json!({"from": s.engagement.tier, "to": tier, "beds": h.beds});

@@ -181,7 +181,13 @@ pub async fn download(
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
-            pipeline::note(conn, &Who::from(&actor), &e, "document_downloaded", noted)?;
+            pipeline::note(
+                conn,
+                &Who::from(&actor),
+                &e,
+                pipeline::EventKind::DocumentDownloaded,
+                noted,
+            )?;
             Ok(())
         })
         .await?;
@@ -369,7 +375,7 @@ pub async fn save_questionnaire(
     call.step(
         path.into_inner(),
         Action::Confidential,
-        "questionnaire_saved",
+        pipeline::EventKind::QuestionnaireSaved,
         None,
         move |conn, s| save_answers(conn, s, answers, false),
     )
@@ -393,7 +399,7 @@ pub async fn submit_questionnaire(
     call.step(
         path.into_inner(),
         Action::Confidential,
-        "questionnaire_submitted",
+        pipeline::EventKind::QuestionnaireSubmitted,
         None,
         move |conn, s| save_answers(conn, s, answers, true),
     )
@@ -441,8 +447,8 @@ pub async fn review_questionnaire(
         ));
     }
     let kind = match r.decision {
-        Review::Accept => "questionnaire_accepted",
-        Review::RequestClarification => "questionnaire_clarification_requested",
+        Review::Accept => pipeline::EventKind::QuestionnaireAccepted,
+        Review::RequestClarification => pipeline::EventKind::QuestionnaireClarificationRequested,
     };
     call.step(
         path.into_inner(),

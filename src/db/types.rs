@@ -72,6 +72,7 @@ macro_rules! text_enum {
 
 text_enum! {
     crate::domain::pipeline::Stage => "stage",
+    crate::domain::events::EventKind => "event kind",
     crate::domain::pipeline::SideState => "side state",
     crate::domain::pipeline::MemorandumStatus => "memorandum status",
     crate::domain::questionnaire::ResponseStatus => "questionnaire status",

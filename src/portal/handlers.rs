@@ -177,7 +177,7 @@ pub async fn show_page(
                 conn,
                 &opened.who(),
                 &opened.engagement,
-                "link_viewed",
+                step::EventKind::LinkViewed,
                 json!({"purpose": opened.claims.pur, "ip": origin.ip, "user_agent": origin.user_agent}),
             )?;
             let csrf = st.links.csrf(&opened.claims.id);
@@ -367,7 +367,7 @@ fn perform_in(
                 conn,
                 &who,
                 &e,
-                "other_dates_requested",
+                step::EventKind::OtherDatesRequested,
                 json!({"note": note, "via": whence}),
             )?;
             "requested"

@@ -12,6 +12,7 @@ use super::Ctx;
 use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -58,7 +59,7 @@ pub fn send(
             Action::Edit
         },
         override_reason: None,
-        kind: "email_queued",
+        kind: EventKind::EmailQueued,
     };
     let acting_user = Some(actor.user_id.clone());
     let now = ctx.clock().now();
@@ -272,7 +273,7 @@ pub fn issue_link(
         conn,
         &actor.into(),
         &e,
-        "link_issued",
+        EventKind::LinkIssued,
         json!({"contact_id": input.contact_id, "purpose": input.purpose}),
     )?;
     Ok(LinkOut {
@@ -319,7 +320,7 @@ pub fn revoke_links(
         conn,
         &actor.into(),
         &e,
-        "links_revoked",
+        EventKind::LinksRevoked,
         json!({"contact_id": input.contact_id, "purpose": input.purpose, "count": n}),
     )?;
     Ok(n)

@@ -11,6 +11,7 @@ use super::step as pipeline;
 use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -267,7 +268,7 @@ pub fn create_engagement(
     round: &db::rounds::RoundRow,
     hospital: &db::hospitals::HospitalRow,
     sel: Selection,
-    kind: &str,
+    kind: pipeline::EventKind,
 ) -> AppResult<EngagementRow> {
     let Selection {
         rank,
@@ -359,7 +360,7 @@ pub fn assign(
                 &e.id,
                 who,
                 now,
-                "assigned",
+                EventKind::Assigned,
                 json!({"from": e.organization_id, "to": organization_id}),
                 stage,
                 stage,
@@ -410,9 +411,9 @@ pub fn set_side_state(
 ) -> AppResult<()> {
     let why = check_side_state(state, why, resume_on)?;
     let kind = match state {
-        SideState::Declined => "declined",
-        SideState::Withdrawn => "withdrawn",
-        SideState::OnHold => "put_on_hold",
+        SideState::Declined => EventKind::Declined,
+        SideState::Withdrawn => EventKind::Withdrawn,
+        SideState::OnHold => EventKind::PutOnHold,
     };
     let by_hospital = t.who.kind == "contact";
     pipeline::step(
@@ -444,7 +445,7 @@ pub fn record_consent(
         conn,
         t,
         crate::domain::pipeline::Action::RecordConsent,
-        "consent_recorded",
+        EventKind::ConsentRecorded,
         move |_, s| {
             s.payload = payload;
             s.reach(Milestone::Consented);

@@ -16,6 +16,7 @@ use crate::db::engagements::{EngagementRow, EventRow, NewEngagement};
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::Stage;
 use crate::error::AppResult;
 use crate::import::SelectionRow;
@@ -144,7 +145,7 @@ impl Batch {
             &id,
             who,
             now,
-            "imported",
+            EventKind::Imported,
             json!({"round": round.name, "rank": rank, "secondary": secondary}),
             Stage::Selected,
             Stage::Selected,

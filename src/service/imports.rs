@@ -16,6 +16,7 @@ use crate::db::engagements::EngagementRow;
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::Action;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -197,7 +198,7 @@ fn apply_row(
                 organization_id: None,
                 note: r.note.as_deref(),
             };
-            let e = create_engagement(conn, who, round, &hospital, sel, "imported")?;
+            let e = create_engagement(conn, who, round, &hospital, sel, EventKind::Imported)?;
             Ok((RowResult::Created, e.id, changed))
         }
         Some(e) => {
@@ -213,7 +214,7 @@ fn apply_row(
                 if_match: None,
                 action: Action::Edit,
                 override_reason: None,
-                kind: "import_updated",
+                kind: EventKind::ImportUpdated,
             };
             pipeline::run_loaded(conn, who.clone(), e, cmd, |_, s| {
                 s.payload = payload;

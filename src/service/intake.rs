@@ -113,8 +113,8 @@ pub fn receive_documents(
     files: &[Received],
 ) -> AppResult<Vec<DocumentRow>> {
     let kind = match purpose {
-        Purpose::Diagram => "diagram_uploaded",
-        _ => "document_uploaded",
+        Purpose::Diagram => step::EventKind::DiagramUploaded,
+        _ => step::EventKind::DocumentUploaded,
     };
     step::step(conn, t, purpose.action(), kind, |c, s| {
         let rows = record_documents(c, s, purpose, files)?;
@@ -228,9 +228,9 @@ pub fn save_questionnaire(
     submit: bool,
 ) -> AppResult<()> {
     let kind = if submit {
-        "questionnaire_submitted"
+        step::EventKind::QuestionnaireSubmitted
     } else {
-        "questionnaire_saved"
+        step::EventKind::QuestionnaireSaved
     };
     step::step(
         conn,

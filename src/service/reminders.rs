@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use crate::auth::links::LinkKeys;
 use crate::config::Config;
 use crate::db::{self, Db, DbConnection};
+use crate::domain::events::EventKind;
 use crate::error::{AppError, AppResult};
 use crate::mail::render::MailKind;
 use crate::service::step::Who;
@@ -140,9 +141,9 @@ pub fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -
                 note: what.clone(),
                 ..Default::default()
             };
-            ("nudge_queued", extra, what)
+            (EventKind::NudgeQueued, extra, what)
         }
-        _ => ("reminder_queued", Extra::default(), None),
+        _ => (EventKind::ReminderQueued, Extra::default(), None),
     };
     let cmd = Command {
         engagement_id: &id,

@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventRow};
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
+pub use crate::domain::events::EventKind;
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
@@ -168,7 +169,7 @@ pub struct Command<'a> {
     /// An admin's reason for stepping past a guard.
     pub override_reason: Option<&'a str>,
     /// Timeline event kind, e.g. `consent_recorded`.
-    pub kind: &'static str,
+    pub kind: EventKind,
 }
 
 /// Whom a step runs for, on which engagement, under which preconditions: the same for every
@@ -223,7 +224,7 @@ pub fn step<T>(
     conn: &mut DbConnection,
     target: Target,
     action: Action,
-    kind: &'static str,
+    kind: EventKind,
     body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
 ) -> AppResult<T> {
     let Target {
@@ -353,7 +354,7 @@ pub fn run_loaded_at<T>(
 fn record(
     conn: &mut DbConnection,
     step: &Step,
-    kind: &str,
+    kind: EventKind,
     before: Stage,
     after: Stage,
     override_reason: Option<String>,
@@ -377,7 +378,7 @@ pub fn event_row(
     engagement_id: &str,
     who: &Who,
     at: NaiveDateTime,
-    kind: &str,
+    kind: EventKind,
     payload: Value,
     before: Stage,
     after: Stage,
@@ -389,7 +390,7 @@ pub fn event_row(
         actor_kind: who.kind.into(),
         actor_id: who.id.clone(),
         actor_label: who.label.clone(),
-        kind: kind.into(),
+        kind,
         payload: payload.to_string(),
         stage_before: before,
         stage_after: after,
@@ -402,7 +403,7 @@ pub fn note(
     conn: &mut DbConnection,
     who: &Who,
     engagement: &EngagementRow,
-    kind: &str,
+    kind: EventKind,
     payload: Value,
 ) -> AppResult<()> {
     let stage = engagement.stage;
