@@ -83,9 +83,10 @@ impl AppState {
         T: Send + 'static,
     {
         let credential = caller.0;
+        let clock = self.clock().clone();
         self.db
             .read(move |conn| {
-                let actor = crate::auth::authenticate(conn, &credential)?;
+                let actor = crate::auth::authenticate(conn, &credential, clock.now())?;
                 f(conn, &actor)
             })
             .await
@@ -99,9 +100,10 @@ impl AppState {
         T: Send + 'static,
     {
         let credential = caller.0;
+        let clock = self.clock().clone();
         self.db
             .write(move |conn| {
-                let actor = crate::auth::authenticate(conn, &credential)?;
+                let actor = crate::auth::authenticate(conn, &credential, clock.now())?;
                 f(conn, &actor)
             })
             .await

@@ -667,6 +667,7 @@ pub async fn create(
                     &hospital,
                     sel,
                     EventKind::Selected,
+                    config.clock.now(),
                 )?;
                 created(&detail(conn, &config, e)?)
             })
@@ -727,6 +728,7 @@ pub async fn assign(
         }
     };
     let config = state.config.clone();
+    let now = state.clock().now();
     let assigned = state
         .db
         .write(move |conn| {
@@ -747,6 +749,7 @@ pub async fn assign(
                 &who,
                 &targets,
                 input.organization_id.as_deref(),
+                now,
             )
         })
         .await?;

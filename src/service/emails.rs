@@ -269,10 +269,11 @@ pub fn issue_link(
         &input.contact_id,
         input.purpose,
     )?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         &actor.into(),
         &e,
+        ctx.clock().now(),
         EventKind::LinkIssued,
         json!({"contact_id": input.contact_id, "purpose": input.purpose}),
     )?;
@@ -316,10 +317,11 @@ pub fn revoke_links(
         input.purpose.map(Purpose::as_str),
         ctx.clock().now(),
     )?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         &actor.into(),
         &e,
+        ctx.clock().now(),
         EventKind::LinksRevoked,
         json!({"contact_id": input.contact_id, "purpose": input.purpose, "count": n}),
     )?;

@@ -1,7 +1,7 @@
 //! Engagements as every channel reads them (the detail, the list's rows), and the rules about
 //! them that are not steps: selection, assignment, reason texts.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -269,6 +269,7 @@ pub fn create_engagement(
     hospital: &db::hospitals::HospitalRow,
     sel: Selection,
     kind: pipeline::EventKind,
+    now: NaiveDateTime,
 ) -> AppResult<EngagementRow> {
     let Selection {
         rank,
@@ -286,7 +287,6 @@ pub fn create_engagement(
         ));
     }
     let tier = crate::service::rounds::tier_label(round, hospital.beds)?;
-    let now = db::now();
     let id = db::new_id();
     db::engagements::insert(
         conn,
@@ -309,10 +309,11 @@ pub fn create_engagement(
     )?;
     let e =
         db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         who,
         &e,
+        now,
         kind,
         json!({"round": round.name, "rank": rank, "secondary": secondary}),
     )?;
@@ -328,6 +329,7 @@ pub fn assign(
     who: &pipeline::Who,
     ids: &[String],
     organization_id: Option<&str>,
+    now: NaiveDateTime,
 ) -> AppResult<usize> {
     let mut unique = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::new();
@@ -349,7 +351,6 @@ pub fn assign(
             reached.entry(m.engagement_id).or_default().insert(kind);
         }
     }
-    let now = db::now();
     db::bulk::assign(conn, &unique, organization_id, now)?;
     let events: Vec<db::engagements::EventRow> = unique
         .iter()

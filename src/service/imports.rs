@@ -2,6 +2,7 @@
 //! hospitals, their contacts and one engagement each, matched on round + institution code so
 //! that a second import of the same list changes nothing.
 
+use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -166,8 +167,8 @@ fn apply_row(
     round: &RoundRow,
     r: &SelectionRow,
     secondary: bool,
+    now: NaiveDateTime,
 ) -> AppResult<(RowResult, String, Vec<String>)> {
-    let now = db::now();
     let mut changed = Vec::new();
     let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
         None => {
@@ -198,7 +199,7 @@ fn apply_row(
                 organization_id: None,
                 note: r.note.as_deref(),
             };
-            let e = create_engagement(conn, who, round, &hospital, sel, EventKind::Imported)?;
+            let e = create_engagement(conn, who, round, &hospital, sel, EventKind::Imported, now)?;
             Ok((RowResult::Created, e.id, changed))
         }
         Some(e) => {
@@ -216,7 +217,7 @@ fn apply_row(
                 override_reason: None,
                 kind: EventKind::ImportUpdated,
             };
-            pipeline::run_loaded(conn, who.clone(), e, cmd, |_, s| {
+            pipeline::run_loaded_at(conn, who.clone(), e, cmd, now, |_, s| {
                 s.payload = payload;
                 if rank.is_some() {
                     s.changes.rank = Some(rank);
@@ -333,7 +334,7 @@ fn update_contacts(
         db::hospitals::insert_contact(conn, row)?;
     }
     for (current, next) in plan.updates {
-        changed |= save_contact(conn, &current, next)?.is_some();
+        changed |= save_contact(conn, &current, next, now)?.is_some();
     }
     Ok(changed)
 }
@@ -361,6 +362,7 @@ fn import_rows(
     round: &RoundRow,
     outcomes: Vec<RowOutcome>,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<ImportReport> {
     let mut report = ImportReport {
         round: round.name.clone(),
@@ -414,7 +416,6 @@ fn import_rows(
     }
     let known = batch::Known::load(conn, &round.id, &good)?;
     let mut pending = batch::Batch::default();
-    let now = db::now();
     for (at, r) in good {
         match batch::plan(&known, &mut pending, who, round, &r, opts.secondary, now) {
             Ok(Some((result, id, changed))) => {
@@ -424,7 +425,7 @@ fn import_rows(
                 }
             }
             Ok(None) => {
-                let outcome = one_row(conn, who, round, &r, opts);
+                let outcome = one_row(conn, who, round, &r, opts, now);
                 settle(&mut report.rows[at], opts, outcome)?;
             }
             Err(e) => settle(&mut report.rows[at], opts, Err(e))?,
@@ -439,7 +440,7 @@ fn import_rows(
         Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
         Err(_) => {
             for (at, r) in rows {
-                let outcome = one_row(conn, who, round, &r, opts);
+                let outcome = one_row(conn, who, round, &r, opts, now);
                 report.rows[at].engagement_id = None;
                 report.rows[at].changed = Vec::new();
                 settle(&mut report.rows[at], opts, outcome)?;
@@ -465,9 +466,10 @@ fn one_row(
     round: &RoundRow,
     r: &SelectionRow,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<(RowResult, String, Vec<String>)> {
     use diesel::Connection;
-    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary))
+    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary, now))
 }
 
 /// Records a row's outcome in its report; an internal error ends the import.
@@ -498,7 +500,9 @@ fn settle(
 }
 
 /// Parses and imports a list. A dry run, or an all-or-nothing import with a rejected row,
-/// rolls everything back; the report tells row by row what would have happened.
+/// rolls everything back; the report tells row by row what would have happened. `now` is the
+/// channel's clock.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     db: &db::Db,
     who: &Who,
@@ -507,6 +511,7 @@ pub fn run(
     format: Format,
     encoding: Option<Encoding>,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<ImportReport> {
     let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
         let message = format!("{} / {}", e.ja(), e.en());
@@ -521,7 +526,7 @@ pub fn run(
     let result = db.write_blocking(|conn| {
         let round = db::rounds::find(conn, &round_key)?
             .ok_or_else(|| AppError::field("round", "no round has this id or name"))?;
-        let mut report = import_rows(conn, &who, &round, outcomes, opts)?;
+        let mut report = import_rows(conn, &who, &round, outcomes, opts, now)?;
         let keep = !opts.dry_run && (opts.partial || report.rejected == 0);
         if keep {
             report.written = report.created + report.updated > 0;

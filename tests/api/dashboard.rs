@@ -49,23 +49,6 @@ impl TestApp {
             .await;
         ok(res).await["id"].as_str().unwrap().to_owned()
     }
-
-    /// Sets when an engagement entered its stage, straight in the database.
-    pub async fn backdate(&self, engagement: &str, since: NaiveDateTime) {
-        use diesel::prelude::*;
-        use engagement_tracker::db::schema::engagements::dsl::*;
-        let db = self.db.clone();
-        let e = engagement.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.pool.get().unwrap();
-            diesel::update(engagements.find(e))
-                .set(stage_since.eq(since))
-                .execute(&mut *conn)
-                .unwrap();
-        })
-        .await
-        .unwrap();
-    }
 }
 
 async fn dash(app: &TestApp) -> Dash {
@@ -95,7 +78,10 @@ async fn dash(app: &TestApp) -> Dash {
     let e1 = app.engagement(a, &h1, Some(&w.sub_a)).await;
     let e2 = app.engagement(a, &h2, Some(&sub_b)).await;
     let e3 = app.engagement(a, &h3, Some(&w.sub_a)).await;
+    // e4 was selected 60 days ago and has waited since: made with the clock moved back.
+    app.clock().advance(-Duration::days(60));
     let e4 = app.engagement(a, &h4, None).await;
+    app.clock().advance(Duration::days(60));
     let contact = json!({"channel": "email", "outcome": "reached"});
     ok(app.step(a, &e1, "contact-attempts", contact.clone()).await).await;
     ok(app.step(a, &e1, "consent", json!({})).await).await;
@@ -109,8 +95,6 @@ async fn dash(app: &TestApp) -> Dash {
         )
         .await)
     .await;
-    app.backdate(&e4, engagement_tracker::db::now() - Duration::days(60))
-        .await;
     Dash {
         admin: w.admin,
         sub_a: w.sub_a,
