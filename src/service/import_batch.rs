@@ -1,7 +1,7 @@
 //! The set-based part of a list import: what exists is read in a few queries for all rows, and
 //! the rows that only add (a new hospital, its contacts and engagement; an engagement for a
 //! known hospital) are written in multi-row statements. A row that changes stored data is left
-//! to `imports::apply_row`, one row at a time, so that its rules (links revoked on a new email,
+//! to `imports::rows::apply_row`, one row at a time, so that its rules (links revoked on a new email,
 //! the step runner's event and version) stay in one place.
 
 use std::collections::HashMap;
