@@ -49,7 +49,8 @@ impl AppState {
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied migrations");
         }
-        db.write_blocking(crate::service::intake::ensure_default_template)
+        let now = config.clock.now();
+        db.write_blocking(|c| crate::service::intake::ensure_default_template(c, now))
             .map_err(|e| anyhow::anyhow!("cannot store the default questionnaire: {e}"))?;
         Ok(Self {
             files: Arc::new(Files::open(&config)?),
@@ -83,9 +84,10 @@ impl AppState {
         T: Send + 'static,
     {
         let credential = caller.0;
+        let clock = self.clock().clone();
         self.db
             .read(move |conn| {
-                let actor = crate::auth::authenticate(conn, &credential)?;
+                let actor = crate::auth::authenticate(conn, &credential, clock.now())?;
                 f(conn, &actor)
             })
             .await
@@ -99,9 +101,10 @@ impl AppState {
         T: Send + 'static,
     {
         let credential = caller.0;
+        let clock = self.clock().clone();
         self.db
             .write(move |conn| {
-                let actor = crate::auth::authenticate(conn, &credential)?;
+                let actor = crate::auth::authenticate(conn, &credential, clock.now())?;
                 f(conn, &actor)
             })
             .await

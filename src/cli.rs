@@ -129,12 +129,13 @@ pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
     })
     .map_err(explain)?;
     let org_key = args.org;
+    let now = config.clock.now();
     let user = db
         .write_blocking(|conn| {
             let org = match db::orgs::find_by_id_or_name(conn, &org_key)? {
                 Some(org) => org,
                 None if db::orgs::count(conn)? == 0 && args.role == Role::Admin => {
-                    create_org(conn, org_key.trim(), OrgKind::Prime, None)?
+                    create_org(conn, org_key.trim(), OrgKind::Prime, None, now)?
                 }
                 None => {
                     return Err(AppError::field(
@@ -147,7 +148,7 @@ pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
                 organization_id: org.id,
                 ..draft
             }
-            .insert(conn)
+            .insert(conn, now)
         })
         .map_err(explain)?;
     println!(
@@ -188,19 +189,21 @@ pub fn import(
         label: format!("import command ({})", file.display()),
         is_admin: true,
     };
-    let report = imports::run(&db, &who, round, &bytes, format, encoding, opts).map_err(|e| {
-        let p = e.problem();
-        let rows: Vec<String> = p
-            .errors
-            .iter()
-            .map(|e| format!("  {}: {}", e.field, e.message))
-            .collect();
-        anyhow::anyhow!(
-            "{}\n{}",
-            p.detail.lines().next().unwrap_or_default(),
-            rows.join("\n")
-        )
-    })?;
+    let now = config.clock.now();
+    let report =
+        imports::run(&db, &who, round, &bytes, format, encoding, opts, now).map_err(|e| {
+            let p = e.problem();
+            let rows: Vec<String> = p
+                .errors
+                .iter()
+                .map(|e| format!("  {}: {}", e.field, e.message))
+                .collect();
+            anyhow::anyhow!(
+                "{}\n{}",
+                p.detail.lines().next().unwrap_or_default(),
+                rows.join("\n")
+            )
+        })?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     eprintln!(
         "created {}, updated {}, unchanged {}, rejected {}{}",
@@ -220,7 +223,8 @@ pub fn import(
 /// Fills an empty database with demo data and says how to look at it.
 pub fn demo_data(config: &Config, hospitals: usize) -> anyhow::Result<()> {
     let db = open(config, 2)?;
-    db.write_blocking(crate::service::intake::ensure_default_template)?;
+    let now = config.clock.now();
+    db.write_blocking(|c| crate::service::intake::ensure_default_template(c, now))?;
     let started = std::time::Instant::now();
     let r = crate::service::demo::fill(&db, hospitals, chrono::Utc::now())?;
     println!(

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::{DbError, WorkError};
+
 pub use crate::domain::field::FieldError;
 
 /// The problem document every error answers with.
@@ -169,29 +171,37 @@ impl From<crate::domain::hearings::Conflict> for AppError {
     }
 }
 
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable => AppError::Unavailable(crate::db::UNAVAILABLE.into()),
+            DbError::NotFound => AppError::NotFound(e.to_string()),
+            DbError::AlreadyExists(_) => AppError::conflict("already_exists", e.to_string()),
+            DbError::StillReferenced(_) => AppError::conflict("still_referenced", e.to_string()),
+            DbError::Panicked(_) | DbError::Blocking(_) => {
+                AppError::Internal(anyhow::anyhow!(e.to_string()))
+            }
+            DbError::Query(e) => AppError::Internal(e.into()),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::NotFound => AppError::NotFound("the resource does not exist".into()),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => AppError::conflict(
-                "already_exists",
-                format!("already exists ({})", info.message()),
-            ),
-            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-                AppError::conflict(
-                    "still_referenced",
-                    format!("still referenced or missing reference ({})", info.message()),
-                )
-            }
-            // The server went away (restarted, database dropped): as unavailable as a pool
-            // timeout. The pool is not asked to test connections, so this is where it shows.
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                tracing::warn!(error = %info.message(), "database connection lost");
-                AppError::Unavailable(crate::db::UNAVAILABLE.into())
-            }
-            other => AppError::Internal(other.into()),
-        }
+        DbError::from(e).into()
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+/// A unit of work that failed as unavailable closes its connection (it may have been lost).
+impl WorkError for AppError {
+    fn connection_lost(&self) -> bool {
+        matches!(self, AppError::Unavailable(_))
     }
 }
 
@@ -212,14 +222,6 @@ impl From<crate::files::FilesError> for AppError {
             )),
             other => AppError::Internal(other.into()),
         }
-    }
-}
-
-impl From<r2d2::Error> for AppError {
-    fn from(e: r2d2::Error) -> Self {
-        // The cause (host, port, driver text) is for the log, not for the caller.
-        tracing::warn!(error = %e, "database unavailable");
-        AppError::Unavailable(crate::db::UNAVAILABLE.into())
     }
 }
 
@@ -249,6 +251,19 @@ mod tests {
         }
         .problem();
         assert_eq!((p.status, p.guard.as_deref()), (409, Some("completion")));
+    }
+
+    #[test]
+    fn database_errors_keep_their_statuses() {
+        let status = |e: DbError| AppError::from(e).status();
+        assert_eq!(status(DbError::Unavailable), 503);
+        assert_eq!(status(DbError::NotFound), 404);
+        assert_eq!(status(DbError::AlreadyExists("k".into())), 409);
+        assert_eq!(status(DbError::StillReferenced("k".into())), 409);
+        assert_eq!(status(DbError::Panicked("boom".into())), 500);
+        let p = AppError::from(DbError::AlreadyExists("k".into())).problem();
+        assert_eq!(p.guard.as_deref(), Some("already_exists"));
+        assert!(AppError::from(DbError::Unavailable).connection_lost());
     }
 
     #[test]

@@ -134,16 +134,17 @@ pub async fn change_password(
             "the current password is wrong".into(),
         ));
     };
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
-            db::tokens::revoke_all_for_user(conn, &user.id, db::now())?;
+            db::tokens::revoke_all_for_user(conn, &user.id, now)?;
             let changes = db::users::UserChanges {
                 password_hash: Some(new_hash),
                 token_version: Some(user.token_version + 1),
                 ..Default::default()
             };
-            db::users::update(conn, &user.id, user.version, &changes, db::now())?.ok_or_else(|| {
+            db::users::update(conn, &user.id, user.version, &changes, now)?.ok_or_else(|| {
                 AppError::conflict(
                     "changed_meanwhile",
                     "the account changed meanwhile; try again",
@@ -266,10 +267,10 @@ pub async fn create_api_token(
     }
     let secret = tokens::generate();
     let plain = secret.plain.clone();
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
-            let now = db::now();
             let id = db::new_id();
             Ok(db::tokens::insert(
                 conn,
@@ -306,9 +307,10 @@ pub async fn revoke_api_token(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
+    let now = state.clock().now();
     let revoked = state
         .db
-        .write(move |conn| Ok(db::tokens::revoke(conn, &actor.user_id, &id, db::now())?))
+        .write(move |conn| Ok(db::tokens::revoke(conn, &actor.user_id, &id, now)?))
         .await?;
     if revoked {
         Ok(HttpResponse::NoContent().finish())

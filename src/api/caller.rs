@@ -53,9 +53,10 @@ impl FromRequest for Actor {
         let found = credential(req);
         Box::pin(async move {
             let (state, credential) = found?;
+            let clock = state.clock().clone();
             state
                 .db
-                .read(move |conn| crate::auth::authenticate(conn, &credential))
+                .read(move |conn| crate::auth::authenticate(conn, &credential, clock.now()))
                 .await
         })
     }

@@ -95,7 +95,7 @@ pub async fn create_contact(
 ) -> AppResult<HttpResponse> {
     let idem = Idem::new(&req)?;
     let id = path.into_inner();
-    let now = db::now();
+    let now = state.clock().now();
     let row = contact_row(db::new_id(), id.clone(), body.0, 0, now);
     check(&row)?;
     let out = state
@@ -143,6 +143,7 @@ pub async fn update_contact(
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
     let patch = body.0;
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
@@ -150,7 +151,7 @@ pub async fn update_contact(
             let current = load_contact(conn, &id, &contact_id)?;
             if_match.check(current.version)?;
             let next = patch.apply(&current)?;
-            Ok(save_contact(conn, &current, next)?.unwrap_or(current))
+            Ok(save_contact(conn, &current, next, now)?.unwrap_or(current))
         })
         .await?;
     Ok(answer(actix_web::http::StatusCode::OK, row))
@@ -174,6 +175,7 @@ pub async fn delete_contact(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
+    let now = state.clock().now();
     state
         .db
         .write(move |conn| {
@@ -181,8 +183,8 @@ pub async fn delete_contact(
             let current = load_contact(conn, &id, &contact_id)?;
             if_match.check(current.version)?;
             let mut next = current.clone();
-            next.removed_at = Some(db::now());
-            save_contact(conn, &current, next)?;
+            next.removed_at = Some(now);
+            save_contact(conn, &current, next, now)?;
             Ok(())
         })
         .await?;
@@ -194,7 +196,7 @@ mod tests {
     use super::*;
 
     fn stored() -> ContactRow {
-        let now = db::now();
+        let now = crate::clock::Clock::real().now();
         contact_row(
             "c1".into(),
             "h1".into(),

@@ -2,6 +2,7 @@
 //! are in `contacts`).
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::HospitalRow;
 use crate::db::{self, DbConnection, Scope};
+use crate::domain::events::EventKind;
 use crate::domain::hospital_edit::{self, Editor, Holder};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
@@ -253,7 +255,7 @@ pub async fn create_hospital(
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "register hospitals")?;
     let idem = Idem::new(&req)?;
-    let now = db::now();
+    let now = state.clock().now();
     let row = body.0.into_row(db::new_id(), now, 1)?;
     let out = state
         .db
@@ -321,12 +323,13 @@ pub async fn update_hospital(
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     let input = body.0;
+    let now = state.clock().now();
     let out = state
         .db
         .write(move |conn| {
             let current = load_editable(conn, &actor, &id)?;
             let version = if_match.check(current.version)?;
-            let mut row = input.into_row(id.clone(), db::now(), version)?;
+            let mut row = input.into_row(id.clone(), now, version)?;
             row.created_at = current.created_at;
             if !db::hospitals::replace(conn, &row, version)? {
                 return Err(AppError::PreconditionFailed(
@@ -334,7 +337,7 @@ pub async fn update_hospital(
                 ));
             }
             if row.beds != current.beds {
-                retier(conn, &actor, &row)?;
+                retier(conn, &actor, &row, now)?;
             }
             let fresh = db::hospitals::get(conn, &id)?
                 .ok_or_else(|| AppError::NotFound(format!("no hospital {id}")))?;
@@ -346,9 +349,14 @@ pub async fn update_hospital(
 }
 
 /// A new bed count can move the hospital's engagements to another tier of their round.
-fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<()> {
+fn retier(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    h: &HospitalRow,
+    now: NaiveDateTime,
+) -> AppResult<()> {
     use crate::domain::pipeline::Action;
-    use crate::service::step::{run_loaded, Command, Who};
+    use crate::service::step::{run_loaded_at, Command, Who};
     for e in db::engagements::for_hospital(conn, &h.id)? {
         let round = db::rounds::find(conn, &e.round_id)?
             .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
@@ -362,9 +370,9 @@ fn retier(conn: &mut DbConnection, actor: &Actor, h: &HospitalRow) -> AppResult<
             if_match: None,
             action: Action::Edit,
             override_reason: None,
-            kind: "tier_changed",
+            kind: EventKind::TierChanged,
         };
-        run_loaded(conn, Who::from(actor), e, cmd, |_, s| {
+        run_loaded_at(conn, Who::from(actor), e, cmd, now, |_, s| {
             s.payload = serde_json::json!({"from": s.engagement.tier, "to": tier, "beds": h.beds});
             s.changes.tier = Some(tier);
             Ok(())

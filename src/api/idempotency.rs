@@ -2,12 +2,13 @@
 //! answer and causes no second effect. The answer is stored in the command's own transaction.
 
 use actix_web::{http::StatusCode, HttpMessage, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::idempotency_keys;
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 
 /// SHA-256 of the raw JSON body, left in the request's extensions by the JSON extractor.
@@ -22,6 +23,8 @@ pub fn hash_body(bytes: &[u8]) -> BodyHash {
 pub struct Idem {
     key: Option<String>,
     fingerprint: String,
+    /// When the request came, by the app's clock (the stored answer's age).
+    at: NaiveDateTime,
 }
 
 impl Idem {
@@ -47,7 +50,15 @@ impl Idem {
         let fingerprint = hex::encode(Sha256::digest(
             format!("{} {} {}", req.method(), req.path(), body).as_bytes(),
         ));
-        Ok(Self { key, fingerprint })
+        let at = req
+            .app_data::<actix_web::web::Data<crate::app::AppState>>()
+            .map(|s| s.clock().now())
+            .ok_or_else(|| anyhow::anyhow!("the application state is not registered"))?;
+        Ok(Self {
+            key,
+            fingerprint,
+            at,
+        })
     }
 
     /// Runs `f` once per key; a repeat gets the first answer.
@@ -89,7 +100,7 @@ impl Idem {
                 idempotency_keys::request_hash.eq(&self.fingerprint),
                 idempotency_keys::status.eq(i64::from(status.as_u16())),
                 idempotency_keys::body.eq(body.to_string()),
-                idempotency_keys::created_at.eq(db::now()),
+                idempotency_keys::created_at.eq(self.at),
             ))
             .execute(conn)
             .map_err(|e| match AppError::from(e) {

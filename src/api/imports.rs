@@ -89,7 +89,8 @@ pub async fn import_list(
     };
     let db = state.db.clone();
     let who = Who::from(&actor);
+    let now = state.clock().now();
     let report =
-        web::block(move || run(&db, &who, &round, &bytes, format, encoding, opts)).await??;
+        web::block(move || run(&db, &who, &round, &bytes, format, encoding, opts, now)).await??;
     Ok(HttpResponse::Ok().json(report))
 }

@@ -180,11 +180,19 @@ pub async fn download(
     let body = state.files.read(&Document::of(&doc)).await?;
     let noted =
         json!({"document_id": doc.id, "filename": doc.filename, "version": doc.doc_version});
+    let now = state.clock().now();
     state
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
-            pipeline::note(conn, &Who::from(&actor), &e, "document_downloaded", noted)?;
+            pipeline::note_at(
+                conn,
+                &Who::from(&actor),
+                &e,
+                now,
+                pipeline::EventKind::DocumentDownloaded,
+                noted,
+            )?;
             Ok(())
         })
         .await?;
@@ -253,6 +261,7 @@ pub async fn create_template(
     )?;
     let t = body.0;
     t.check().map_err(|m| AppError::field("sections", m))?;
+    let now = state.clock().now();
     let out = state
         .db
         .write(move |conn| {
@@ -265,7 +274,7 @@ pub async fn create_template(
             }
             let body = serde_json::to_string(&t).map_err(anyhow::Error::from)?;
             let id = db::new_id();
-            db::intake::insert_template(conn, &id, &t.key, next, &body, db::now())?;
+            db::intake::insert_template(conn, &id, &t.key, next, &body, now)?;
             Ok(TemplateOut {
                 id,
                 key: t.key.clone(),
@@ -370,7 +379,7 @@ pub async fn save_questionnaire(
     call.step(
         path.into_inner(),
         Action::Confidential,
-        "questionnaire_saved",
+        pipeline::EventKind::QuestionnaireSaved,
         None,
         move |conn, s| save_answers(conn, s, answers, false),
     )
@@ -394,7 +403,7 @@ pub async fn submit_questionnaire(
     call.step(
         path.into_inner(),
         Action::Confidential,
-        "questionnaire_submitted",
+        pipeline::EventKind::QuestionnaireSubmitted,
         None,
         move |conn, s| save_answers(conn, s, answers, true),
     )
@@ -442,8 +451,8 @@ pub async fn review_questionnaire(
         ));
     }
     let kind = match r.decision {
-        Review::Accept => "questionnaire_accepted",
-        Review::RequestClarification => "questionnaire_clarification_requested",
+        Review::Accept => pipeline::EventKind::QuestionnaireAccepted,
+        Review::RequestClarification => pipeline::EventKind::QuestionnaireClarificationRequested,
     };
     call.step(
         path.into_inner(),

@@ -143,6 +143,7 @@ pub async fn create_organization(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
@@ -151,6 +152,7 @@ pub async fn create_organization(
                 input.name.trim(),
                 input.kind,
                 input.parent_id.as_deref(),
+                now,
             )
         })
         .await?;
@@ -231,6 +233,7 @@ pub async fn update_organization(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
@@ -280,7 +283,7 @@ pub async fn update_organization(
                     patch.cc_reply_to.unwrap_or(current.cc_reply_to),
                 )?;
             }
-            db::orgs::update(conn, &id, version, name, parent_id.as_deref(), db::now())?
+            db::orgs::update(conn, &id, version, name, parent_id.as_deref(), now)?
                 .ok_or_else(|| AppError::PreconditionFailed("changed meanwhile; reload".into()))
         })
         .await?;

@@ -2,7 +2,7 @@
 //! and tier.
 
 use actix_web::{get, post, put, web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -84,7 +84,7 @@ pub async fn create_round(
     let year = rules::check_round_name(&name).map_err(|m| AppError::field("name", m))?;
     let tiers = input.tiers.unwrap_or_else(rules::default_tiers);
     rules::check_tiers(&tiers).map_err(|m| AppError::field("tiers", m))?;
-    let now = db::now();
+    let now = state.clock().now();
     let row = RoundRow {
         id: db::new_id(),
         name,
@@ -229,8 +229,8 @@ fn write_slots(
     conn: &mut DbConnection,
     round: &RoundRow,
     rows: Vec<(String, String, i64)>,
+    now: NaiveDateTime,
 ) -> AppResult<()> {
-    let now = db::now();
     for (prefecture_code, tier, slots) in rows {
         db::rounds::set_slot(
             conn,
@@ -263,12 +263,13 @@ pub async fn set_slots(
     actor.require(actor.role.manages_accounts(), "set support slots")?;
     let key = path.into_inner();
     let rows = body.0;
+    let now = state.clock().now();
     let out = state
         .db
         .write(move |conn| {
             let round = load_round(conn, &key)?;
             let checked = check_slots(&round, &rows, "slots")?;
-            write_slots(conn, &round, checked)?;
+            write_slots(conn, &round, checked, now)?;
             slots_out(conn, &round)
         })
         .await?;
@@ -295,12 +296,13 @@ pub async fn import_slots(
     let body = super::forms::read_limited(payload, super::json::MAX_JSON_BYTES).await?;
     let rows = parse_slots_csv(&body)?;
     let key = path.into_inner();
+    let now = state.clock().now();
     let out = state
         .db
         .write(move |conn| {
             let round = load_round(conn, &key)?;
             let checked = check_slots(&round, &rows, "rows")?;
-            write_slots(conn, &round, checked)?;
+            write_slots(conn, &round, checked, now)?;
             slots_out(conn, &round)
         })
         .await?;

@@ -93,7 +93,7 @@ impl StepCall {
         self,
         id: String,
         action: crate::domain::pipeline::Action,
-        kind: &'static str,
+        kind: crate::domain::events::EventKind,
         override_reason: Option<String>,
         body: F,
     ) -> AppResult<HttpResponse>

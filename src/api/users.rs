@@ -146,7 +146,8 @@ pub async fn create_user(
     actor.require(actor.role.manages_accounts(), "create users")?;
     let input = body.0;
     let draft = password::in_turn(move || UserDraft::new(input)).await??;
-    let row = state.db.write(move |conn| draft.insert(conn)).await?;
+    let now = state.clock().now();
+    let row = state.db.write(move |conn| draft.insert(conn, now)).await?;
     let location = format!("/api/v1/users/{}", row.id);
     let version = row.version;
     Ok(with_etag(
@@ -248,6 +249,7 @@ pub async fn update_user(
         Some(pw) => Some(password::in_turn(move || password::hash(&pw)).await??),
         None => None,
     };
+    let now = state.clock().now();
     let row = state
         .db
         .write(move |conn| {
@@ -275,7 +277,7 @@ pub async fn update_user(
                 || pref != current.prefecture_code
                 || active != current.active;
             if credentials_changed {
-                db::tokens::revoke_all_for_user(conn, &id, db::now())?;
+                db::tokens::revoke_all_for_user(conn, &id, now)?;
             }
             let changes = db::users::UserChanges {
                 token_version: credentials_changed.then_some(current.token_version + 1),
@@ -286,7 +288,7 @@ pub async fn update_user(
                 password_hash: new_hash,
                 active: patch.active,
             };
-            db::users::update(conn, &id, version, &changes, db::now())?
+            db::users::update(conn, &id, version, &changes, now)?
                 .ok_or_else(|| AppError::PreconditionFailed("changed meanwhile; reload".into()))
         })
         .await?;
@@ -312,6 +314,7 @@ pub async fn delete_user(
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "deactivate users")?;
     let id = path.into_inner();
+    let now = state.clock().now();
     state
         .db
         .write(move |conn| {
@@ -319,13 +322,13 @@ pub async fn delete_user(
                 .ok_or_else(|| AppError::NotFound(format!("no user {id}")))?;
             let role = Role::parse(&current.role).unwrap_or(Role::Viewer);
             keep_an_admin(conn, &current, role, false)?;
-            db::tokens::revoke_all_for_user(conn, &id, db::now())?;
+            db::tokens::revoke_all_for_user(conn, &id, now)?;
             let changes = db::users::UserChanges {
                 active: Some(false),
                 token_version: Some(current.token_version + 1),
                 ..Default::default()
             };
-            db::users::update(conn, &id, current.version, &changes, db::now())?;
+            db::users::update(conn, &id, current.version, &changes, now)?;
             Ok(())
         })
         .await?;

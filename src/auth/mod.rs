@@ -64,9 +64,13 @@ impl Credential {
 
 /// The user behind a credential, on the caller's connection (the same one the use case then
 /// runs on).
-pub fn authenticate(conn: &mut db::DbConnection, credential: &Credential) -> AppResult<Actor> {
+pub fn authenticate(
+    conn: &mut db::DbConnection,
+    credential: &Credential,
+    now: chrono::NaiveDateTime,
+) -> AppResult<Actor> {
     let user = match credential {
-        Credential::ApiToken { hash } => db::tokens::user_for_token(conn, hash, db::now())?,
+        Credential::ApiToken { hash } => db::tokens::user_for_token(conn, hash, now)?,
         Credential::Access(claims) => {
             let user = db::users::get(conn, &claims.sub)?;
             // A password, role or activity change since the token was issued ends it.

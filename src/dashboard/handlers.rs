@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::pages;
 use super::session::{self, Signed, COOKIE, LOGIN_COOKIE};
 use crate::app::AppState;
-use crate::db;
 use crate::error::AppError;
 use crate::service::dashboard::export::{export, ExportQuery};
 
@@ -103,9 +102,10 @@ async fn signed(
     let Some(secret) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
+    let now = state.clock().now();
     state
         .db
-        .read(move |conn| session::resume(conn, &secret, db::now()))
+        .read(move |conn| session::resume(conn, &secret, now))
         .await
 }
 
@@ -284,9 +284,10 @@ pub async fn login(
         let user =
             crate::auth::login::check(&state.db, &state.throttle, &email, password, &address)
                 .await?;
+        let now = state.clock().now();
         state
             .db
-            .write(move |conn| session::open(conn, &user, db::now()))
+            .write(move |conn| session::open(conn, &user, now))
             .await
     }
     .await;

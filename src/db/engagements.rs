@@ -6,6 +6,7 @@ use diesel::sql_types::Bool;
 
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, MultiBackend, Scope};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -87,7 +88,7 @@ pub struct EventRow {
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub actor_label: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub payload: String,
     pub stage_before: Stage,
     pub stage_after: Stage,

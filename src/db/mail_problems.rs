@@ -6,9 +6,10 @@ use diesel::prelude::*;
 
 use super::schema::{contacts, events};
 use super::DbConnection;
+use crate::domain::events::EventKind;
 
 /// The timeline event's kind.
-pub const EVENT: &str = "mail_error";
+pub const EVENT: EventKind = EventKind::MailError;
 
 pub fn mark_contact(conn: &mut DbConnection, id: &str, error: &str) -> QueryResult<()> {
     // Not a change of the contact's details: its version (and ETag) stays.

@@ -9,6 +9,7 @@ use super::schema::{
     questionnaire_responses,
 };
 use super::DbConnection;
+use crate::domain::events::EventKind;
 
 /// Timeline kinds that close an engagement besides completion.
 const CLOSING_EVENTS: [&str; 2] = ["declined", "withdrawn"];
@@ -56,13 +57,18 @@ pub fn closed_at(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NaiveD
     } else {
         None
     };
-    let side_closed: Option<NaiveDateTime> = match side.as_deref() {
-        Some(kind @ ("declined" | "withdrawn")) => events::table
+    let kind = match side.as_deref() {
+        Some("declined") => Some(EventKind::Declined),
+        Some("withdrawn") => Some(EventKind::Withdrawn),
+        _ => None,
+    };
+    let side_closed: Option<NaiveDateTime> = match kind {
+        Some(kind) => events::table
             .filter(events::engagement_id.eq(id))
             .filter(events::kind.eq(kind))
             .select(diesel::dsl::max(events::at))
             .first(conn)?,
-        _ => None,
+        None => None,
     };
     Ok(completed.max(side_closed))
 }
@@ -203,7 +209,7 @@ pub struct Download {
 pub fn downloads(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<Download>> {
     events::table
         .filter(events::engagement_id.eq(id))
-        .filter(events::kind.eq("document_downloaded"))
+        .filter(events::kind.eq(EventKind::DocumentDownloaded))
         .order((events::at.asc(), events::id.asc()))
         .select((events::at, events::actor_label, events::payload))
         .load::<(NaiveDateTime, String, String)>(conn)

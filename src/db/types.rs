@@ -73,6 +73,7 @@ macro_rules! text_enum {
 text_enum! {
     crate::domain::pipeline::Stage => "stage",
     crate::domain::backup::BackupOutcome => "backup decision",
+    crate::domain::events::EventKind => "event kind",
     crate::domain::pipeline::SideState => "side state",
     crate::domain::pipeline::MemorandumStatus => "memorandum status",
     crate::domain::questionnaire::ResponseStatus => "questionnaire status",

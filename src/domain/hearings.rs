@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::events::EventKind;
 use super::field::FieldError;
 use super::validate;
 
@@ -213,11 +214,11 @@ impl Outcome {
     }
 
     /// The timeline event's kind.
-    pub fn event(self) -> &'static str {
+    pub fn event(self) -> EventKind {
         match self {
-            Outcome::Held => "hearing_held",
-            Outcome::NoShow => "hearing_no_show",
-            Outcome::Postponed => "hearing_postponed",
+            Outcome::Held => EventKind::HearingHeld,
+            Outcome::NoShow => EventKind::HearingNoShow,
+            Outcome::Postponed => EventKind::HearingPostponed,
         }
     }
 

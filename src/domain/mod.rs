@@ -5,6 +5,7 @@ pub mod backup;
 pub mod calendar;
 pub mod doctype;
 pub mod documents;
+pub mod events;
 pub mod export;
 pub mod field;
 pub mod findings;

@@ -282,6 +282,7 @@ fn vendor_attendees(
     conn: &mut DbConnection,
     e: &EngagementRow,
     kind: MailKind,
+    now: chrono::NaiveDateTime,
 ) -> AppResult<Vec<ContactRow>> {
     use MailKind::*;
     if !matches!(
@@ -303,7 +304,6 @@ fn vendor_attendees(
         return Ok(Vec::new());
     };
     let attendees = h.attendees.into_inner();
-    let now = db::now();
     Ok(attendees
         .into_iter()
         .filter(|a| a.kind == "system_vendor" && a.email.is_some())
@@ -351,7 +351,7 @@ pub fn enqueue(
         .filter(|c| c.email.is_some())
         .collect();
     if !contacts.is_empty() {
-        contacts.extend(vendor_attendees(conn, e, kind)?);
+        contacts.extend(vendor_attendees(conn, e, kind, config.clock.now())?);
     }
     let mut ids = Vec::new();
     for c in contacts {

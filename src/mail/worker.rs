@@ -109,7 +109,7 @@ impl Worker {
     pub async fn deliver(&self, stop: &Stop) -> anyhow::Result<usize> {
         let db = self.db.clone();
         let claimed_at = Instant::now();
-        let now = db::now();
+        let now = self.app.clock.now();
         let batch = claim_size(self.config.concurrency);
         let rows = tokio::task::spawn_blocking(move || {
             db.write_blocking(|conn| {
@@ -179,8 +179,9 @@ impl Worker {
         let rest: Vec<String> = rows.map(|r| r.id).collect();
         if !rest.is_empty() {
             let db = self.db.clone();
+            let now = self.app.clock.now();
             let released = tokio::task::spawn_blocking(move || {
-                db.write_blocking(|conn| Ok(db::outbox::release(conn, &rest, db::now())?))
+                db.write_blocking(|conn| Ok(db::outbox::release(conn, &rest, now)?))
             })
             .await?
             .map_err(cause)
@@ -202,7 +203,7 @@ impl Worker {
         if done.is_empty() {
             return Ok(0);
         }
-        let now = db::now();
+        let now = self.app.clock.now();
         let mut sent = Vec::new();
         let mut failed = Vec::new();
         for o in done {

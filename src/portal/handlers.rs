@@ -173,11 +173,12 @@ pub async fn show_page(
                 Err(e) => return Ok(Err((e, None))),
             };
             db::links::touch(conn, &opened.claims.id, st.clock().now())?;
-            step::note(
+            step::note_at(
                 conn,
                 &opened.who(),
                 &opened.engagement,
-                "link_viewed",
+                st.clock().now(),
+                step::EventKind::LinkViewed,
                 json!({"purpose": opened.claims.pur, "ip": origin.ip, "user_agent": origin.user_agent}),
             )?;
             let csrf = st.links.csrf(&opened.claims.id);
@@ -363,11 +364,12 @@ fn perform_in(
             "cancelled"
         }
         Act::OtherDates { note } => {
-            step::note(
+            step::note_at(
                 conn,
                 &who,
                 &e,
-                "other_dates_requested",
+                now,
+                step::EventKind::OtherDatesRequested,
                 json!({"note": note, "via": whence}),
             )?;
             "requested"

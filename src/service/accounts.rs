@@ -1,5 +1,6 @@
 //! Accounts: organisations and users, created the same way by the API and the command line.
 
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -86,7 +87,11 @@ impl UserDraft {
     }
 
     /// Writes the user after checking the role fits the organisation. Used by API and CLI.
-    pub fn insert(self, conn: &mut DbConnection) -> AppResult<db::users::UserRow> {
+    pub fn insert(
+        self,
+        conn: &mut DbConnection,
+        now: NaiveDateTime,
+    ) -> AppResult<db::users::UserRow> {
         check_membership(
             conn,
             &self.organization_id,
@@ -99,7 +104,6 @@ impl UserDraft {
                 format!("a user with the email {} already exists", self.email),
             ));
         }
-        let now = db::now();
         let id = db::new_id();
         Ok(db::users::insert(
             conn,
@@ -139,12 +143,12 @@ pub fn create_org(
     name: &str,
     kind: OrgKind,
     parent_id: Option<&str>,
+    now: NaiveDateTime,
 ) -> AppResult<db::orgs::OrgRow> {
     let parent = parent_kind(conn, parent_id)?;
     let prime_exists = db::orgs::kind_exists(conn, OrgKind::Prime.as_str())?;
     rules::check_placement(kind, parent, prime_exists)
         .map_err(|m| placement_error("parent_id", m))?;
-    let now = db::now();
     let id = db::new_id();
     Ok(db::orgs::insert(
         conn,

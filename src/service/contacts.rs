@@ -1,6 +1,7 @@
 //! Contacts of a hospital: the rules every stored contact passes, whichever way it came (the
 //! API, an imported list), and saving a change (a new address revokes the old one's links).
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -169,11 +170,11 @@ pub fn save_contact(
     conn: &mut DbConnection,
     current: &ContactRow,
     mut next: ContactRow,
+    now: NaiveDateTime,
 ) -> AppResult<Option<ContactRow>> {
     if !differs(current, &next) {
         return Ok(None);
     }
-    let now = db::now();
     if next.email != current.email || next.removed_at.is_some() {
         db::links::revoke_for_contact(conn, &current.id, now)?;
     }

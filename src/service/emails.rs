@@ -12,6 +12,7 @@ use super::Ctx;
 use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -58,7 +59,7 @@ pub fn send(
             Action::Edit
         },
         override_reason: None,
-        kind: "email_queued",
+        kind: EventKind::EmailQueued,
     };
     let acting_user = Some(actor.user_id.clone());
     let now = ctx.clock().now();
@@ -268,11 +269,12 @@ pub fn issue_link(
         &input.contact_id,
         input.purpose,
     )?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         &actor.into(),
         &e,
-        "link_issued",
+        ctx.clock().now(),
+        EventKind::LinkIssued,
         json!({"contact_id": input.contact_id, "purpose": input.purpose}),
     )?;
     Ok(LinkOut {
@@ -315,11 +317,12 @@ pub fn revoke_links(
         input.purpose.map(Purpose::as_str),
         ctx.clock().now(),
     )?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         &actor.into(),
         &e,
-        "links_revoked",
+        ctx.clock().now(),
+        EventKind::LinksRevoked,
         json!({"contact_id": input.contact_id, "purpose": input.purpose, "count": n}),
     )?;
     Ok(n)

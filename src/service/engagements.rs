@@ -1,7 +1,7 @@
 //! Engagements as every channel reads them (the detail, the list's rows), and the rules about
 //! them that are not steps: selection, assignment, reason texts.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -11,6 +11,7 @@ use super::step as pipeline;
 use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -267,7 +268,8 @@ pub fn create_engagement(
     round: &db::rounds::RoundRow,
     hospital: &db::hospitals::HospitalRow,
     sel: Selection,
-    kind: &str,
+    kind: pipeline::EventKind,
+    now: NaiveDateTime,
 ) -> AppResult<EngagementRow> {
     let Selection {
         rank,
@@ -285,7 +287,6 @@ pub fn create_engagement(
         ));
     }
     let tier = crate::service::rounds::tier_label(round, hospital.beds)?;
-    let now = db::now();
     let id = db::new_id();
     db::engagements::insert(
         conn,
@@ -308,10 +309,11 @@ pub fn create_engagement(
     )?;
     let e =
         db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
-    pipeline::note(
+    pipeline::note_at(
         conn,
         who,
         &e,
+        now,
         kind,
         json!({"round": round.name, "rank": rank, "secondary": secondary}),
     )?;
@@ -327,6 +329,7 @@ pub fn assign(
     who: &pipeline::Who,
     ids: &[String],
     organization_id: Option<&str>,
+    now: NaiveDateTime,
 ) -> AppResult<usize> {
     let mut unique = Vec::with_capacity(ids.len());
     let mut seen = std::collections::HashSet::new();
@@ -348,7 +351,6 @@ pub fn assign(
             reached.entry(m.engagement_id).or_default().insert(kind);
         }
     }
-    let now = db::now();
     db::bulk::assign(conn, &unique, organization_id, now)?;
     let events: Vec<db::engagements::EventRow> = unique
         .iter()
@@ -359,7 +361,7 @@ pub fn assign(
                 &e.id,
                 who,
                 now,
-                "assigned",
+                EventKind::Assigned,
                 json!({"from": e.organization_id, "to": organization_id}),
                 stage,
                 stage,
@@ -410,9 +412,9 @@ pub fn set_side_state(
 ) -> AppResult<()> {
     let why = check_side_state(state, why, resume_on)?;
     let kind = match state {
-        SideState::Declined => "declined",
-        SideState::Withdrawn => "withdrawn",
-        SideState::OnHold => "put_on_hold",
+        SideState::Declined => EventKind::Declined,
+        SideState::Withdrawn => EventKind::Withdrawn,
+        SideState::OnHold => EventKind::PutOnHold,
     };
     let by_hospital = t.who.kind == "contact";
     pipeline::step(
@@ -444,7 +446,7 @@ pub fn record_consent(
         conn,
         t,
         crate::domain::pipeline::Action::RecordConsent,
-        "consent_recorded",
+        EventKind::ConsentRecorded,
         move |_, s| {
             s.payload = payload;
             s.reach(Milestone::Consented);

@@ -13,6 +13,7 @@ use crate::db::hearings::{HearingRow, SlotRow};
 use crate::db::types::Json;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::documents::Purpose as DocPurpose;
+use crate::domain::events::EventKind;
 use crate::domain::hearings::{self as rules, Conflict, HearingStatus};
 pub use crate::domain::hearings::{Attendee, Outcome};
 use crate::domain::pipeline::{Action, Milestone};
@@ -198,7 +199,7 @@ pub fn offer(conn: &mut DbConnection, t: Target, input: OfferIn) -> AppResult<()
         conn,
         t,
         Action::OfferSlots,
-        "slots_offered",
+        EventKind::SlotsOffered,
         move |conn, s| {
             let mut ids = Vec::new();
             for slot in input.slots {
@@ -306,23 +307,29 @@ pub fn book(
     attendees: &[Attendee],
 ) -> AppResult<()> {
     check_attendees(attendees)?;
-    step::step(conn, t, Action::BookHearing, "hearing_booked", |conn, s| {
-        book_slot(conn, s, slot_id, attendees, 0, None)?;
-        let extra = Extra {
-            acting_user: s.who.user_id(),
-            ..Default::default()
-        };
-        let mails = compose::enqueue(
-            conn,
-            &ctx.config,
-            &ctx.links,
-            &s.engagement,
-            MailKind::HearingConfirmed,
-            &extra,
-        )?;
-        s.payload["mails"] = json!(mails);
-        Ok(())
-    })
+    step::step(
+        conn,
+        t,
+        Action::BookHearing,
+        EventKind::HearingBooked,
+        |conn, s| {
+            book_slot(conn, s, slot_id, attendees, 0, None)?;
+            let extra = Extra {
+                acting_user: s.who.user_id(),
+                ..Default::default()
+            };
+            let mails = compose::enqueue(
+                conn,
+                &ctx.config,
+                &ctx.links,
+                &s.engagement,
+                MailKind::HearingConfirmed,
+                &extra,
+            )?;
+            s.payload["mails"] = json!(mails);
+            Ok(())
+        },
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -347,7 +354,7 @@ pub fn reschedule(
         conn,
         t,
         Action::RescheduleHearing,
-        "hearing_rescheduled",
+        EventKind::HearingRescheduled,
         |conn, s| {
             let current = db::hearings::scheduled(conn, &s.engagement.id)?
                 .ok_or_else(|| refuse(rules::NO_HEARING))?;
@@ -413,7 +420,7 @@ pub fn cancel(conn: &mut DbConnection, t: Target, ctx: &Ctx, reason: &str) -> Ap
         conn,
         t,
         Action::CancelHearing,
-        "hearing_cancelled",
+        EventKind::HearingCancelled,
         |conn, s| {
             let current = db::hearings::scheduled(conn, &s.engagement.id)?
                 .ok_or_else(|| refuse(rules::NO_HEARING))?;

@@ -1,7 +1,7 @@
 //! The set-based part of a list import: what exists is read in a few queries for all rows, and
 //! the rows that only add (a new hospital, its contacts and engagement; an engagement for a
 //! known hospital) are written in multi-row statements. A row that changes stored data is left
-//! to `imports::apply_row`, one row at a time, so that its rules (links revoked on a new email,
+//! to `imports::rows::apply_row`, one row at a time, so that its rules (links revoked on a new email,
 //! the step runner's event and version) stay in one place.
 
 use std::collections::HashMap;
@@ -16,6 +16,7 @@ use crate::db::engagements::{EngagementRow, EventRow, NewEngagement};
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::Stage;
 use crate::error::AppResult;
 use crate::import::SelectionRow;
@@ -144,7 +145,7 @@ impl Batch {
             &id,
             who,
             now,
-            "imported",
+            EventKind::Imported,
             json!({"round": round.name, "rank": rank, "secondary": secondary}),
             Stage::Selected,
             Stage::Selected,

@@ -1,6 +1,7 @@
 //! Intake: documents received from the hospital (diagram, signed memorandum, minutes, report)
 //! and the pre-questionnaire's answers. The API and the hospital's page run the same use cases.
 
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::step::{self, Step, Target};
@@ -184,8 +185,8 @@ pub fn receive_documents(
     files: &[Received],
 ) -> AppResult<Vec<DocumentRow>> {
     let kind = match purpose {
-        Purpose::Diagram => "diagram_uploaded",
-        _ => "document_uploaded",
+        Purpose::Diagram => step::EventKind::DiagramUploaded,
+        _ => step::EventKind::DocumentUploaded,
     };
     step::step(conn, t, purpose.action(), kind, |c, s| {
         let rows = record_documents(c, s, purpose, files)?;
@@ -200,7 +201,7 @@ pub fn receive_documents(
 }
 
 /// Makes sure the shipped default template is stored (as version 1 of its key).
-pub fn ensure_default_template(conn: &mut DbConnection) -> AppResult<()> {
+pub fn ensure_default_template(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<()> {
     let t = q::default_template();
     if db::intake::template(conn, &t.key, i64::from(t.version))?.is_none() {
         let body = serde_json::to_string(&t).map_err(anyhow::Error::from)?;
@@ -210,7 +211,7 @@ pub fn ensure_default_template(conn: &mut DbConnection) -> AppResult<()> {
             &t.key,
             i64::from(t.version),
             &body,
-            db::now(),
+            now,
         )?;
     }
     Ok(())
@@ -299,9 +300,9 @@ pub fn save_questionnaire(
     submit: bool,
 ) -> AppResult<()> {
     let kind = if submit {
-        "questionnaire_submitted"
+        step::EventKind::QuestionnaireSubmitted
     } else {
-        "questionnaire_saved"
+        step::EventKind::QuestionnaireSaved
     };
     step::step(
         conn,

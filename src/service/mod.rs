@@ -19,6 +19,7 @@ pub mod retention;
 pub mod rounds;
 pub mod step;
 pub mod verification;
+pub mod work;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use crate::auth::links::LinkKeys;
 use crate::config::Config;
 use crate::db::{self, Db, DbConnection};
+use crate::domain::events::EventKind;
 use crate::error::{AppError, AppResult};
 use crate::mail::render::MailKind;
 use crate::service::step::Who;
@@ -65,7 +66,9 @@ pub fn scheduled_mails(
                     other => other.problem().detail,
                 };
                 tracing::warn!(engagement = %d.engagement_id, mail = d.kind.as_str(), error = %reason, "scheduled mail not queued");
-                if let Err(e) = db.write_blocking(|conn| note_failure(conn, &d, &reason)) {
+                if let Err(e) =
+                    db.write_blocking(|conn| note_failure(conn, &d, &reason, app.clock.now()))
+                {
                     tracing::error!(engagement = %d.engagement_id, error = %format!("{:#}", cause(e)), "cannot record a mail failure");
                 }
             }
@@ -140,9 +143,9 @@ pub fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -
                 note: what.clone(),
                 ..Default::default()
             };
-            ("nudge_queued", extra, what)
+            (EventKind::NudgeQueued, extra, what)
         }
-        _ => ("reminder_queued", Extra::default(), None),
+        _ => (EventKind::ReminderQueued, Extra::default(), None),
     };
     let cmd = Command {
         engagement_id: &id,
@@ -170,7 +173,12 @@ pub fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -
 /// Marks a mail the scheduler could not queue: a `mail_error` event in the engagement's
 /// timeline (once per mail and period, though the scheduler tries again each round) and, on each
 /// contact whose address the mailer cannot use, its `mail_error`.
-fn note_failure(conn: &mut DbConnection, d: &Due, reason: &str) -> AppResult<()> {
+fn note_failure(
+    conn: &mut DbConnection,
+    d: &Due,
+    reason: &str,
+    now: chrono::NaiveDateTime,
+) -> AppResult<()> {
     let Some(e) = db::engagements::get(conn, &d.engagement_id)? else {
         return Ok(());
     };
@@ -187,10 +195,11 @@ fn note_failure(conn: &mut DbConnection, d: &Due, reason: &str) -> AppResult<()>
         }
     }
     if !db::mail_problems::noted_since(conn, &e.id, d.kind.as_str(), d.since)? {
-        crate::service::step::note(
+        crate::service::step::note_at(
             conn,
             &system(),
             &e,
+            now,
             db::mail_problems::EVENT,
             serde_json::json!({"mail": d.kind.as_str(), "error": reason, "contacts": bad}),
         )?;

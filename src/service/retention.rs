@@ -12,6 +12,7 @@ use crate::db::engagements::{self as q, EngagementRow, EventRow};
 use crate::db::retention::{self as r, Removed};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::jst;
+use crate::domain::events::EventKind;
 use crate::domain::retention::{is_due, purge_due_at};
 use crate::error::{AppError, AppResult};
 use crate::files::Files;
@@ -131,7 +132,7 @@ fn purge_one(
             actor_kind: "system".into(),
             actor_id: None,
             actor_label: "retention purge".into(),
-            kind: "purged".into(),
+            kind: EventKind::Purged,
             payload: json!({
                 "retention_days": retention_days,
                 "closed_at": db::utc(closed_at),

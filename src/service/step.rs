@@ -9,6 +9,7 @@ use crate::auth::Actor;
 use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventRow};
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
+pub use crate::domain::events::EventKind;
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
@@ -168,7 +169,7 @@ pub struct Command<'a> {
     /// An admin's reason for stepping past a guard.
     pub override_reason: Option<&'a str>,
     /// Timeline event kind, e.g. `consent_recorded`.
-    pub kind: &'static str,
+    pub kind: EventKind,
 }
 
 /// Whom a step runs for, on which engagement, under which preconditions: the same for every
@@ -223,7 +224,7 @@ pub fn step<T>(
     conn: &mut DbConnection,
     target: Target,
     action: Action,
-    kind: &'static str,
+    kind: EventKind,
     body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
 ) -> AppResult<T> {
     let Target {
@@ -249,28 +250,6 @@ pub fn step<T>(
         }
         Ok(out)
     })
-}
-
-/// Runs one step of an engagement for an authenticated user.
-pub fn run<T>(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    cmd: Command,
-    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
-) -> AppResult<T> {
-    let engagement = load(conn, actor, cmd.engagement_id)?;
-    run_loaded(conn, Who::from(actor), engagement, cmd, body)
-}
-
-/// Runs one step on an engagement already loaded (and already checked for visibility), now.
-pub fn run_loaded<T>(
-    conn: &mut DbConnection,
-    who: Who,
-    engagement: EngagementRow,
-    cmd: Command,
-    body: impl FnOnce(&mut DbConnection, &mut Step) -> AppResult<T>,
-) -> AppResult<T> {
-    run_loaded_at(conn, who, engagement, cmd, db::now(), body)
 }
 
 /// Runs one step on an engagement already loaded, at `now` (the caller's clock).
@@ -353,7 +332,7 @@ pub fn run_loaded_at<T>(
 fn record(
     conn: &mut DbConnection,
     step: &Step,
-    kind: &str,
+    kind: EventKind,
     before: Stage,
     after: Stage,
     override_reason: Option<String>,
@@ -377,7 +356,7 @@ pub fn event_row(
     engagement_id: &str,
     who: &Who,
     at: NaiveDateTime,
-    kind: &str,
+    kind: EventKind,
     payload: Value,
     before: Stage,
     after: Stage,
@@ -389,7 +368,7 @@ pub fn event_row(
         actor_kind: who.kind.into(),
         actor_id: who.id.clone(),
         actor_label: who.label.clone(),
-        kind: kind.into(),
+        kind,
         payload: payload.to_string(),
         stage_before: before,
         stage_after: after,
@@ -397,16 +376,18 @@ pub fn event_row(
     }
 }
 
-/// Appends an event that changes nothing (a download, a view), in the caller's transaction.
-pub fn note(
+/// Appends an event that changes nothing (a download, a view, a link sent) at `now` (the
+/// channel's clock), in the caller's transaction.
+pub fn note_at(
     conn: &mut DbConnection,
     who: &Who,
     engagement: &EngagementRow,
-    kind: &str,
+    now: NaiveDateTime,
+    kind: EventKind,
     payload: Value,
 ) -> AppResult<()> {
     let stage = engagement.stage;
-    let event = event_row(&engagement.id, who, db::now(), kind, payload, stage, stage);
+    let event = event_row(&engagement.id, who, now, kind, payload, stage, stage);
     q::insert_event(conn, &event)?;
     Ok(())
 }

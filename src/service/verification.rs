@@ -12,6 +12,7 @@ use crate::db::verification::{FindingRow, ProposalRow};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::backup::{self, Estimate, Rate};
 use crate::domain::documents::Purpose;
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -92,7 +93,7 @@ pub fn record_finding(conn: &mut DbConnection, t: Target, f: FindingIn) -> AppRe
         conn,
         t,
         Action::Confidential,
-        "finding_recorded",
+        EventKind::FindingRecorded,
         move |conn, s| {
             let row = FindingRow {
                 id: db::new_id(),
@@ -124,7 +125,7 @@ pub fn update_finding(
         conn,
         t,
         Action::Confidential,
-        "finding_updated",
+        EventKind::FindingUpdated,
         move |conn, s| {
             let mut row = db::verification::finding(conn, &s.engagement.id, &finding_id)?
                 .ok_or_else(|| AppError::NotFound(format!("no finding {finding_id}")))?;
@@ -159,7 +160,7 @@ pub fn deliver_report(conn: &mut DbConnection, t: Target, r: ReportIn) -> AppRes
         conn,
         t,
         Action::DeliverReport,
-        "report_delivered",
+        EventKind::ReportDelivered,
         move |conn, s| {
             db::intake::document(conn, &s.engagement.id, &r.document_id)?
                 .filter(|d| d.purpose == Purpose::Report)
@@ -286,7 +287,7 @@ pub fn propose(
         conn,
         t,
         Action::BackupProposal,
-        "backup_proposed",
+        EventKind::BackupProposed,
         move |conn, s| {
             let row = ProposalRow {
                 engagement_id: s.engagement.id.clone(),
@@ -331,7 +332,7 @@ pub fn decide(conn: &mut DbConnection, t: Target, d: DecisionIn) -> AppResult<()
         conn,
         t,
         Action::BackupProposal,
-        "backup_decided",
+        EventKind::BackupDecided,
         move |conn, s| {
             let mut row = db::verification::proposal(conn, &s.engagement.id)?
                 .filter(|p| p.skipped_reason.is_none())
@@ -364,7 +365,7 @@ pub fn skip(conn: &mut DbConnection, t: Target, why: String) -> AppResult<()> {
         conn,
         t,
         Action::BackupProposal,
-        "backup_skipped",
+        EventKind::BackupSkipped,
         move |conn, s| {
             let row = ProposalRow {
                 engagement_id: s.engagement.id.clone(),

@@ -49,23 +49,6 @@ impl TestApp {
             .await;
         ok(res).await["id"].as_str().unwrap().to_owned()
     }
-
-    /// Sets when an engagement entered its stage, straight in the database.
-    pub async fn backdate(&self, engagement: &str, since: NaiveDateTime) {
-        use diesel::prelude::*;
-        use engagement_tracker::db::schema::engagements::dsl::*;
-        let db = self.db.clone();
-        let e = engagement.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.pool.get().unwrap();
-            diesel::update(engagements.find(e))
-                .set(stage_since.eq(since))
-                .execute(&mut *conn)
-                .unwrap();
-        })
-        .await
-        .unwrap();
-    }
 }
 
 async fn dash(app: &TestApp) -> Dash {
@@ -95,7 +78,10 @@ async fn dash(app: &TestApp) -> Dash {
     let e1 = app.engagement(a, &h1, Some(&w.sub_a)).await;
     let e2 = app.engagement(a, &h2, Some(&sub_b)).await;
     let e3 = app.engagement(a, &h3, Some(&w.sub_a)).await;
+    // e4 was selected 60 days ago and has waited since: made with the clock moved back.
+    app.clock().advance(-Duration::days(60));
     let e4 = app.engagement(a, &h4, None).await;
+    app.clock().advance(Duration::days(60));
     let contact = json!({"channel": "email", "outcome": "reached"});
     ok(app.step(a, &e1, "contact-attempts", contact.clone()).await).await;
     ok(app.step(a, &e1, "consent", json!({})).await).await;
@@ -109,8 +95,6 @@ async fn dash(app: &TestApp) -> Dash {
         )
         .await)
     .await;
-    app.backdate(&e4, engagement_tracker::db::now() - Duration::days(60))
-        .await;
     Dash {
         admin: w.admin,
         sub_a: w.sub_a,
@@ -524,22 +508,15 @@ async fn reads_carry_an_etag_and_answer_304_until_something_changes() {
     assert_eq!(s["totals"]["stages"]["consented"], 2);
 }
 
-/// Writes an engagement's history with past timestamps straight through the library.
-async fn history(app: &TestApp, e: &str, created: NaiveDateTime, steps: &[(&str, NaiveDateTime)]) {
-    use diesel::prelude::*;
-    use engagement_tracker::db::schema::engagements;
+/// Writes an engagement's past milestones and events straight through the library (the
+/// engagement itself is made with the clock moved to its selection).
+async fn history(app: &TestApp, e: &str, steps: &[(&str, NaiveDateTime)]) {
     let db = app.db.clone();
     let e = e.to_owned();
     let steps: Vec<(String, NaiveDateTime)> =
         steps.iter().map(|(k, t)| (k.to_string(), *t)).collect();
     tokio::task::spawn_blocking(move || {
         db.write_blocking(|conn| {
-            diesel::update(engagements::table.find(&e))
-                .set((
-                    engagements::created_at.eq(created),
-                    engagements::stage_since.eq(created),
-                ))
-                .execute(conn)?;
             for (kind, at) in &steps {
                 if kind.starts_with("event:") {
                     let (_, rest) = kind.split_once(':').unwrap();
@@ -553,7 +530,8 @@ async fn history(app: &TestApp, e: &str, created: NaiveDateTime, steps: &[(&str,
                             actor_kind: "system".into(),
                             actor_id: None,
                             actor_label: "test".into(),
-                            kind: k.into(),
+                            kind: engagement_tracker::domain::events::EventKind::parse(k)
+                                .expect("a known event kind"),
                             payload: payload.into(),
                             stage_before: Stage::Selected,
                             stage_after: Stage::Selected,
@@ -590,14 +568,16 @@ async fn trend_and_durations_are_rebuilt_from_past_milestones() {
     let a = &w.admin;
     let h1 = app.hospital_in(a, "13", 1, "架空一病院", 120).await;
     let h2 = app.hospital_in(a, "13", 2, "架空二病院", 120).await;
+    // Both selected Mon 6/1 09:00: made with the clock there, then back to today.
+    app.clock().set(june(1, 9).and_utc());
     let e1 = app.engagement(a, &h1, Some(&w.sub_a)).await;
     let e2 = app.engagement(a, &h2, Some(&w.sub_a)).await;
+    app.clock().set(chrono::Utc::now());
     // e1: selected Mon 6/1 09:00, contacted Tue 09:00 (1 business day), consented Fri 09:00
     // (3), memorandum sent Mon 6/8 09:00, signed Wed 6/10 09:00, executed Thu 6/11 09:00.
     history(
         &app,
         &e1,
-        june(1, 9),
         &[
             ("contacted", june(2, 9)),
             ("consented", june(5, 9)),
@@ -614,7 +594,6 @@ async fn trend_and_durations_are_rebuilt_from_past_milestones() {
     history(
         &app,
         &e2,
-        june(1, 9),
         &[("contacted", june(4, 9)), ("consented", june(11, 9))],
     )
     .await;

@@ -1,6 +1,5 @@
 //! Engagement lists, filters, assignment, visibility and the SLA clock.
 
-use diesel::prelude::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -332,7 +331,8 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
         }
     }
 
-    // Nothing is overdue yet; an engagement left in `selected` for 30 days is.
+    // Nothing is overdue yet; 30 days on, the engagement still in `selected` is (the others
+    // move on then).
     let list: Value = app
         .get("/api/v1/engagements?overdue=true&count=true", a)
         .await
@@ -340,19 +340,17 @@ async fn lists_filter_sort_page_and_flag_overdue_work() {
         .await
         .unwrap();
     assert_eq!(list["total"], 0);
-    let target = ids[1].clone();
-    let db = app.db.clone();
-    tokio::task::spawn_blocking(move || {
-        use engagement_tracker::db::schema::engagements::dsl::*;
-        let mut conn = db.pool.get().unwrap();
-        let long_ago = engagement_tracker::db::now() - chrono::Duration::days(30);
-        diesel::update(engagements.find(&target))
-            .set(stage_since.eq(long_ago))
-            .execute(&mut *conn)
-            .unwrap();
-    })
-    .await
-    .unwrap();
+    app.clock().advance(chrono::Duration::days(30));
+    app.step_ok(&w.coord_a, &ids[0], "consent", json!({})).await;
+    for e in [&ids[2], &ids[3]] {
+        app.step_ok(
+            &w.coord_a,
+            e,
+            "contact-attempts",
+            json!({"channel": "email", "outcome": "reached"}),
+        )
+        .await;
+    }
     let list: Value = app
         .get("/api/v1/engagements?overdue=true&count=true", a)
         .await

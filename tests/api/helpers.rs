@@ -208,9 +208,10 @@ impl TestApp {
             prefecture_code: (role == Role::PrefectureViewer).then(|| "13".into()),
             password: PASSWORD.into(),
         };
+        let now = self.clock().now();
         tokio::task::spawn_blocking(move || {
             let draft = UserDraft::new(input).expect("valid user");
-            db.write_blocking(|conn| draft.insert(conn))
+            db.write_blocking(|conn| draft.insert(conn, now))
                 .expect("insert user")
                 .id
         })
@@ -222,6 +223,7 @@ impl TestApp {
     /// the prime organisation's id.
     pub async fn bootstrap(&self) -> (String, String) {
         let db = self.db.clone();
+        let now = self.clock().now();
         let prime = tokio::task::spawn_blocking(move || {
             db.write_blocking(|conn| {
                 engagement_tracker::api::orgs::create_org(
@@ -229,6 +231,7 @@ impl TestApp {
                     "Prime Contractor",
                     engagement_tracker::domain::orgs::OrgKind::Prime,
                     None,
+                    now,
                 )
             })
             .expect("prime org")

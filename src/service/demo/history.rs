@@ -13,6 +13,7 @@ use crate::db::hearings::{HearingRow, SlotRow as HearingSlot};
 use crate::db::types::Json;
 use crate::db::verification::ProposalRow;
 use crate::domain::calendar::date_in_japan;
+use crate::domain::events::EventKind;
 use crate::domain::hearings::HearingStatus;
 use crate::domain::pipeline::{derive_stage, Milestone, Milestones, SideState, Stage};
 use crate::domain::questionnaire::ResponseStatus;
@@ -100,15 +101,19 @@ pub(super) fn engagement(
         t = at;
         let (kind, payload, milestone) = match step {
             "contacted" => (
-                "contact_attempt",
+                EventKind::ContactAttempt,
                 json!({"channel": "email", "outcome": "reached"}),
                 Some(Milestone::Contacted),
             ),
-            "consented" => ("consent_recorded", json!({}), Some(Milestone::Consented)),
+            "consented" => (
+                EventKind::ConsentRecorded,
+                json!({}),
+                Some(Milestone::Consented),
+            ),
             "memo_sent" => {
                 memorandum = Some("sent");
                 (
-                    "memorandum_status",
+                    EventKind::MemorandumStatus,
                     json!({"from": "draft", "to": "sent"}),
                     None,
                 )
@@ -116,7 +121,7 @@ pub(super) fn engagement(
             "memo_signed" => {
                 memorandum = Some("signed_by_hospital");
                 (
-                    "memorandum_status",
+                    EventKind::MemorandumStatus,
                     json!({"from": "sent", "to": "signed_by_hospital"}),
                     None,
                 )
@@ -125,20 +130,20 @@ pub(super) fn engagement(
                 memorandum = Some("executed");
                 executed_on = Some(date_in_japan(at.and_utc()));
                 (
-                    "memorandum_status",
+                    EventKind::MemorandumStatus,
                     json!({"from": "signed_by_hospital", "to": "executed"}),
                     Some(Milestone::MemorandumExecuted),
                 )
             }
             "diagram_received" => (
-                "diagram_uploaded",
+                EventKind::DiagramUploaded,
                 json!({}),
                 Some(Milestone::DiagramReceived),
             ),
             "questionnaire_submitted" => {
                 questionnaire = Some((ResponseStatus::Submitted, at));
                 (
-                    "questionnaire_submitted",
+                    EventKind::QuestionnaireSubmitted,
                     json!({}),
                     Some(Milestone::QuestionnaireSubmitted),
                 )
@@ -146,7 +151,7 @@ pub(super) fn engagement(
             "questionnaire_accepted" => {
                 questionnaire = questionnaire.map(|(_, s)| (ResponseStatus::Accepted, s));
                 (
-                    "questionnaire_accepted",
+                    EventKind::QuestionnaireAccepted,
                     json!({}),
                     Some(Milestone::QuestionnaireAccepted),
                 )
@@ -168,18 +173,22 @@ pub(super) fn engagement(
                     withdrawn_at: None,
                     created_at: at,
                 });
-                ("slots_offered", json!({"slots": [slot_id]}), None)
+                (EventKind::SlotsOffered, json!({"slots": [slot_id]}), None)
             }
             "hearing_booked" => {
                 hearing_status = Some((HearingStatus::Scheduled, at));
-                ("hearing_booked", json!({}), None)
+                (EventKind::HearingBooked, json!({}), None)
             }
             "hearing_held" => {
                 hearing_status = hearing_status.map(|(_, booked)| (HearingStatus::Held, booked));
-                ("hearing_held", json!({}), Some(Milestone::HearingHeld))
+                (
+                    EventKind::HearingHeld,
+                    json!({}),
+                    Some(Milestone::HearingHeld),
+                )
             }
             "report_delivered" => (
-                "report_delivered",
+                EventKind::ReportDelivered,
                 json!({}),
                 Some(Milestone::ReportDelivered),
             ),
@@ -197,7 +206,7 @@ pub(super) fn engagement(
                     skipped_reason: None,
                     updated_at: at,
                 });
-                ("backup_proposed", json!({"capacity_tb": tb}), None)
+                (EventKind::BackupProposed, json!({"capacity_tb": tb}), None)
             }
             "backup_done" => {
                 if rng.random_bool(0.2) {
@@ -213,7 +222,11 @@ pub(super) fn engagement(
                         skipped_reason: Some("既存の体制で十分との判断（デモ）".into()),
                         updated_at: at,
                     });
-                    ("backup_skipped", json!({}), Some(Milestone::BackupSkipped))
+                    (
+                        EventKind::BackupSkipped,
+                        json!({}),
+                        Some(Milestone::BackupSkipped),
+                    )
                 } else {
                     let decision = ["adopt", "adopt", "defer", "decline"][rng.random_range(0..4)];
                     if let Some(p) = proposal.as_mut() {
@@ -222,13 +235,13 @@ pub(super) fn engagement(
                         p.updated_at = at;
                     }
                     (
-                        "backup_decided",
+                        EventKind::BackupDecided,
                         json!({"decision": decision}),
                         Some(Milestone::BackupDecided),
                     )
                 }
             }
-            _ => ("completed", json!({}), Some(Milestone::Completed)),
+            _ => (EventKind::Completed, json!({}), Some(Milestone::Completed)),
         };
         let before = stage;
         if let Some(m) = milestone {
@@ -268,8 +281,9 @@ pub(super) fn engagement(
     if let Some(s) = side {
         let at = (t + Duration::hours(rng.random_range(24..24 * 7))).min(plan.now);
         let kind = match s {
-            SideState::OnHold => "put_on_hold",
-            other => other.as_str(),
+            SideState::OnHold => EventKind::PutOnHold,
+            SideState::Declined => EventKind::Declined,
+            SideState::Withdrawn => EventKind::Withdrawn,
         };
         events.push(event(
             &id,
@@ -313,7 +327,7 @@ pub(super) fn engagement(
     b.events.push(event(
         &id,
         plan.created,
-        "selected",
+        EventKind::Selected,
         json!({"demo": true}),
         Stage::Selected,
         Stage::Selected,
@@ -344,7 +358,7 @@ pub(super) fn engagement(
 fn event(
     engagement_id: &str,
     at: NaiveDateTime,
-    kind: &str,
+    kind: EventKind,
     payload: serde_json::Value,
     before: Stage,
     after: Stage,
@@ -356,7 +370,7 @@ fn event(
         actor_kind: "system".into(),
         actor_id: None,
         actor_label: "demo-data".into(),
-        kind: kind.into(),
+        kind,
         payload: payload.to_string(),
         stage_before: before,
         stage_after: after,

@@ -2,6 +2,12 @@
 //! hospitals, their contacts and one engagement each, matched on round + institution code so
 //! that a second import of the same list changes nothing.
 
+mod rows;
+
+use rows::apply_row;
+pub(super) use rows::{engagement_changes, hospital_changes, new_hospital, plan_contacts};
+
+use chrono::NaiveDateTime;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +22,7 @@ use crate::db::engagements::EngagementRow;
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
+use crate::domain::events::EventKind;
 use crate::domain::pipeline::Action;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -79,277 +86,6 @@ pub struct Options {
     pub secondary: bool,
 }
 
-pub(super) fn emr_text(e: EmrStatus) -> &'static str {
-    match e {
-        EmrStatus::Full => "full",
-        EmrStatus::Partial => "partial",
-    }
-}
-
-/// A hospital as the list gives it, new.
-pub(super) fn new_hospital(r: &SelectionRow, now: chrono::NaiveDateTime) -> HospitalRow {
-    HospitalRow {
-        id: db::new_id(),
-        prefecture_code: r.prefecture_code.clone(),
-        institution_code: r.institution_code.clone(),
-        name: r.name.clone(),
-        address: r.address.clone(),
-        beds: r.beds.map(i64::from),
-        emr_status: r.emr_status.map(|e| emr_text(e).to_owned()),
-        emergency: false,
-        disaster_base: false,
-        vendor_company: None,
-        vendor_contact: None,
-        vendor_email: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
-
-/// Applies what the list says to a stored hospital, in memory; the fields that changed.
-pub(super) fn hospital_changes(h: &mut HospitalRow, r: &SelectionRow) -> Vec<String> {
-    let mut changed = Vec::new();
-    let mut set = |name: &str, differs: bool| {
-        if differs {
-            changed.push(name.to_owned());
-        }
-        differs
-    };
-    let beds = r.beds.map(i64::from);
-    let emr = r.emr_status.map(|e| emr_text(e).to_owned());
-    if set("name", h.name != r.name) {
-        h.name = r.name.clone();
-    }
-    if set("address", r.address.is_some() && h.address != r.address) {
-        h.address = r.address.clone();
-    }
-    if set("beds", beds.is_some() && h.beds != beds) {
-        h.beds = beds;
-    }
-    if set("emr_status", emr.is_some() && h.emr_status != emr) {
-        h.emr_status = emr;
-    }
-    changed
-}
-
-/// What the list would change on an engagement of this round.
-pub(super) fn engagement_changes(
-    e: &EngagementRow,
-    r: &SelectionRow,
-    tier: &Option<String>,
-    secondary: bool,
-) -> Vec<String> {
-    let rank = r.rank.map(i64::from);
-    let mut changed = Vec::new();
-    if rank.is_some() && e.rank != rank {
-        changed.push("rank".into());
-    }
-    if e.tier != *tier {
-        changed.push("tier".into());
-    }
-    if secondary && !e.secondary {
-        changed.push("secondary".into());
-    }
-    if r.note.is_some() && e.note != r.note {
-        changed.push("note".into());
-    }
-    changed
-}
-
-/// Writes one good row, a statement at a time; returns what happened and the fields that
-/// changed. Rows that change stored data take this way (see `import_batch` for the others).
-fn apply_row(
-    conn: &mut DbConnection,
-    who: &Who,
-    round: &RoundRow,
-    r: &SelectionRow,
-    secondary: bool,
-) -> AppResult<(RowResult, String, Vec<String>)> {
-    let now = db::now();
-    let mut changed = Vec::new();
-    let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
-        None => {
-            let h = new_hospital(r, now);
-            db::hospitals::insert(conn, &h)?;
-            h
-        }
-        Some(mut h) => {
-            changed = hospital_changes(&mut h, r);
-            if !changed.is_empty() {
-                let version = h.version;
-                h.updated_at = now;
-                db::hospitals::replace(conn, &h, version)?;
-            }
-            h
-        }
-    };
-    if update_contacts(conn, &hospital.id, &r.contacts, now)? {
-        changed.push("contacts".into());
-    }
-    let rank = r.rank.map(i64::from);
-    let tier = super::rounds::tier_label(round, hospital.beds)?;
-    match db::engagements::find_by_round_hospital(conn, &round.id, &hospital.id)? {
-        None => {
-            let sel = Selection {
-                rank,
-                secondary,
-                organization_id: None,
-                note: r.note.as_deref(),
-            };
-            let e = create_engagement(conn, who, round, &hospital, sel, "imported")?;
-            Ok((RowResult::Created, e.id, changed))
-        }
-        Some(e) => {
-            changed.extend(engagement_changes(&e, r, &tier, secondary));
-            if changed.is_empty() {
-                return Ok((RowResult::Unchanged, e.id, changed));
-            }
-            let id = e.id.clone();
-            let payload = json!({"changed": changed});
-            let note = r.note.clone();
-            let cmd = Command {
-                engagement_id: &id,
-                if_match: None,
-                action: Action::Edit,
-                override_reason: None,
-                kind: "import_updated",
-            };
-            pipeline::run_loaded(conn, who.clone(), e, cmd, |_, s| {
-                s.payload = payload;
-                if rank.is_some() {
-                    s.changes.rank = Some(rank);
-                }
-                s.changes.tier = Some(tier);
-                if secondary {
-                    s.changes.secondary = Some(true);
-                }
-                if note.is_some() {
-                    s.changes.note = Some(note);
-                }
-                Ok(())
-            })?;
-            Ok((RowResult::Updated, id, changed))
-        }
-    }
-}
-
-/// What the list asks of one hospital's contacts: new ones, and stored ones it changes
-/// (current, next).
-pub(super) struct ContactPlan {
-    pub inserts: Vec<ContactRow>,
-    pub updates: Vec<(ContactRow, ContactRow)>,
-}
-
-/// Each listed contact kept as its own person (see `import::matching`); contacts the list
-/// does not name stay.
-pub(super) fn plan_contacts(
-    hospital_id: &str,
-    listed: &[import::ContactRow],
-    stored: &[ContactRow],
-    now: chrono::NaiveDateTime,
-) -> ContactPlan {
-    let emails: Vec<Option<String>> = listed
-        .iter()
-        .map(|c| c.email.as_deref().map(validate::normalize_email))
-        .collect();
-    let matches = matching::match_contacts(
-        &listed
-            .iter()
-            .zip(&emails)
-            .map(|(c, email)| Listed {
-                slot: c.slot,
-                name: &c.name,
-                email: email.as_deref(),
-            })
-            .collect::<Vec<_>>(),
-        &stored
-            .iter()
-            .map(|s| Stored {
-                position: s.position,
-                name: &s.name,
-                email: s.email.as_deref(),
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut held: Vec<i64> = stored.iter().map(|s| s.position).collect();
-    let mut plan = ContactPlan {
-        inserts: Vec::new(),
-        updates: Vec::new(),
-    };
-    for (c, found) in listed.iter().zip(matches) {
-        let input = ContactIn {
-            name: c.name.clone(),
-            department: c.department.clone(),
-            title: c.title.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
-            charset: None,
-        };
-        match found.and_then(|i| stored.get(i)) {
-            None => {
-                let position = matching::new_position(c.slot, &held);
-                held.push(position);
-                plan.inserts.push(contact_row(
-                    db::new_id(),
-                    hospital_id.to_owned(),
-                    input,
-                    position,
-                    now,
-                ));
-            }
-            Some(current) => {
-                let next = listed_over(
-                    current,
-                    contact_row(
-                        current.id.clone(),
-                        hospital_id.to_owned(),
-                        input,
-                        current.position,
-                        now,
-                    ),
-                );
-                if differs(current, &next) {
-                    plan.updates.push((current.clone(), next));
-                }
-            }
-        }
-    }
-    plan
-}
-
-/// Brings the hospital's contacts up to what the list says. Whether any changed.
-fn update_contacts(
-    conn: &mut DbConnection,
-    hospital_id: &str,
-    listed: &[import::ContactRow],
-    now: chrono::NaiveDateTime,
-) -> AppResult<bool> {
-    let stored = db::hospitals::contacts(conn, hospital_id)?;
-    let plan = plan_contacts(hospital_id, listed, &stored, now);
-    let mut changed = !plan.inserts.is_empty();
-    for row in &plan.inserts {
-        db::hospitals::insert_contact(conn, row)?;
-    }
-    for (current, next) in plan.updates {
-        changed |= save_contact(conn, &current, next)?.is_some();
-    }
-    Ok(changed)
-}
-
-/// What the list says over what is stored; what it leaves blank is kept.
-fn listed_over(current: &ContactRow, listed: ContactRow) -> ContactRow {
-    let mut next = current.clone();
-    if !listed.name.is_empty() {
-        next.name = listed.name;
-    }
-    next.department = listed.department.or(next.department);
-    next.title = listed.title.or(next.title);
-    next.phone = listed.phone.or(next.phone);
-    next.email = listed.email.or(next.email);
-    next
-}
-
 /// Runs an import in the caller's transaction. Rows that fail are reported; the caller decides
 /// whether to keep the transaction (see [`run`]). What exists is read in a few queries; new
 /// hospitals, contacts and engagements are written in multi-row statements; rows that change
@@ -360,6 +96,7 @@ fn import_rows(
     round: &RoundRow,
     outcomes: Vec<RowOutcome>,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<ImportReport> {
     let mut report = ImportReport {
         round: round.name.clone(),
@@ -413,7 +150,6 @@ fn import_rows(
     }
     let known = batch::Known::load(conn, &round.id, &good)?;
     let mut pending = batch::Batch::default();
-    let now = db::now();
     for (at, r) in good {
         match batch::plan(&known, &mut pending, who, round, &r, opts.secondary, now) {
             Ok(Some((result, id, changed))) => {
@@ -423,7 +159,7 @@ fn import_rows(
                 }
             }
             Ok(None) => {
-                let outcome = one_row(conn, who, round, &r, opts);
+                let outcome = one_row(conn, who, round, &r, opts, now);
                 settle(&mut report.rows[at], opts, outcome)?;
             }
             Err(e) => settle(&mut report.rows[at], opts, Err(e))?,
@@ -438,7 +174,7 @@ fn import_rows(
         Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
         Err(_) => {
             for (at, r) in rows {
-                let outcome = one_row(conn, who, round, &r, opts);
+                let outcome = one_row(conn, who, round, &r, opts, now);
                 report.rows[at].engagement_id = None;
                 report.rows[at].changed = Vec::new();
                 settle(&mut report.rows[at], opts, outcome)?;
@@ -464,9 +200,10 @@ fn one_row(
     round: &RoundRow,
     r: &SelectionRow,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<(RowResult, String, Vec<String>)> {
     use diesel::Connection;
-    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary))
+    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary, now))
 }
 
 /// Records a row's outcome in its report; an internal error ends the import.
@@ -497,7 +234,9 @@ fn settle(
 }
 
 /// Parses and imports a list. A dry run, or an all-or-nothing import with a rejected row,
-/// rolls everything back; the report tells row by row what would have happened.
+/// rolls everything back; the report tells row by row what would have happened. `now` is the
+/// channel's clock.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     db: &db::Db,
     who: &Who,
@@ -506,6 +245,7 @@ pub fn run(
     format: Format,
     encoding: Option<Encoding>,
     opts: Options,
+    now: NaiveDateTime,
 ) -> AppResult<ImportReport> {
     let outcomes = import::parse(bytes, format, encoding).map_err(|e| {
         let message = format!("{} / {}", e.ja(), e.en());
@@ -520,7 +260,7 @@ pub fn run(
     let result = db.write_blocking(|conn| {
         let round = db::rounds::find(conn, &round_key)?
             .ok_or_else(|| AppError::field("round", "no round has this id or name"))?;
-        let mut report = import_rows(conn, &who, &round, outcomes, opts)?;
+        let mut report = import_rows(conn, &who, &round, outcomes, opts, now)?;
         let keep = !opts.dry_run && (opts.partial || report.rejected == 0);
         if keep {
             report.written = report.created + report.updated > 0;

@@ -1,0 +1,338 @@
+//! Engagements: one per hospital per round. Here the reads (lists, details, the timeline);
+//! the steps that need no documents in `steps.rs`, selection and assignment in `admin.rs`.
+
+mod admin;
+mod steps;
+
+pub use admin::*;
+pub use steps::*;
+
+use actix_web::{get, http::StatusCode, patch, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::caller::Caller;
+use super::idempotency::{created, respond, Idem};
+use super::json::Json;
+use super::query::Query;
+use super::step::StepCall;
+use super::with_etag;
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::db::engagements::{Filter, KeyAfter, Sort};
+use crate::db::{self, utc, DbConnection};
+use crate::domain::events::EventKind;
+use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
+use crate::domain::prefectures;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::service::cursor;
+use crate::service::step;
+use crate::service::step::{self as pipeline, engagement_scope};
+
+pub use crate::service::engagements::{
+    detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
+    MemorandumOut, MilestoneOut, SideStateOut,
+};
+use crate::service::engagements::{overdue, stage_of};
+
+/// The detail of an engagement after a step, as the step's answer.
+pub fn detail_json(
+    conn: &mut DbConnection,
+    config: &Config,
+    id: &str,
+) -> AppResult<(StatusCode, Value)> {
+    let e = db::engagements::get(conn, id)?
+        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
+    let d = detail(conn, config, e)?;
+    Ok((
+        StatusCode::OK,
+        serde_json::to_value(d).map_err(anyhow::Error::from)?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Round id or name (`FY2025`).
+    pub round: Option<String>,
+    /// JIS code or name.
+    pub prefecture: Option<String>,
+    /// Tier label, e.g. `100-199`.
+    pub tier: Option<String>,
+    pub stage: Option<Stage>,
+    /// `declined`, `withdrawn`, `on_hold`, or `none` for engagements in no side state.
+    pub side_state: Option<String>,
+    pub organization_id: Option<String>,
+    /// Only engagements assigned to no organisation.
+    pub unassigned: Option<bool>,
+    /// Only engagements past their stage's SLA.
+    pub overdue: Option<bool>,
+    /// Part of the hospital's name or institution code.
+    pub q: Option<String>,
+    /// `created` (default), `rank`, `hospital_name`, `stage`, `stage_since`, `updated_at`;
+    /// prefix `-` for descending.
+    pub sort: Option<String>,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Also count every matching engagement, in all pages, as `total` (absent otherwise):
+    /// a scan of all matches, so ask for it only when the number is shown.
+    pub count: Option<bool>,
+}
+
+impl ListQuery {
+    pub fn filter(&self, conn: &mut DbConnection, config: &Config) -> AppResult<Filter> {
+        let mut errors = Vec::new();
+        let round_id = match &self.round {
+            Some(r) => match db::rounds::find(conn, r)? {
+                Some(round) => Some(round.id),
+                None => {
+                    errors.push(FieldError::new("round", "no round has this id or name"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let prefecture_code = match &self.prefecture {
+            Some(p) => match prefectures::find(p) {
+                Some(p) => Some(p.code.clone()),
+                None => {
+                    errors.push(FieldError::new("prefecture", "unknown prefecture"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(s) = &self.side_state {
+            if s != "none" && SideState::parse(s).is_none() {
+                errors.push(FieldError::new(
+                    "side_state",
+                    "declined, withdrawn, on_hold or none",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let now = config.clock.now_utc();
+        Ok(Filter {
+            round_id,
+            prefecture_code,
+            tier: self.tier.clone(),
+            stage: self.stage.map(|s| s.as_str().to_owned()),
+            side_state: self.side_state.clone(),
+            organization_id: self.organization_id.clone(),
+            unassigned: self.unassigned.unwrap_or(false),
+            ids: None,
+            overdue: self
+                .overdue
+                .filter(|o| *o)
+                .map(|_| crate::service::engagements::overdue_cutoffs(config, now)),
+            text: self
+                .q
+                .clone()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
+        })
+    }
+
+    fn sort(&self) -> AppResult<(Sort, bool)> {
+        let raw = self.sort.as_deref().unwrap_or("created");
+        let (desc, key) = match raw.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, raw),
+        };
+        let sort = match key {
+            "created" => Sort::Created,
+            "rank" => Sort::Rank,
+            "hospital_name" => Sort::HospitalName,
+            "stage" => Sort::Stage,
+            "stage_since" => Sort::StageSince,
+            "updated_at" => Sort::UpdatedAt,
+            _ => return Err(AppError::field("sort", "created, rank, hospital_name, stage, stage_since or updated_at, optionally prefixed with -")),
+        };
+        Ok((sort, desc))
+    }
+}
+
+/// Where a cursor of this list says the previous page ended.
+fn after(raw: Option<&str>, sort_name: &str, sort: Sort) -> AppResult<Option<(KeyAfter, String)>> {
+    let Some(a) = cursor::decode(raw, sort_name)? else {
+        return Ok(None);
+    };
+    let key = match sort {
+        Sort::Created => KeyAfter::Id,
+        Sort::Rank | Sort::Stage => KeyAfter::Int(a.int()?),
+        Sort::HospitalName => KeyAfter::Text(a.text()?),
+        Sort::StageSince | Sort::UpdatedAt => KeyAfter::Time(a.time()?),
+    };
+    Ok(Some((key, a.id)))
+}
+
+fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
+    match key {
+        KeyAfter::Id => None,
+        KeyAfter::Int(v) => Some(v.into()),
+        KeyAfter::Text(v) => Some(v.into()),
+        KeyAfter::Time(v) => Some(v.into()),
+    }
+}
+
+/// Engagements the caller may see, filtered, sorted and paged.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), params(ListQuery), responses(
+    (status = 200, body = EngagementList),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 422, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements")]
+pub async fn list_engagements(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: Query<ListQuery>,
+) -> AppResult<web::Json<EngagementList>> {
+    let q = query.into_inner();
+    let limit = super::PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit()?;
+    let (sort, desc) = q.sort()?;
+    let sort_name = q.sort.clone().unwrap_or_else(|| "created".into());
+    let after = after(q.cursor.as_deref(), &sort_name, sort)?;
+    let count = q.count.unwrap_or(false);
+    let config = state.config.clone();
+    let list = state
+        .read_as(caller, move |conn, actor| {
+            let scope = engagement_scope(conn, actor)?;
+            let filter = q.filter(conn, &config)?;
+            let total = match count {
+                true => Some(db::engagements::count(conn, &scope, &filter)?),
+                false => None,
+            };
+            let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
+            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
+            let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
+                (cursor_key(db::engagements::key_of(sort, r)), r.0.id.clone())
+            });
+            let hospital_ids: Vec<String> =
+                rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
+            let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
+            let items = rows
+                .into_iter()
+                .map(|(e, (name, code))| EngagementSummary {
+                    needs_contacts: with_email
+                        .iter()
+                        .find(|(h, _)| *h == e.hospital_id)
+                        .map_or(0, |(_, n)| *n)
+                        < super::hospitals::MIN_CONTACTS,
+                    overdue: overdue(&config, &e),
+                    hospital: HospitalBrief {
+                        id: e.hospital_id.clone(),
+                        name,
+                        institution_code: code,
+                    },
+                    stage: stage_of(&e),
+                    side_state: e.side_state,
+                    stage_since: utc(e.stage_since),
+                    id: e.id,
+                    round_id: e.round_id,
+                    prefecture_code: e.prefecture_code,
+                    tier: e.tier,
+                    rank: e.rank,
+                    secondary: e.secondary,
+                    organization_id: e.organization_id,
+                    version: e.version,
+                })
+                .collect();
+            Ok(EngagementList {
+                items,
+                total,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(list))
+}
+
+/// One engagement: stage, milestones with who and when, what is awaited next, the hospital and
+/// its contacts.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
+    (status = 200, body = EngagementDetail),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements/{id}")]
+pub async fn get_engagement(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    let id = path.into_inner();
+    let config = state.config.clone();
+    let d = state
+        .read_as(caller, move |conn, actor| {
+            let (e, hospital, round) =
+                crate::service::engagements::load_with_hospital(conn, actor, &id)?;
+            crate::service::engagements::detail_of(conn, &config, e, hospital, round)
+        })
+        .await?;
+    let version = d.version;
+    Ok(with_etag(HttpResponse::Ok().json(d), version))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventOut {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// `user`, `contact` or `system`.
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor: String,
+    pub kind: EventKind,
+    pub payload: Value,
+    pub stage_before: Stage,
+    pub stage_after: Stage,
+    /// Set when an admin stepped past a rule.
+    pub override_reason: Option<String>,
+}
+
+/// The engagement's timeline, oldest first.
+#[utoipa::path(tag = "engagements", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<EventOut>),
+    (status = 404, body = crate::error::Problem, content_type = "application/problem+json"),
+    (status = 403, body = crate::error::Problem, content_type = "application/problem+json"),
+))]
+#[get("/engagements/{id}/timeline")]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> AppResult<web::Json<Vec<EventOut>>> {
+    let id = path.into_inner();
+    let rows = state
+        .read_as(caller, move |conn, actor| {
+            pipeline::load(conn, actor, &id)?;
+            Ok(db::engagements::timeline(conn, &id)?)
+        })
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|r| EventOut {
+                payload: serde_json::from_str(&r.payload).unwrap_or(Value::Null),
+                stage_before: r.stage_before,
+                stage_after: r.stage_after,
+                id: r.id,
+                at: utc(r.at),
+                actor_kind: r.actor_kind,
+                actor_id: r.actor_id,
+                actor: r.actor_label,
+                kind: r.kind,
+                override_reason: r.override_reason,
+            })
+            .collect(),
+    ))
+}
