@@ -37,6 +37,12 @@ use crate::error::{AppError, AppResult};
 macro_rules! v1_handlers {
     ($then:ident) => {
         $then!(
+            // The reads by id first: the router tries each route with a parameter in turn (a
+            // regex match each), and these are most of the traffic; every other route of theirs
+            // differs in method or in path, so the order changes no answer.
+            engagements::get_engagement,
+            engagements::timeline,
+            hospitals::get_hospital,
             auth::token,
             auth::list_api_tokens,
             auth::create_api_token,
@@ -60,7 +66,6 @@ macro_rules! v1_handlers {
             rounds::import_slots,
             hospitals::list_hospitals,
             hospitals::create_hospital,
-            hospitals::get_hospital,
             hospitals::update_hospital,
             contacts::list_contacts,
             contacts::get_contact,
@@ -72,9 +77,7 @@ macro_rules! v1_handlers {
             engagements::assign,
             engagements::list_engagements,
             engagements::create,
-            engagements::get_engagement,
             engagements::update_engagement,
-            engagements::timeline,
             engagements::contact_attempt,
             engagements::consent,
             engagements::memorandum,

@@ -18,7 +18,7 @@ pub fn engagement_with_hospital(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Option<(EngagementRow, HospitalRow, String)>> {
-    engagements::table
+    super::native!(conn, |c| engagements::table
         .inner_join(hospitals::table)
         .inner_join(rounds::table)
         .filter(engagements::id.eq(id))
@@ -27,8 +27,8 @@ pub fn engagement_with_hospital(
             HospitalRow::as_select(),
             rounds::name,
         ))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// What the detail says about an engagement besides its own row and milestones.
@@ -76,14 +76,18 @@ pub fn detail_facts(
         .inner_join(hearing_slots::table.on(hearing_slots::id.eq(hearings::slot_id)))
         .select(hearing_slots::starts_at)
         .single_value();
-    let (questionnaire_status, open_slots, backup, hearing, hearing_at) =
-        diesel::select((questionnaire, open_slots, backup, hearing, hearing_at)).get_result::<(
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<NaiveDateTime>,
-        )>(conn)?;
+    type Row = (
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDateTime>,
+    );
+    let (questionnaire_status, open_slots, backup, hearing, hearing_at) = super::native!(
+        conn,
+        |c| diesel::select((questionnaire, open_slots, backup, hearing, hearing_at))
+            .get_result::<Row>(c)
+    )?;
     Ok(DetailFacts {
         questionnaire_status,
         open_slots: open_slots.unwrap_or(0),

@@ -212,11 +212,11 @@ pub fn set_stage(
 }
 
 pub fn milestones(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<MilestoneRow>> {
-    milestones::table
+    super::native!(conn, |c| milestones::table
         .filter(milestones::engagement_id.eq(id))
         .order(milestones::at.asc())
         .select(MilestoneRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Records a milestone once; a second record of the same milestone keeps the first.
@@ -265,11 +265,11 @@ pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> QueryResult<()
 }
 
 pub fn timeline(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<EventRow>> {
-    events::table
+    super::native!(conn, |c| events::table
         .filter(events::engagement_id.eq(id))
         .order((events::at.asc(), events::id.asc()))
         .select(EventRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Filters of the engagement list; every field narrows.

@@ -80,11 +80,11 @@ pub fn replace(conn: &mut DbConnection, row: &HospitalRow, version: i64) -> Quer
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<HospitalRow>> {
-    hospitals::table
+    super::native!(conn, |c| hospitals::table
         .find(id)
         .select(HospitalRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<HospitalRow>> {
@@ -137,12 +137,12 @@ pub fn list(
 }
 
 pub fn contacts(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<Vec<ContactRow>> {
-    contacts::table
+    super::native!(conn, |c| contacts::table
         .filter(contacts::hospital_id.eq(hospital_id))
         .filter(contacts::removed_at.is_null())
         .order((contacts::position.asc(), contacts::id.asc()))
         .select(ContactRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn contact(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ContactRow>> {

@@ -61,9 +61,9 @@ pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> QueryResult<Opt
 
 /// (id, parent_id) for every organisation: the tree is small, so it is walked in memory.
 pub fn edges(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
-    organizations::table
+    super::native!(conn, |c| organizations::table
         .select((organizations::id, organizations::parent_id))
-        .load(conn)
+        .load(c))
 }
 
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {

@@ -64,11 +64,11 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table
+    super::native!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
