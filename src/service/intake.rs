@@ -48,39 +48,38 @@ pub async fn check_files(
             "attach at least one file in a part named `file`",
         ));
     }
+    // Every file is already in storage: whatever goes wrong, none of them stays.
+    let keys: Vec<String> = incoming.iter().map(|i| i.stored.key.clone()).collect();
     let mut errors = Vec::new();
     let mut received = Vec::with_capacity(incoming.len());
-    let mut stored = Vec::with_capacity(incoming.len());
     for (i, inc) in incoming.into_iter().enumerate() {
         let Incoming {
             filename: name,
-            stored: s,
+            stored,
             probe,
         } = inc;
-        let kind = match kind_of(files, &s, probe).await {
+        let kind = match kind_of(files, &stored, probe).await {
             Ok(kind) => kind,
             Err(e) => {
-                stored.push(s);
-                discard(files, stored.iter().map(|s| s.key.as_str())).await;
+                discard(files, keys.iter().map(String::as_str)).await;
                 return Err(e.into());
             }
         };
         match kind {
-            Some(kind) if purpose.allows(kind) => received.push(Received { filename: name, kind, stored: s.clone() }),
+            Some(kind) if purpose.allows(kind) => received.push(Received { filename: name, kind, stored }),
             Some(kind) => errors.push(FieldError::new(
                 format!("file[{i}]"),
                 format!("{name}: a {} file is not accepted as {}", kind.label(), purpose.as_str()),
             )),
-            None if s.size == 0 => errors.push(FieldError::new(format!("file[{i}]"), format!("{name} is empty"))),
+            None if stored.size == 0 => errors.push(FieldError::new(format!("file[{i}]"), format!("{name} is empty"))),
             None => errors.push(FieldError::new(
                 format!("file[{i}]"),
                 format!("{name}: the content is not a recognised document type (PDF, image, Visio, Excel, Word …)"),
             )),
         }
-        stored.push(s);
     }
     if !errors.is_empty() {
-        discard(files, stored.iter().map(|s| s.key.as_str())).await;
+        discard(files, keys.iter().map(String::as_str)).await;
         return Err(AppError::Validation(errors));
     }
     Ok(received)
