@@ -566,6 +566,33 @@ impl Sla {
                 .deadline_cutoff(stage, now)
                 .is_some_and(|cutoff| since < cutoff)
     }
+
+    /// Every stage's cutoff at `now`, worked out once for judging many engagements (counting
+    /// business days back is the costly part).
+    pub fn cutoffs(&self, now: DateTime<Utc>) -> Cutoffs {
+        Cutoffs(
+            Stage::ALL
+                .into_iter()
+                .map(|s| (s, self.deadline_cutoff(s, now)))
+                .collect(),
+        )
+    }
+}
+
+/// The SLA's cutoffs at one moment ([`Sla::cutoffs`]).
+pub struct Cutoffs(Vec<(Stage, Option<DateTime<Utc>>)>);
+
+impl Cutoffs {
+    /// As [`Sla::is_overdue`] at the moment these cutoffs were taken.
+    pub fn is_overdue(&self, stage: Stage, side: Option<SideState>, since: DateTime<Utc>) -> bool {
+        side.is_none()
+            && self
+                .0
+                .iter()
+                .find(|(s, _)| *s == stage)
+                .and_then(|(_, cutoff)| *cutoff)
+                .is_some_and(|cutoff| since < cutoff)
+    }
 }
 
 #[cfg(test)]
@@ -755,5 +782,23 @@ mod tests {
         assert!(sla.is_overdue(Stage::Contacting, None, since, jst(2026, 5, 8, 13)));
         // Calendar days alone would have made it overdue on 5/4.
         assert!(jst(2026, 5, 4, 0) - since > chrono::Duration::days(2));
+    }
+
+    #[test]
+    fn cutoffs_taken_once_judge_as_the_rule_does() {
+        let sla = Sla::parse("contacting=2,hearing=10").unwrap();
+        let now = jst(2026, 5, 8, 13);
+        let cutoffs = sla.cutoffs(now);
+        for stage in Stage::ALL {
+            for side in [None, Some(SideState::OnHold)] {
+                for since in [jst(2026, 4, 1, 9), jst(2026, 5, 1, 12), jst(2026, 5, 8, 9)] {
+                    assert_eq!(
+                        cutoffs.is_overdue(stage, side, since),
+                        sla.is_overdue(stage, side, since, now),
+                        "{stage:?} {side:?} {since}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -32,11 +32,11 @@ use crate::service::cursor;
 use crate::service::step;
 use crate::service::step::{self as pipeline, engagement_scope};
 
+use crate::service::engagements::stage_of;
 pub use crate::service::engagements::{
     detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
     MemorandumOut, MilestoneOut, SideStateOut,
 };
-use crate::service::engagements::{overdue, stage_of};
 
 /// The detail of an engagement after a step, as the step's answer.
 pub fn detail_json(
@@ -221,6 +221,7 @@ pub async fn list_engagements(
             let hospital_ids: Vec<String> =
                 rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
             let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
+            let cutoffs = config.sla.cutoffs(config.clock.now_utc());
             let items = rows
                 .into_iter()
                 .map(|(e, (name, code))| EngagementSummary {
@@ -229,7 +230,7 @@ pub async fn list_engagements(
                         .find(|(h, _)| *h == e.hospital_id)
                         .map_or(0, |(_, n)| *n)
                         < super::hospitals::MIN_CONTACTS,
-                    overdue: overdue(&config, &e),
+                    overdue: cutoffs.is_overdue(stage_of(&e), e.side_state, utc(e.stage_since)),
                     hospital: HospitalBrief {
                         id: e.hospital_id.clone(),
                         name,

@@ -241,6 +241,7 @@ fn rows(
     let ids: Vec<String> = lines.iter().map(|l| l.engagement_id.clone()).collect();
     let facts = db::dashboard::next_facts(conn, &ids)?;
     let names = db::dashboard::organization_names(conn)?;
+    let cutoffs = sla.cutoffs(now);
     Ok(lines
         .into_iter()
         .map(|l| {
@@ -276,7 +277,7 @@ fn rows(
                     description: n.description.into(),
                     awaiting: n.awaiting,
                 }),
-                overdue: sla.is_overdue(stage, side, since, now),
+                overdue: cutoffs.is_overdue(stage, side, since),
                 hearing_date: scheduled
                     .or_else(|| facts.held.get(id).copied())
                     .map(|t| date_in_japan(t.and_utc())),
