@@ -356,7 +356,7 @@ fn retier(
     now: NaiveDateTime,
 ) -> AppResult<()> {
     use crate::domain::pipeline::Action;
-    use crate::service::step::{run_loaded_at, Command, Who};
+    use crate::service::step::{run_loaded, Command, Who};
     for e in db::engagements::for_hospital(conn, &h.id)? {
         let round = db::rounds::find(conn, &e.round_id)?
             .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
@@ -372,7 +372,7 @@ fn retier(
             override_reason: None,
             kind: EventKind::TierChanged,
         };
-        run_loaded_at(conn, Who::from(actor), e, cmd, now, |_, s| {
+        run_loaded(conn, Who::from(actor), e, cmd, now, |_, s| {
             s.payload = serde_json::json!({"from": s.engagement.tier, "to": tier, "beds": h.beds});
             s.changes.tier = Some(tier);
             Ok(())

@@ -16,12 +16,16 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::intake::DocumentRow;
 use crate::db::{self, utc, DbConnection};
-use crate::domain::doctype::{self};
+use crate::domain::doctype;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::questionnaire::ResponseStatus;
 use crate::domain::questionnaire::{self as q, Answers, Template};
+use crate::edge::upload::{check_declared_length, read_documents};
 use crate::error::{AppError, AppResult};
 use crate::files::Document;
+use crate::service::intake::{
+    check_files, keep_if_recorded, receive_documents, save_answers, template_for, Purpose,
+};
 use crate::service::step::{self as pipeline, Who};
 
 #[derive(Serialize, ToSchema)]
@@ -185,7 +189,7 @@ pub async fn download(
         .db
         .write(move |conn| {
             let e = pipeline::load(conn, &actor, &id)?;
-            pipeline::note_at(
+            pipeline::note(
                 conn,
                 &Who::from(&actor),
                 &e,
@@ -301,12 +305,6 @@ pub struct QuestionnaireOut {
     pub answered_required: usize,
     pub total_required: usize,
 }
-
-pub use crate::edge::upload::{check_declared_length, read_documents};
-pub use crate::service::intake::{
-    check_files, ensure_default_template, keep_if_recorded, receive_documents, save_answers,
-    template_for, Purpose,
-};
 
 pub fn questionnaire_out(
     conn: &mut DbConnection,

@@ -307,7 +307,12 @@ pub struct NextFacts {
 
 /// Reads the facts behind the next action of these engagements, a chunk at a time (SQLite
 /// limits the number of bound parameters).
-pub fn next_facts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<NextFacts> {
+/// `now`: the app's time, for which slots are still open.
+pub fn next_facts(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<NextFacts> {
     let mut out = NextFacts::default();
     for chunk in ids.chunks(500) {
         let chunk = chunk.to_vec();
@@ -335,7 +340,7 @@ pub fn next_facts(conn: &mut DbConnection, ids: &[String]) -> QueryResult<NextFa
                 .filter(hearing_slots::engagement_id.eq_any(&chunk))
                 .filter(hearing_slots::withdrawn_at.is_null())
                 // Open as `domain::hearings::is_open` has it: not begun.
-                .filter(hearing_slots::starts_at.gt(super::now()))
+                .filter(hearing_slots::starts_at.gt(now))
                 .filter(diesel::dsl::not(hearing_slots::id.eq_any(booked)))
                 .group_by(hearing_slots::engagement_id)
                 .select((hearing_slots::engagement_id, count_star()))

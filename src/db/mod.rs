@@ -487,10 +487,8 @@ fn unavailable(e: impl std::fmt::Display) -> DbError {
 }
 
 /// The system clock's now, cut to microseconds (PostgreSQL keeps no more, so values round-trip
-/// equal). The application takes its time from `clock::Clock` (tests move it); this is left for
-/// `service::step::note` and the two callers in files another branch is changing
-/// (`api/intake.rs`'s template store, `service/intake.rs`'s document rows), which have a clock
-/// at hand and move to it when that lands.
+/// equal). The application never calls it: it takes its time from `clock::Clock` (tests move
+/// it). Tests use it to write fixture rows.
 pub fn now() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)

@@ -593,6 +593,15 @@ impl Cutoffs {
                 .and_then(|(_, cutoff)| *cutoff)
                 .is_some_and(|cutoff| since < cutoff)
     }
+
+    /// The form the database filters take: for each stage with a clock, its name and the
+    /// moment before which entering it is overdue.
+    pub fn as_filter(&self) -> Vec<(String, chrono::NaiveDateTime)> {
+        self.0
+            .iter()
+            .filter_map(|(s, cutoff)| cutoff.map(|c| (s.as_str().to_owned(), c.naive_utc())))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -800,5 +809,16 @@ mod tests {
                 }
             }
         }
+        // The database filters' form: the stages with a clock, nothing else.
+        let filter = cutoffs.as_filter();
+        let expected: Vec<(String, chrono::NaiveDateTime)> = Stage::ALL
+            .into_iter()
+            .filter_map(|s| {
+                sla.deadline_cutoff(s, now)
+                    .map(|c| (s.as_str().to_owned(), c.naive_utc()))
+            })
+            .collect();
+        assert_eq!(filter, expected);
+        assert!(!filter.is_empty() && filter.iter().all(|(s, _)| s != "completed"));
     }
 }

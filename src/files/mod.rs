@@ -79,6 +79,16 @@ pub struct Document {
 }
 
 impl Document {
+    /// A document just stored, before any row records it.
+    pub fn stored(s: &Stored) -> Self {
+        Self {
+            key: s.key.clone(),
+            sha256: s.sha256.clone(),
+            size: s.size,
+            seal: Some(s.seal.clone()),
+        }
+    }
+
     pub fn of(row: &crate::db::intake::DocumentRow) -> Self {
         Self {
             key: row.storage_key.clone(),

@@ -96,11 +96,6 @@ impl Sealing {
         Ok(())
     }
 
-    /// Plaintext bytes written so far.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
     /// Seals the last segment; the object appears only now, whole (a single put, or the
     /// multipart upload completed).
     pub async fn finish(self) -> Result<Stored, FilesError> {

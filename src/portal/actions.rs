@@ -185,7 +185,7 @@ fn perform_in(
             "cancelled"
         }
         Act::OtherDates { note } => {
-            step::note_at(
+            step::note(
                 conn,
                 &who,
                 &e,

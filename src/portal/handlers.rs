@@ -172,7 +172,7 @@ pub async fn show_page(
                 Err(e) => return Ok(Err((e, None))),
             };
             db::links::touch(conn, &opened.claims.id, st.clock().now())?;
-            step::note_at(
+            step::note(
                 conn,
                 &opened.who(),
                 &opened.engagement,

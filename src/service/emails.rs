@@ -63,7 +63,7 @@ pub fn send(
     };
     let acting_user = Some(actor.user_id.clone());
     let now = ctx.clock().now();
-    pipeline::run_loaded_at(conn, actor.into(), e, cmd, now, |conn, s| {
+    pipeline::run_loaded(conn, actor.into(), e, cmd, now, |conn, s| {
         let extra = Extra {
             acting_user,
             note: input.note.clone(),
@@ -269,7 +269,7 @@ pub fn issue_link(
         &input.contact_id,
         input.purpose,
     )?;
-    pipeline::note_at(
+    pipeline::note(
         conn,
         &actor.into(),
         &e,
@@ -317,7 +317,7 @@ pub fn revoke_links(
         input.purpose.map(Purpose::as_str),
         ctx.clock().now(),
     )?;
-    pipeline::note_at(
+    pipeline::note(
         conn,
         &actor.into(),
         &e,

@@ -119,23 +119,6 @@ pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
     )
 }
 
-/// Per stage, the `stage_since` before which an engagement in it is overdue at `now`: the one
-/// rule the API's `overdue` filter and the mail worker's nudges share.
-pub fn overdue_cutoffs(
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Vec<(String, chrono::NaiveDateTime)> {
-    Stage::ALL
-        .into_iter()
-        .filter_map(|s| {
-            config
-                .sla
-                .deadline_cutoff(s, now)
-                .map(|c| (s.as_str().to_owned(), c.naive_utc()))
-        })
-        .collect()
-}
-
 /// Everything a coordinator needs on one engagement, read in the caller's transaction.
 pub fn detail(
     conn: &mut DbConnection,
@@ -309,7 +292,7 @@ pub fn create_engagement(
     )?;
     let e =
         db::engagements::get(conn, &id)?.ok_or_else(|| anyhow::anyhow!("engagement vanished"))?;
-    pipeline::note_at(
+    pipeline::note(
         conn,
         who,
         &e,

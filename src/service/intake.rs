@@ -92,12 +92,7 @@ async fn kind_of(
     stored: &Stored,
     probe: Probe,
 ) -> Result<Option<DocKind>, FilesError> {
-    let doc = Document {
-        key: stored.key.clone(),
-        sha256: stored.sha256.clone(),
-        size: stored.size,
-        seal: Some(stored.seal.clone()),
-    };
+    let doc = Document::stored(stored);
     let mut sniffing = probe.finish();
     let mut fetched = 0;
     loop {

@@ -98,7 +98,7 @@ pub fn due_mails(conn: &mut DbConnection, app: &Config, now: NaiveDateTime) -> A
             });
         }
     }
-    let cutoffs = crate::service::engagements::overdue_cutoffs(app, now.and_utc());
+    let cutoffs = app.sla.cutoffs(now.and_utc()).as_filter();
     let filter = db::engagements::Filter {
         overdue: Some(cutoffs),
         ..Default::default()
@@ -155,7 +155,7 @@ pub fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -
         kind: event,
     };
     let kind = d.kind;
-    let queued = pipeline::run_loaded_at(conn, system(), e, cmd, app.clock.now(), |conn, s| {
+    let queued = pipeline::run_loaded(conn, system(), e, cmd, app.clock.now(), |conn, s| {
         let ids = compose::enqueue(conn, app, links, &s.engagement, kind, &extra)?;
         s.payload = match kind {
             MailKind::OverdueNudge => {
@@ -195,7 +195,7 @@ fn note_failure(
         }
     }
     if !db::mail_problems::noted_since(conn, &e.id, d.kind.as_str(), d.since)? {
-        crate::service::step::note_at(
+        crate::service::step::note(
             conn,
             &system(),
             &e,

@@ -243,7 +243,7 @@ pub fn step<T>(
         override_reason,
         kind,
     };
-    run_loaded_at(conn, who, engagement, cmd, now, |c, s| {
+    run_loaded(conn, who, engagement, cmd, now, |c, s| {
         let out = body(c, s)?;
         if let (Some(via), Value::Object(m)) = (via, &mut s.payload) {
             m.insert("via".into(), via);
@@ -253,7 +253,7 @@ pub fn step<T>(
 }
 
 /// Runs one step on an engagement already loaded, at `now` (the caller's clock).
-pub fn run_loaded_at<T>(
+pub fn run_loaded<T>(
     conn: &mut DbConnection,
     who: Who,
     engagement: EngagementRow,
@@ -378,7 +378,7 @@ pub fn event_row(
 
 /// Appends an event that changes nothing (a download, a view, a link sent) at `now` (the
 /// channel's clock), in the caller's transaction.
-pub fn note_at(
+pub fn note(
     conn: &mut DbConnection,
     who: &Who,
     engagement: &EngagementRow,

@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{institution_code, problem, spawn_with, TestApp, World};
@@ -134,16 +134,6 @@ async fn executed(app: &TestApp, w: &World, n: u32) -> String {
     e
 }
 
-async fn documents(app: &TestApp, token: &str, e: &str) -> Vec<Value> {
-    let v: Value = app
-        .get(&format!("/api/v1/engagements/{e}/documents"), token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    v.as_array().unwrap().clone()
-}
-
 async fn download(app: &TestApp, token: &str, e: &str, doc: &str) -> reqwest::Response {
     app.get(
         &format!("/api/v1/engagements/{e}/documents/{doc}/content"),
@@ -168,7 +158,7 @@ async fn sealed_at_rest(store: Store) {
         .await;
     assert_eq!(res.status(), 200);
 
-    let docs = documents(&app, &w.coord_a, &e).await;
+    let docs = app.documents(&w.coord_a, &e).await;
     assert_eq!(docs.len(), 1);
     assert_eq!(
         docs[0]["sha256"],
@@ -289,7 +279,7 @@ async fn rotation(store: Store) {
             .await;
         assert_eq!(res.status(), 200);
     }
-    let docs = documents(&app, &w.coord_a, &e).await;
+    let docs = app.documents(&w.coord_a, &e).await;
     let ids: Vec<String> = docs
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_owned())
@@ -369,7 +359,7 @@ async fn tampered(store: Store) {
             .status(),
         200
     );
-    let doc = documents(&app, &w.coord_a, &e).await[0]["id"]
+    let doc = app.documents(&w.coord_a, &e).await[0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -430,7 +420,7 @@ async fn collect(store: Store) {
         .await
         .unwrap();
     problem(res, 412).await;
-    let docs = documents(&app, &w.coord_a, &e).await;
+    let docs = app.documents(&w.coord_a, &e).await;
     assert_eq!(docs.len(), 1);
     assert_eq!(
         raw_objects(&app).await.len(),

@@ -457,6 +457,19 @@ impl TestApp {
         .expect("request")
     }
 
+    /// The engagement's documents, every version (the list answer's items).
+    pub async fn documents(&self, token: &str, engagement: &str) -> Vec<Value> {
+        let res = self
+            .get(
+                &format!("/api/v1/engagements/{engagement}/documents"),
+                token,
+            )
+            .await;
+        assert_eq!(res.status(), 200, "list documents");
+        let v: Value = res.json().await.expect("json");
+        v.as_array().expect("an array").clone()
+    }
+
     pub async fn step(&self, token: &str, engagement: &str, what: &str, body: Value) -> Response {
         self.post(
             &format!("/api/v1/engagements/{engagement}/{what}"),

@@ -139,15 +139,8 @@ async fn office_files_are_told_apart_by_structures_past_the_first_piece() {
         let res = app.upload(c, &e, "diagram", name, bytes).await;
         assert_eq!(res.status(), 200, "{name}");
     }
-    let docs: Value = app
-        .get(&format!("/api/v1/engagements/{e}/documents"), c)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let docs = app.documents(c, &e).await;
     let kinds: Vec<&str> = docs
-        .as_array()
-        .unwrap()
         .iter()
         .map(|d| d["content_type"].as_str().unwrap())
         .collect();
@@ -196,13 +189,8 @@ async fn types_come_from_the_content_and_every_upload_is_a_new_version() {
         422,
     )
     .await;
-    let docs: Value = app
-        .get(&format!("/api/v1/engagements/{e}/documents"), c)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(docs.as_array().unwrap().len(), 0);
+    let docs = app.documents(c, &e).await;
+    assert!(docs.is_empty());
 
     // A PDF named .png is stored as what it is.
     assert_eq!(
@@ -217,15 +205,8 @@ async fn types_come_from_the_content_and_every_upload_is_a_new_version() {
             .status(),
         200
     );
-    let docs: Value = app
-        .get(&format!("/api/v1/engagements/{e}/documents"), c)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let docs = app.documents(c, &e).await;
     let versions: Vec<(i64, &str)> = docs
-        .as_array()
-        .unwrap()
         .iter()
         .map(|d| {
             (
@@ -268,13 +249,8 @@ async fn oversized_uploads_get_413_and_leave_nothing() {
         413,
     )
     .await;
-    let docs: Value = app
-        .get(&format!("/api/v1/engagements/{e}/documents"), &w.coord_a)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(docs.as_array().unwrap().len(), 0);
+    let docs = app.documents(&w.coord_a, &e).await;
+    assert!(docs.is_empty());
     let d: Value = app
         .get(&format!("/api/v1/engagements/{e}"), &w.coord_a)
         .await

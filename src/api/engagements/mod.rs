@@ -131,7 +131,7 @@ impl ListQuery {
             overdue: self
                 .overdue
                 .filter(|o| *o)
-                .map(|_| crate::service::engagements::overdue_cutoffs(config, now)),
+                .map(|_| config.sla.cutoffs(now).as_filter()),
             text: self
                 .q
                 .clone()

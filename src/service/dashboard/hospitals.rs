@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{cutoffs, resolve, ScopeParams, Viewer};
+use super::{resolve, ScopeParams, Viewer};
 use crate::db::dashboard::{HospitalLine, HospitalSort};
 use crate::db::engagements::KeyAfter;
 use crate::db::{self, DbConnection};
@@ -221,7 +221,7 @@ fn lines(
     let mut r = resolve(conn, viewer, &q.scope())?;
     r.filter.stage = q.stage.map(|s| s.as_str().to_owned());
     if q.overdue == Some(true) {
-        r.filter.overdue = Some(cutoffs(sla, now));
+        r.filter.overdue = Some(sla.cutoffs(now).as_filter());
     }
     let total = match q.count {
         Some(true) => Some(db::dashboard::count_lines(conn, &r.filter)?),
@@ -239,7 +239,7 @@ fn rows(
     now: DateTime<Utc>,
 ) -> AppResult<Vec<HospitalRow>> {
     let ids: Vec<String> = lines.iter().map(|l| l.engagement_id.clone()).collect();
-    let facts = db::dashboard::next_facts(conn, &ids)?;
+    let facts = db::dashboard::next_facts(conn, &ids, now.naive_utc())?;
     let names = db::dashboard::organization_names(conn)?;
     let cutoffs = sla.cutoffs(now);
     Ok(lines

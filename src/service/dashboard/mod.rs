@@ -8,7 +8,6 @@ pub mod hospitals;
 pub mod summary;
 pub mod trend;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use crate::db::dashboard::Filter;
@@ -16,7 +15,7 @@ use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::access::Role;
 use crate::domain::orgs as org_rules;
-use crate::domain::pipeline::{Sla, Stage};
+use crate::domain::pipeline::Stage;
 use crate::domain::prefectures::{self, Prefecture};
 use crate::domain::rounds::Tier;
 use crate::error::{AppError, AppResult, FieldError};
@@ -167,17 +166,6 @@ pub fn resolve(conn: &mut DbConnection, viewer: &Viewer, p: &ScopeParams) -> App
         tiers,
         prefecture,
     })
-}
-
-/// For each stage with a clock, the moment before which entering it is overdue now.
-pub fn cutoffs(sla: &Sla, now: DateTime<Utc>) -> Vec<(String, NaiveDateTime)> {
-    Stage::ALL
-        .into_iter()
-        .filter_map(|s| {
-            sla.deadline_cutoff(s, now)
-                .map(|c| (s.as_str().to_owned(), c.naive_utc()))
-        })
-        .collect()
 }
 
 /// The stage's name as the dashboards say it in Japanese.

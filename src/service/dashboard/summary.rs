@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{cutoffs, resolve, Resolved, ScopeParams, Viewer};
+use super::{resolve, Resolved, ScopeParams, Viewer};
 use crate::db::{self, DbConnection};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::flow::{completion_rate, StageCounts};
@@ -165,7 +165,7 @@ pub fn summary(
     now: DateTime<Utc>,
 ) -> AppResult<Summary> {
     let r = resolve(conn, viewer, &q.scope())?;
-    let groups = db::dashboard::groups(conn, &r.filter, &cutoffs(sla, now))?;
+    let groups = db::dashboard::groups(conn, &r.filter, &sla.cutoffs(now).as_filter())?;
     let slots = slots(conn, &r)?;
     let org_names = db::dashboard::organization_names(conn)?;
 

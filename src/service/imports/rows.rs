@@ -142,7 +142,7 @@ pub(super) fn apply_row(
                 override_reason: None,
                 kind: EventKind::ImportUpdated,
             };
-            pipeline::run_loaded_at(conn, who.clone(), e, cmd, now, |_, s| {
+            pipeline::run_loaded(conn, who.clone(), e, cmd, now, |_, s| {
                 s.payload = payload;
                 if rank.is_some() {
                     s.changes.rank = Some(rank);
