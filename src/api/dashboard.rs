@@ -4,6 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -27,10 +28,22 @@ pub fn viewer(actor: &Actor) -> Viewer {
 }
 
 /// The answer as JSON with an `ETag` over everything but `as_of`; 304 if the client has it.
-fn conditional<T: Serialize>(req: &HttpRequest, body: &T) -> AppResult<HttpResponse> {
-    let mut value = serde_json::to_value(body).map_err(anyhow::Error::from)?;
-    let stamp = value.as_object_mut().and_then(|o| o.remove("as_of"));
-    let digest = Sha256::digest(value.to_string().as_bytes());
+/// Every dashboard answer has `as_of` as its first member, so the digest skips the bytes it
+/// was written as: one serialization, no intermediate `Value` (that cost a quarter of the
+/// summary's time).
+fn conditional<T: Serialize>(
+    req: &HttpRequest,
+    as_of: DateTime<Utc>,
+    body: &T,
+) -> AppResult<HttpResponse> {
+    let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    let stamp = format!(
+        "{{\"as_of\":{},",
+        serde_json::to_string(&as_of).map_err(anyhow::Error::from)?
+    );
+    // Were `as_of` not first, the ETag would change on every answer: never wrong, only useless.
+    let stable = bytes.strip_prefix(stamp.as_bytes()).unwrap_or(&bytes);
+    let digest = Sha256::digest(stable);
     let etag = format!("\"d-{}\"", &hex::encode(digest)[..32]);
     let seen = req
         .headers()
@@ -46,13 +59,11 @@ fn conditional<T: Serialize>(req: &HttpRequest, body: &T) -> AppResult<HttpRespo
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    if let (Some(o), Some(stamp)) = (value.as_object_mut(), stamp) {
-        o.insert("as_of".into(), stamp);
-    }
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
-        .json(value))
+        .content_type(header::ContentType::json())
+        .body(bytes))
 }
 
 /// Counts by stage, prefecture, tier and organisation, and the fill of the support slots.
@@ -78,7 +89,7 @@ pub async fn get_summary(
             summary::summary(conn, &sla, &viewer(actor), &q, now)
         })
         .await?;
-    conditional(&req, &body)
+    conditional(&req, body.as_of, &body)
 }
 
 /// Cumulative flow by week (JST, weeks start on Monday): how many had reached each stage.
@@ -104,7 +115,7 @@ pub async fn get_trend(
             trend::trend(conn, &viewer(actor), &q, now)
         })
         .await?;
-    conditional(&req, &body)
+    conditional(&req, body.as_of, &body)
 }
 
 /// Median and 90th percentile of business days per stage, and whom the time waited on.
@@ -130,7 +141,7 @@ pub async fn get_durations(
             durations::durations(conn, &viewer(actor), &q, now)
         })
         .await?;
-    conditional(&req, &body)
+    conditional(&req, body.as_of, &body)
 }
 
 /// One row per hospital: stage, since, next action and whom it awaits, overdue, hearing date.
@@ -156,7 +167,7 @@ pub async fn get_hospitals(
             hospitals::hospitals(conn, &sla, &viewer(actor), &q, now)
         })
         .await?;
-    conditional(&req, &body)
+    conditional(&req, body.as_of, &body)
 }
 
 /// The hospitals table and the by-prefecture summary as XLSX (two sheets) or CSV.

@@ -17,6 +17,7 @@ use super::schema::{
 };
 use super::{DbConnection, MultiBackend};
 use crate::domain::backup::BackupOutcome;
+use crate::domain::pipeline::{SideState, Stage};
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +35,10 @@ pub struct Filter {
 
 /// Applies a `Filter` to a boxed query whose source includes `engagements`.
 macro_rules! narrow {
-    ($q:expr, $f:expr) => {{
+    ($q:expr, $f:expr) => {
+        narrow!($q, $f, MultiBackend)
+    };
+    ($q:expr, $f:expr, $db:ty) => {{
         let f: &Filter = $f;
         let mut q = $q.filter(engagements::round_id.eq(f.round_id.clone()));
         if let Some(v) = &f.prefecture_code {
@@ -53,31 +57,28 @@ macro_rules! narrow {
             q = q.filter(engagements::stage.eq(v.clone()));
         }
         if let Some(cutoffs) = &f.overdue {
-            q = q.filter(overdue(cutoffs));
+            q = q.filter(overdue_on!(_, $db, cutoffs));
         }
         q
     }};
 }
 
-type Condition<QS> = Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>>;
-
-/// No side state, and in a stage since before that stage's cutoff (for any query source that
-/// holds `engagements`).
-fn overdue<QS: 'static>(cutoffs: &[(String, NaiveDateTime)]) -> Condition<QS>
-where
-    engagements::stage: SelectableExpression<QS>,
-    engagements::stage_since: SelectableExpression<QS>,
-    engagements::side_state: SelectableExpression<QS>,
-{
-    let mut any: Condition<QS> = Box::new(diesel::dsl::sql::<Bool>("1 = 0"));
-    for (stage, cutoff) in cutoffs {
-        any = Box::new(
-            any.or(engagements::stage
-                .eq(stage.clone())
-                .and(engagements::stage_since.lt(*cutoff))),
-        );
-    }
-    Box::new(engagements::side_state.is_null().and(any))
+/// No side state, and in a stage since before that stage's cutoff, as a boxed condition on a
+/// query source `$qs` holding `engagements`, for backend `$db`.
+macro_rules! overdue_on {
+    ($qs:ty, $db:ty, $cutoffs:expr) => {{
+        let mut any: Box<dyn BoxableExpression<$qs, $db, SqlType = Bool>> =
+            Box::new(diesel::dsl::sql::<Bool>("1 = 0"));
+        for (stage, cutoff) in $cutoffs {
+            any = Box::new(
+                any.or(engagements::stage
+                    .eq(stage.clone())
+                    .and(engagements::stage_since.lt(*cutoff))),
+            );
+        }
+        Box::new(engagements::side_state.is_null().and(any))
+            as Box<dyn BoxableExpression<$qs, $db, SqlType = Bool>>
+    }};
 }
 
 /// Engagements of one kind: where, which tier, whose, at what stage, in which side state, with
@@ -87,8 +88,8 @@ pub struct Group {
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub organization_id: Option<String>,
-    pub stage: String,
-    pub side_state: Option<String>,
+    pub stage: Stage,
+    pub side_state: Option<SideState>,
     pub backup: Option<BackupOutcome>,
     pub count: i64,
     pub overdue: Option<i64>,
@@ -96,34 +97,44 @@ pub struct Group {
 
 /// The summary's one pass (an index-only range of `dashboard_engagements_idx`): counts per
 /// (prefecture, tier, organisation, stage, side state, backup outcome), with how many of each
-/// are overdue by `cutoffs`.
+/// are overdue by `cutoffs`. Runs on the native connection: the two-backend wrapper's row
+/// conversion cost more than the rest of the summary (a few thousand rows).
 pub fn groups(
     conn: &mut DbConnection,
     f: &Filter,
     cutoffs: &[(String, NaiveDateTime)],
 ) -> QueryResult<Vec<Group>> {
-    let late = case_when::<_, _, Integer>(overdue::<engagements::table>(cutoffs), 1).otherwise(0);
-    let q = engagements::table
-        .group_by((
-            engagements::prefecture_code,
-            engagements::tier,
-            engagements::organization_id,
-            engagements::stage,
-            engagements::side_state,
-            engagements::backup_decision,
-        ))
-        .select((
-            engagements::prefecture_code,
-            engagements::tier,
-            engagements::organization_id,
-            engagements::stage,
-            engagements::side_state,
-            engagements::backup_decision,
-            count_star(),
-            sum(late),
-        ))
-        .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    macro_rules! run {
+        ($c:ident, $db:ty) => {{
+            let late = case_when::<_, _, Integer>(overdue_on!(engagements::table, $db, cutoffs), 1)
+                .otherwise(0);
+            let q = engagements::table
+                .group_by((
+                    engagements::prefecture_code,
+                    engagements::tier,
+                    engagements::organization_id,
+                    engagements::stage,
+                    engagements::side_state,
+                    engagements::backup_decision,
+                ))
+                .select((
+                    engagements::prefecture_code,
+                    engagements::tier,
+                    engagements::organization_id,
+                    engagements::stage,
+                    engagements::side_state,
+                    engagements::backup_decision,
+                    count_star(),
+                    sum(late),
+                ))
+                .into_boxed::<$db>();
+            narrow!(q, f, $db).load($c)
+        }};
+    }
+    match conn {
+        DbConnection::Sqlite(c) => run!(c, diesel::sqlite::Sqlite),
+        DbConnection::Pg(c) => run!(c, diesel::pg::Pg),
+    }
 }
 
 pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String, String>> {

@@ -92,6 +92,18 @@ pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
     super::verification::sync_backup_outcomes(conn)
 }
 
+/// Gathers PostgreSQL's planner statistics for what was just written: without them the first
+/// plans (cached for the connection's life) are made for near-empty tables — the dashboard
+/// summary's grouped pass ran as a sort of every row instead of a hash, at twice the time.
+/// Autovacuum would gather them later, where it runs. SQLite's plans here follow the indices,
+/// not statistics, so it is left as it was measured.
+pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query("ANALYZE").execute(c)?;
+    }
+    Ok(())
+}
+
 pub fn hospital_count(conn: &mut DbConnection) -> QueryResult<i64> {
     hospitals::table.count().get_result(conn)
 }

@@ -486,6 +486,11 @@ async fn reads_carry_an_etag_and_answer_304_until_something_changes() {
         let res = app.get(path, &d.admin).await;
         assert_eq!(res.status(), 200);
         let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let first: Value = res.json().await.unwrap();
+        // A second later: `as_of` differs, the figures do not, so the tag holds.
+        app.clock().advance(chrono::Duration::seconds(1));
+        let second: Value = app.get(path, &d.admin).await.json().await.unwrap();
+        assert_ne!(first["as_of"], second["as_of"], "{path}");
         let again = app
             .req(Method::GET, path, Some(&d.admin))
             .header("if-none-match", &etag)

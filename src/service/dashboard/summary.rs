@@ -1,7 +1,7 @@
 //! The summary: totals, and the same counts by prefecture, by bed-size tier, by organisation,
 //! and the fill of the support slots — from one grouped query.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,18 +57,19 @@ pub struct Counts {
 impl Counts {
     fn add(&mut self, g: &db::dashboard::Group) {
         self.selected += g.count;
-        match g.side_state.as_deref().and_then(SideState::parse) {
-            None => {
-                if let Some(s) = Stage::parse(&g.stage) {
-                    *self.stages.get_mut(s) += g.count;
-                }
-            }
+        match g.side_state {
+            None => *self.stages.get_mut(g.stage) += g.count,
             Some(SideState::Declined) => self.declined += g.count,
             Some(SideState::Withdrawn) => self.withdrawn += g.count,
             Some(SideState::OnHold) => self.on_hold += g.count,
         }
         self.overdue += g.overdue.unwrap_or(0);
+    }
+
+    /// With its completion rate, once every group is added.
+    fn rated(mut self) -> Self {
         self.completion_rate = completion_rate(self.stages.completed, self.active());
+        self
     }
 
     /// Still in the programme: not declined, not withdrawn.
@@ -169,37 +170,39 @@ pub fn summary(
     let slots = slots(conn, &r)?;
     let org_names = db::dashboard::organization_names(conn)?;
 
+    // A few thousand groups land in a few dozen rows: small vectors searched in place cost
+    // less than hashing each group's strings four times.
+    let prefs = prefectures::all();
     let mut totals = Counts::default();
     let mut all_by_stage = StageCounts::default();
-    let mut by_pref: HashMap<&str, Counts> = HashMap::new();
-    let mut by_tier: HashMap<Option<&str>, Counts> = HashMap::new();
-    let mut by_org: BTreeMap<Option<&str>, Counts> = BTreeMap::new();
-    let mut active: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut by_pref = vec![Counts::default(); prefs.len()];
+    let mut by_tier: Vec<(Option<&str>, Counts)> = Vec::new();
+    let mut by_org: Vec<(Option<&str>, Counts)> = Vec::new();
+    let mut active: Vec<((usize, &str), i64)> = Vec::new();
     for g in &groups {
         totals.add(g);
-        if let Some(s) = Stage::parse(&g.stage) {
-            *all_by_stage.get_mut(s) += g.count;
+        *all_by_stage.get_mut(g.stage) += g.count;
+        let pref = prefecture_index(prefs, &g.prefecture_code);
+        if let Some(i) = pref {
+            by_pref[i].add(g);
         }
-        by_pref.entry(&g.prefecture_code).or_default().add(g);
-        by_tier.entry(g.tier.as_deref()).or_default().add(g);
-        by_org
-            .entry(g.organization_id.as_deref())
-            .or_default()
-            .add(g);
-        let gone = matches!(g.side_state.as_deref(), Some("declined" | "withdrawn"));
-        if let (Some(t), false) = (g.tier.as_deref(), gone) {
-            *active.entry((&g.prefecture_code, t)).or_default() += g.count;
+        entry(&mut by_tier, g.tier.as_deref()).add(g);
+        entry(&mut by_org, g.organization_id.as_deref()).add(g);
+        let gone = matches!(
+            g.side_state,
+            Some(SideState::Declined | SideState::Withdrawn)
+        );
+        if let (Some(p), Some(t), false) = (pref, g.tier.as_deref(), gone) {
+            *entry(&mut active, (p, t)) += g.count;
         }
     }
+    by_org.sort_by(|a, b| a.0.cmp(&b.0));
 
     // Decisions count once the engagement is at the backup step or beyond, as before the
     // outcome moved onto the engagement.
     let mut backup = BackupCounts::default();
     for g in &groups {
-        if !matches!(
-            Stage::parse(&g.stage),
-            Some(Stage::Backup | Stage::Completed)
-        ) {
+        if !matches!(g.stage, Stage::Backup | Stage::Completed) {
             continue;
         }
         match g.backup {
@@ -227,7 +230,9 @@ pub fn summary(
             code: p.code.clone(),
             name: p.name_ja.clone(),
             slots: slots_of(Some(&p.code), None),
-            counts: by_pref.get(p.code.as_str()).copied().unwrap_or_default(),
+            counts: prefecture_index(prefs, &p.code)
+                .map(|i| by_pref[i].rated())
+                .unwrap_or_default(),
         })
         .collect();
 
@@ -239,8 +244,9 @@ pub fn summary(
             tier: Some(t.label.clone()),
             slots: slots_of(None, Some(&t.label)),
             counts: by_tier
-                .get(&Some(t.label.as_str()))
-                .copied()
+                .iter()
+                .find(|(k, _)| *k == Some(t.label.as_str()))
+                .map(|(_, c)| c.rated())
                 .unwrap_or_default(),
         })
         .collect();
@@ -249,7 +255,7 @@ pub fn summary(
             tiers.push(TierRow {
                 tier: tier.map(str::to_owned),
                 slots: 0,
-                counts: *counts,
+                counts: counts.rated(),
             });
         }
     }
@@ -259,7 +265,7 @@ pub fn summary(
         .map(|(id, counts)| OrganizationRow {
             organization_id: id.map(str::to_owned),
             name: id.and_then(|i| org_names.get(i).cloned()),
-            counts,
+            counts: counts.rated(),
         })
         .collect();
 
@@ -282,7 +288,11 @@ pub fn summary(
     }
     for ((pref, tier), n) in &active {
         cells
-            .entry(((*pref).to_owned(), tier_order(tier), (*tier).to_owned()))
+            .entry((
+                prefs[*pref].code.clone(),
+                tier_order(tier),
+                (*tier).to_owned(),
+            ))
             .or_default()
             .1 += n;
     }
@@ -307,7 +317,7 @@ pub fn summary(
         tier: r.filter.tier.clone(),
         organization_id: r.filter.organization_id.clone(),
         totals: Totals {
-            counts: totals,
+            counts: totals.rated(),
             reached: all_by_stage.reached(),
             backup,
             slots: slots_of(None, None),
@@ -317,6 +327,27 @@ pub fn summary(
         by_organization,
         slot_fill,
     })
+}
+
+/// Where `code` is in `prefs` (in code order, so `13` is usually at 12).
+fn prefecture_index(prefs: &[prefectures::Prefecture], code: &str) -> Option<usize> {
+    let guess = code.parse::<usize>().ok()?.checked_sub(1)?;
+    if prefs.get(guess).is_some_and(|p| p.code == code) {
+        return Some(guess);
+    }
+    prefs.iter().position(|p| p.code == code)
+}
+
+/// The value kept under `key`, added (zero) if missing.
+fn entry<K: PartialEq, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
+    let i = match list.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            list.push((key, V::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[i].1
 }
 
 /// The round's support slots within the request's prefecture and tier.

@@ -69,7 +69,7 @@ pub fn fill(db: &Db, hospitals: usize, now: DateTime<Utc>) -> AppResult<DemoRepo
     if !(1..=100_000).contains(&hospitals) {
         return Err(AppError::field("hospitals", "between 1 and 100000"));
     }
-    db.write_blocking(|conn| {
+    let report = db.write_blocking(|conn| {
         if db::demo::hospital_count(conn)? > 0 {
             return Err(AppError::conflict(
                 "not_empty",
@@ -174,7 +174,9 @@ pub fn fill(db: &Db, hospitals: usize, now: DateTime<Utc>) -> AppResult<DemoRepo
             ministry: orgs.ministry_name,
             prefecture_org: orgs.prefecture_name,
         })
-    })
+    })?;
+    db.write_blocking(|conn| Ok(db::demo::analyze(conn)?))?;
+    Ok(report)
 }
 
 struct Orgs {
