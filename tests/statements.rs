@@ -77,7 +77,7 @@ async fn reads_run_a_handful_of_statements_including_authentication() {
             "/api/v1/engagements?prefecture=13&stage=contacting&limit=50"
         )
         .await
-            <= 3
+            <= 2
     );
     assert!(statements(&app, a, "/api/v1/hospitals?prefecture=13&limit=50").await <= 3);
 }

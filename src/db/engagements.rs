@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::schema::{contacts, engagements, events, hospitals, milestones};
+use super::schema::{engagements, events, hospitals, milestones};
 use super::{DbConnection, MultiBackend, Scope};
 use crate::domain::events::EventKind;
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
@@ -300,8 +300,6 @@ pub enum Sort {
     UpdatedAt,
 }
 
-type EngagementSource = diesel::dsl::InnerJoin<engagements::table, hospitals::table>;
-
 type Condition = Box<
     dyn BoxableExpression<
         diesel::dsl::InnerJoinQuerySource<engagements::table, hospitals::table>,
@@ -322,75 +320,93 @@ fn overdue_condition(stages: &[(String, NaiveDateTime)]) -> Condition {
     Box::new(engagements::side_state.is_null().and(cond))
 }
 
-type Listing = diesel::dsl::Select<
-    EngagementSource,
-    (
-        diesel::dsl::AsSelect<EngagementRow, MultiBackend>,
-        (hospitals::name, hospitals::institution_code),
-    ),
->;
-type BoxedListing<'a> = diesel::dsl::IntoBoxed<'a, Listing, MultiBackend>;
-
-fn filtered<'a>(scope: &Scope, f: &Filter) -> BoxedListing<'a> {
-    let mut q = engagements::table
-        .inner_join(hospitals::table)
-        .select((
-            EngagementRow::as_select(),
-            (hospitals::name, hospitals::institution_code),
-        ))
-        .into_boxed::<MultiBackend>();
-    if let Scope::Orgs(ids) = scope {
-        q = q.filter(engagements::organization_id.eq_any(ids.clone()));
-    }
-    if let Some(v) = &f.round_id {
-        q = q.filter(engagements::round_id.eq(v.clone()));
-    }
-    if let Some(v) = &f.prefecture_code {
-        q = q.filter(engagements::prefecture_code.eq(v.clone()));
-    }
-    if let Some(v) = &f.tier {
-        q = q.filter(engagements::tier.eq(v.clone()));
-    }
-    if let Some(v) = &f.stage {
-        q = q.filter(engagements::stage.eq(v.clone()));
-    }
-    if let Some(v) = &f.side_state {
-        q = if v == "none" {
-            q.filter(engagements::side_state.is_null())
-        } else {
-            q.filter(engagements::side_state.eq(v.clone()))
-        };
-    }
-    if let Some(v) = &f.organization_id {
-        q = q.filter(engagements::organization_id.eq(v.clone()));
-    }
-    if f.unassigned {
-        q = q.filter(engagements::organization_id.is_null());
-    }
-    if let Some(ids) = &f.ids {
-        q = q.filter(engagements::id.eq_any(ids.clone()));
-    }
-    if let Some(stages) = &f.overdue {
-        q = q.filter(overdue_condition(stages));
-    }
-    if let Some(text) = &f.text {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        q = q.filter(
-            hospitals::name
-                .like(pattern.clone())
-                .escape('\\')
-                .or(hospitals::institution_code.like(pattern).escape('\\')),
-        );
-    }
-    q
+/// Applies the list's scope and filter to a boxed query over engagements joined with their
+/// hospitals, whatever it selects (a page, a count, the ids).
+macro_rules! filtered {
+    ($q:expr, $scope:expr, $f:expr) => {{
+        let (scope, f): (&Scope, &Filter) = ($scope, $f);
+        let mut q = $q;
+        if let Scope::Orgs(ids) = scope {
+            q = q.filter(engagements::organization_id.eq_any(ids.clone()));
+        }
+        if let Some(v) = &f.round_id {
+            q = q.filter(engagements::round_id.eq(v.clone()));
+        }
+        if let Some(v) = &f.prefecture_code {
+            q = q.filter(engagements::prefecture_code.eq(v.clone()));
+        }
+        if let Some(v) = &f.tier {
+            q = q.filter(engagements::tier.eq(v.clone()));
+        }
+        if let Some(v) = &f.stage {
+            q = q.filter(engagements::stage.eq(v.clone()));
+        }
+        if let Some(v) = &f.side_state {
+            q = if v == "none" {
+                q.filter(engagements::side_state.is_null())
+            } else {
+                q.filter(engagements::side_state.eq(v.clone()))
+            };
+        }
+        if let Some(v) = &f.organization_id {
+            q = q.filter(engagements::organization_id.eq(v.clone()));
+        }
+        if f.unassigned {
+            q = q.filter(engagements::organization_id.is_null());
+        }
+        if let Some(ids) = &f.ids {
+            q = q.filter(engagements::id.eq_any(ids.clone()));
+        }
+        if let Some(stages) = &f.overdue {
+            q = q.filter(overdue_condition(stages));
+        }
+        if let Some(text) = &f.text {
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q = q.filter(
+                hospitals::name
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(hospitals::institution_code.like(pattern).escape('\\')),
+            );
+        }
+        q
+    }};
 }
 
-pub type ListRow = (EngagementRow, (String, String));
+/// One line of the engagement list: the columns it shows or sorts by, nothing else (each
+/// timestamp is parsed from text on SQLite, and the full row has five).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = engagements)]
+pub struct ListItem {
+    pub id: String,
+    pub round_id: String,
+    pub hospital_id: String,
+    pub organization_id: Option<String>,
+    pub prefecture_code: String,
+    pub tier: Option<String>,
+    pub rank: Option<i64>,
+    pub secondary: bool,
+    pub stage: Stage,
+    pub stage_since: NaiveDateTime,
+    pub side_state: Option<SideState>,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// How many of the engagement's hospital's live contacts have an email: a correlated count
+/// in the page's own statement (one cached statement instead of a second query over the
+/// page's hospital ids, prepared anew for every page).
+const CONTACTS_WITH_EMAIL: &str = "(SELECT COUNT(*) FROM contacts \
+     WHERE contacts.hospital_id = engagements.hospital_id \
+     AND contacts.removed_at IS NULL AND contacts.email IS NOT NULL)";
+
+/// A list line, its hospital's name and institution code, and `CONTACTS_WITH_EMAIL`.
+pub type ListRow = (ListItem, (String, String), i64);
 
 /// The stage's place in the pipeline (selected first, completed last), for `sort=stage`: the
 /// column holds the stage's name, which sorts alphabetically.
@@ -501,7 +517,15 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<Vec<ListRow>> {
     use diesel::dsl::sql;
-    let mut q = filtered(scope, f);
+    let q = engagements::table
+        .inner_join(hospitals::table)
+        .select((
+            ListItem::as_select(),
+            (hospitals::name, hospitals::institution_code),
+            sql::<diesel::sql_types::BigInt>(CONTACTS_WITH_EMAIL),
+        ))
+        .into_boxed::<MultiBackend>();
+    let mut q = filtered!(q, scope, f);
     if let Some((key, id)) = after {
         q = q.filter(after_condition(sort, descending, key, id));
     }
@@ -521,7 +545,7 @@ pub fn list(
 
 /// A row's key under `sort`, for the next page's cursor.
 pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
-    let (e, (name, _)) = row;
+    let (e, (name, _), _) = row;
     match sort {
         Sort::Created => KeyAfter::Id,
         Sort::Rank => KeyAfter::Int(e.rank.unwrap_or(i64::MAX)),
@@ -538,29 +562,18 @@ pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
 }
 
 pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<i64> {
-    let q = filtered(scope, f);
-    q.count().get_result(conn)
+    let q = engagements::table
+        .inner_join(hospitals::table)
+        .count()
+        .into_boxed::<MultiBackend>();
+    filtered!(q, scope, f).get_result(conn)
 }
 
 /// Ids of all engagements matching a filter (for bulk assignment).
 pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<Vec<String>> {
-    Ok(filtered(scope, f)
-        .load::<ListRow>(conn)?
-        .into_iter()
-        .map(|(e, _)| e.id)
-        .collect())
-}
-
-/// Per hospital, how many live contacts have an email.
-pub fn contacts_with_email(
-    conn: &mut DbConnection,
-    hospital_ids: &[String],
-) -> QueryResult<Vec<(String, i64)>> {
-    contacts::table
-        .filter(contacts::hospital_id.eq_any(hospital_ids))
-        .filter(contacts::removed_at.is_null())
-        .filter(contacts::email.is_not_null())
-        .group_by(contacts::hospital_id)
-        .select((contacts::hospital_id, diesel::dsl::count_star()))
-        .load(conn)
+    let q = engagements::table
+        .inner_join(hospitals::table)
+        .select(engagements::id)
+        .into_boxed::<MultiBackend>();
+    filtered!(q, scope, f).load(conn)
 }

@@ -582,3 +582,66 @@ async fn a_new_bed_count_moves_the_engagement_to_its_tier() {
     assert_eq!(last["kind"], "tier_changed");
     assert_eq!(last["payload"]["from"], "20-99");
 }
+
+#[tokio::test]
+async fn the_list_flags_engagements_whose_hospital_lacks_two_contacts_with_email() {
+    let app = spawn().await;
+    let w = app.world().await;
+    let a = &w.admin;
+    // Not `app.hospital`: that one adds two contacts.
+    let res = app
+        .post(
+            "/api/v1/hospitals",
+            a,
+            json!({"prefecture": "13", "institution_code": institution_code("13", 7, 1),
+                   "name": "連絡先病院", "beds": 80}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let h = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let e = app.engagement(a, &h, None).await;
+    let flag = || async {
+        let list: Value = app
+            .get("/api/v1/engagements?prefecture=13", a)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let item = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == e.as_str())
+            .cloned()
+            .unwrap();
+        item["needs_contacts"].as_bool().unwrap()
+    };
+    let contacts = format!("/api/v1/hospitals/{h}/contacts");
+    let add = |body: Value| {
+        let (app, contacts) = (&app, &contacts);
+        async move {
+            let res = app.post(contacts, a, body).await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert!(flag().await, "no contacts");
+    let first = add(json!({"name": "一人目", "email": "one@hospital.example"})).await;
+    add(json!({"name": "電話だけ", "phone": "03-1234-5678"})).await;
+    assert!(flag().await, "a contact without email does not count");
+    add(json!({"name": "二人目", "email": "two@hospital.example"})).await;
+    assert!(!flag().await, "two with email");
+    let res = app
+        .req(Method::DELETE, &format!("{contacts}/{first}"), Some(a))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(flag().await, "a removed contact does not count");
+}

@@ -32,7 +32,6 @@ use crate::service::cursor;
 use crate::service::step;
 use crate::service::step::{self as pipeline, engagement_scope};
 
-use crate::service::engagements::stage_of;
 pub use crate::service::engagements::{
     detail, reason, EngagementDetail, EngagementList, EngagementSummary, HospitalBrief,
     MemorandumOut, MilestoneOut, SideStateOut,
@@ -218,25 +217,18 @@ pub async fn list_engagements(
             let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
                 (cursor_key(db::engagements::key_of(sort, r)), r.0.id.clone())
             });
-            let hospital_ids: Vec<String> =
-                rows.iter().map(|(e, _)| e.hospital_id.clone()).collect();
-            let with_email = db::engagements::contacts_with_email(conn, &hospital_ids)?;
             let cutoffs = config.sla.cutoffs(config.clock.now_utc());
             let items = rows
                 .into_iter()
-                .map(|(e, (name, code))| EngagementSummary {
-                    needs_contacts: with_email
-                        .iter()
-                        .find(|(h, _)| *h == e.hospital_id)
-                        .map_or(0, |(_, n)| *n)
-                        < super::hospitals::MIN_CONTACTS,
-                    overdue: cutoffs.is_overdue(stage_of(&e), e.side_state, utc(e.stage_since)),
+                .map(|(e, (name, code), with_email)| EngagementSummary {
+                    needs_contacts: with_email < super::hospitals::MIN_CONTACTS,
+                    overdue: cutoffs.is_overdue(e.stage, e.side_state, utc(e.stage_since)),
                     hospital: HospitalBrief {
                         id: e.hospital_id.clone(),
                         name,
                         institution_code: code,
                     },
-                    stage: stage_of(&e),
+                    stage: e.stage,
                     side_state: e.side_state,
                     stage_since: utc(e.stage_since),
                     id: e.id,
