@@ -15,7 +15,7 @@ use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
 };
-use super::{DbConnection, MultiBackend};
+use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
 
 /// Which engagements of a round a dashboard reads; every field narrows.
@@ -101,7 +101,7 @@ pub fn groups(
     conn: &mut DbConnection,
     f: &Filter,
     cutoffs: &[(String, NaiveDateTime)],
-) -> QueryResult<Vec<Group>> {
+) -> DbResult<Vec<Group>> {
     let late = case_when::<_, _, Integer>(overdue::<engagements::table>(cutoffs), 1).otherwise(0);
     let q = engagements::table
         .group_by((
@@ -123,10 +123,10 @@ pub fn groups(
             sum(late),
         ))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
-pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String, String>> {
+pub fn organization_names(conn: &mut DbConnection) -> DbResult<HashMap<String, String>> {
     Ok(organizations::table
         .select((organizations::id, organizations::name))
         .load::<(String, String)>(conn)?
@@ -138,23 +138,23 @@ pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String
 pub fn engagement_times(
     conn: &mut DbConnection,
     f: &Filter,
-) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+) -> DbResult<Vec<(String, NaiveDateTime)>> {
     let q = engagements::table
         .select((engagements::id, engagements::created_at))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// Every milestone of the filtered engagements: (engagement, kind, when).
 pub fn milestones(
     conn: &mut DbConnection,
     f: &Filter,
-) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
+) -> DbResult<Vec<(String, String, NaiveDateTime)>> {
     let q = milestones::table
         .inner_join(engagements::table)
         .select((milestones::engagement_id, milestones::kind, milestones::at))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// Timeline events of these kinds for the filtered engagements: (engagement, kind, when,
@@ -163,7 +163,7 @@ pub fn events(
     conn: &mut DbConnection,
     f: &Filter,
     kinds: &[&str],
-) -> QueryResult<Vec<(String, String, NaiveDateTime, String)>> {
+) -> DbResult<Vec<(String, String, NaiveDateTime, String)>> {
     let q = events::table
         .inner_join(engagements::table)
         .filter(events::kind.eq_any(kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>()))
@@ -174,7 +174,7 @@ pub fn events(
             events::payload,
         ))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// One line of the hospitals table, before its next action is worked out.
@@ -243,7 +243,7 @@ pub fn hospital_lines(
     descending: bool,
     after: Option<(&KeyAfter, &str)>,
     limit: Option<i64>,
-) -> QueryResult<Vec<HospitalLine>> {
+) -> DbResult<Vec<HospitalLine>> {
     let q = engagements::table
         .inner_join(hospitals::table)
         .select((
@@ -284,12 +284,12 @@ pub fn hospital_lines(
     if let Some(limit) = limit {
         q = q.limit(limit);
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
-pub fn count_lines(conn: &mut DbConnection, f: &Filter) -> QueryResult<i64> {
+pub fn count_lines(conn: &mut DbConnection, f: &Filter) -> DbResult<i64> {
     let q = engagements::table.into_boxed::<MultiBackend>();
-    narrow!(q, f).count().get_result(conn)
+    narrow!(q, f).count().get_result(conn).map_err(Into::into)
 }
 
 /// What decides each engagement's next action, for a set of engagements.
@@ -312,7 +312,7 @@ pub fn next_facts(
     conn: &mut DbConnection,
     ids: &[String],
     now: NaiveDateTime,
-) -> QueryResult<NextFacts> {
+) -> DbResult<NextFacts> {
     let mut out = NextFacts::default();
     for chunk in ids.chunks(500) {
         let chunk = chunk.to_vec();

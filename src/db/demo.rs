@@ -14,7 +14,7 @@ use super::schema::{
     support_slots,
 };
 use super::verification::ProposalRow;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = engagements)]
@@ -80,7 +80,7 @@ macro_rules! insert_all {
 
 /// Writes the batch (inside the caller's transaction). Chunks keep PostgreSQL under its 65,535
 /// bound parameters per statement.
-pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
+pub fn write(conn: &mut DbConnection, b: &Batch) -> DbResult<()> {
     insert_all!(conn, support_slots::table, b.slots, 2000);
     insert_all!(conn, hospitals::table, b.hospitals, 2000);
     insert_all!(conn, engagements::table, b.engagements, 2000);
@@ -92,6 +92,9 @@ pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
     super::verification::sync_backup_outcomes(conn)
 }
 
-pub fn hospital_count(conn: &mut DbConnection) -> QueryResult<i64> {
-    hospitals::table.count().get_result(conn)
+pub fn hospital_count(conn: &mut DbConnection) -> DbResult<i64> {
+    hospitals::table
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
 }

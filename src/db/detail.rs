@@ -11,13 +11,13 @@ use super::schema::{
     backup_proposals, engagements, hearing_slots, hearings, hospitals, questionnaire_responses,
     rounds,
 };
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 /// An engagement, its hospital and its round's name.
 pub fn engagement_with_hospital(
     conn: &mut DbConnection,
     id: &str,
-) -> QueryResult<Option<(EngagementRow, HospitalRow, String)>> {
+) -> DbResult<Option<(EngagementRow, HospitalRow, String)>> {
     super::native!(conn, |c| engagements::table
         .inner_join(hospitals::table)
         .inner_join(rounds::table)
@@ -28,7 +28,8 @@ pub fn engagement_with_hospital(
             rounds::name,
         ))
         .first(c)
-        .optional())
+        .optional()
+        .map_err(Into::into))
 }
 
 /// What the detail says about an engagement besides its own row and milestones.
@@ -48,7 +49,7 @@ pub fn detail_facts(
     conn: &mut DbConnection,
     id: &str,
     now: NaiveDateTime,
-) -> QueryResult<DetailFacts> {
+) -> DbResult<DetailFacts> {
     let questionnaire = questionnaire_responses::table
         .filter(questionnaire_responses::engagement_id.eq(id))
         .select(questionnaire_responses::status)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::schema::{contacts, engagements, events, hospitals, milestones};
-use super::{DbConnection, MultiBackend, Scope};
+use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::events::EventKind;
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
@@ -95,19 +95,21 @@ pub struct EventRow {
     pub override_reason: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> DbResult<()> {
     diesel::insert_into(engagements::table)
         .values(new)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .find(id)
         .select(EngagementRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// The engagement if the scope may see it; otherwise None, as if it did not exist.
@@ -115,7 +117,7 @@ pub fn get_scoped(
     conn: &mut DbConnection,
     id: &str,
     scope: &Scope,
-) -> QueryResult<Option<EngagementRow>> {
+) -> DbResult<Option<EngagementRow>> {
     Ok(get(conn, id)?.filter(|e| match scope {
         Scope::All => true,
         Scope::Orgs(_) => e
@@ -125,24 +127,26 @@ pub fn get_scoped(
     }))
 }
 
-pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<Vec<EngagementRow>> {
+pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> DbResult<Vec<EngagementRow>> {
     engagements::table
         .filter(engagements::hospital_id.eq(hospital_id))
         .select(EngagementRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 pub fn find_by_round_hospital(
     conn: &mut DbConnection,
     round_id: &str,
     hospital_id: &str,
-) -> QueryResult<Option<EngagementRow>> {
+) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .filter(engagements::round_id.eq(round_id))
         .filter(engagements::hospital_id.eq(hospital_id))
         .select(EngagementRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 pub fn update(
@@ -150,7 +154,7 @@ pub fn update(
     id: &str,
     changes: &EngagementChanges,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     // An empty changeset is an error in diesel; the version bump below records the change.
     let empty = changes.organization_id.is_none()
         && changes.tier.is_none()
@@ -178,14 +182,14 @@ pub fn update(
 /// Locks the engagement's row for the rest of the transaction (a no-op write: PostgreSQL holds
 /// the row lock until commit; SQLite writers queue anyway) and reads it as it now stands, so
 /// concurrent steps on one engagement run one after the other instead of failing each other.
-pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+pub fn lock(conn: &mut DbConnection, id: &str) -> DbResult<Option<EngagementRow>> {
     diesel::update(engagements::table.find(id))
         .set(engagements::version.eq(engagements::version))
         .execute(conn)?;
     get(conn, id)
 }
 
-pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> QueryResult<bool> {
+pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> DbResult<bool> {
     let n = diesel::update(
         engagements::table
             .filter(engagements::id.eq(id))
@@ -201,7 +205,7 @@ pub fn set_stage(
     id: &str,
     stage: &str,
     since: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::update(engagements::table.find(id))
         .set((
             engagements::stage.eq(stage),
@@ -209,14 +213,16 @@ pub fn set_stage(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn milestones(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<MilestoneRow>> {
+pub fn milestones(conn: &mut DbConnection, id: &str) -> DbResult<Vec<MilestoneRow>> {
     super::native!(conn, |c| milestones::table
         .filter(milestones::engagement_id.eq(id))
         .order(milestones::at.asc())
         .select(MilestoneRow::as_select())
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
 /// Records a milestone once; a second record of the same milestone keeps the first.
@@ -226,7 +232,7 @@ pub fn add_milestone(
     kind: &str,
     at: NaiveDateTime,
     actor: &str,
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     let exists = diesel::select(diesel::dsl::exists(
         milestones::table
             .filter(milestones::engagement_id.eq(id))
@@ -247,7 +253,7 @@ pub fn add_milestone(
     Ok(true)
 }
 
-pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> QueryResult<()> {
+pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> DbResult<()> {
     diesel::delete(
         milestones::table
             .filter(milestones::engagement_id.eq(id))
@@ -255,21 +261,24 @@ pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> QueryR
     )
     .execute(conn)
     .map(|_| ())
+    .map_err(Into::into)
 }
 
-pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> QueryResult<()> {
+pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> DbResult<()> {
     diesel::insert_into(events::table)
         .values(event)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn timeline(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<EventRow>> {
+pub fn timeline(conn: &mut DbConnection, id: &str) -> DbResult<Vec<EventRow>> {
     super::native!(conn, |c| events::table
         .filter(events::engagement_id.eq(id))
         .order((events::at.asc(), events::id.asc()))
         .select(EventRow::as_select())
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
 /// Filters of the engagement list; every field narrows.
@@ -499,7 +508,7 @@ pub fn list(
     descending: bool,
     after: Option<(&KeyAfter, &str)>,
     limit: i64,
-) -> QueryResult<Vec<ListRow>> {
+) -> DbResult<Vec<ListRow>> {
     use diesel::dsl::sql;
     let mut q = filtered(scope, f);
     if let Some((key, id)) = after {
@@ -516,7 +525,7 @@ pub fn list(
             ))
         }
     };
-    q.limit(limit).load(conn)
+    q.limit(limit).load(conn).map_err(Into::into)
 }
 
 /// A row's key under `sort`, for the next page's cursor.
@@ -537,13 +546,13 @@ pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
     }
 }
 
-pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<i64> {
+pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<i64> {
     let q = filtered(scope, f);
-    q.count().get_result(conn)
+    q.count().get_result(conn).map_err(Into::into)
 }
 
 /// Ids of all engagements matching a filter (for bulk assignment).
-pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<Vec<String>> {
+pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<Vec<String>> {
     Ok(filtered(scope, f)
         .load::<ListRow>(conn)?
         .into_iter()
@@ -555,7 +564,7 @@ pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<Ve
 pub fn contacts_with_email(
     conn: &mut DbConnection,
     hospital_ids: &[String],
-) -> QueryResult<Vec<(String, i64)>> {
+) -> DbResult<Vec<(String, i64)>> {
     contacts::table
         .filter(contacts::hospital_id.eq_any(hospital_ids))
         .filter(contacts::removed_at.is_null())
@@ -563,4 +572,5 @@ pub fn contacts_with_email(
         .group_by(contacts::hospital_id)
         .select((contacts::hospital_id, diesel::dsl::count_star()))
         .load(conn)
+        .map_err(Into::into)
 }

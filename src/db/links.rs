@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::link_tokens;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = link_tokens)]
@@ -21,26 +21,29 @@ pub struct LinkRow {
     pub last_used_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &LinkRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, row: &LinkRow) -> DbResult<()> {
     diesel::insert_into(link_tokens::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<LinkRow>> {
+pub fn get(conn: &mut DbConnection, token_hash: &str) -> DbResult<Option<LinkRow>> {
     link_tokens::table
         .find(token_hash)
         .select(LinkRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn touch(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn touch(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> DbResult<()> {
     diesel::update(link_tokens::table.find(token_hash))
         .set(link_tokens::last_used_at.eq(Some(now)))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Revokes every live link of a contact (removed, or its email changed).
@@ -48,7 +51,7 @@ pub fn revoke_for_contact(
     conn: &mut DbConnection,
     contact_id: &str,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> DbResult<usize> {
     diesel::update(
         link_tokens::table
             .filter(link_tokens::contact_id.eq(contact_id))
@@ -56,6 +59,7 @@ pub fn revoke_for_contact(
     )
     .set(link_tokens::revoked_at.eq(Some(now)))
     .execute(conn)
+    .map_err(Into::into)
 }
 
 /// Revokes the live links of an engagement, optionally only one contact's or one purpose's.
@@ -65,7 +69,7 @@ pub fn revoke(
     contact_id: Option<&str>,
     purpose: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> DbResult<usize> {
     let mut q = diesel::update(link_tokens::table)
         .filter(link_tokens::engagement_id.eq(engagement_id))
         .filter(link_tokens::revoked_at.is_null())
@@ -76,5 +80,7 @@ pub fn revoke(
     if let Some(p) = purpose {
         q = q.filter(link_tokens::purpose.eq(p.to_owned()));
     }
-    q.set(link_tokens::revoked_at.eq(Some(now))).execute(conn)
+    q.set(link_tokens::revoked_at.eq(Some(now)))
+        .execute(conn)
+        .map_err(Into::into)
 }

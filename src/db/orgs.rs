@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{organizations, users};
-use super::{DbConnection, Scope};
+use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
@@ -33,7 +33,7 @@ pub struct NewOrg<'a> {
     pub version: i64,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> QueryResult<OrgRow> {
+pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> DbResult<OrgRow> {
     diesel::insert_into(organizations::table)
         .values(new)
         .execute(conn)?;
@@ -41,40 +41,48 @@ pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> QueryResult<OrgRow> {
         .find(new.id)
         .select(OrgRow::as_select())
         .first(conn)
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OrgRow>> {
+pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<OrgRow>> {
     organizations::table
         .find(id)
         .select(OrgRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> QueryResult<Option<OrgRow>> {
+pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> DbResult<Option<OrgRow>> {
     organizations::table
         .filter(organizations::id.eq(key).or(organizations::name.eq(key)))
         .select(OrgRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// (id, parent_id) for every organisation: the tree is small, so it is walked in memory.
-pub fn edges(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
+pub fn edges(conn: &mut DbConnection) -> DbResult<Vec<(String, Option<String>)>> {
     super::native!(conn, |c| organizations::table
         .select((organizations::id, organizations::parent_id))
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
-pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    organizations::table.count().get_result(conn)
+pub fn count(conn: &mut DbConnection) -> DbResult<i64> {
+    organizations::table
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
 }
 
-pub fn kind_exists(conn: &mut DbConnection, kind: &str) -> QueryResult<bool> {
+pub fn kind_exists(conn: &mut DbConnection, kind: &str) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         organizations::table.filter(organizations::kind.eq(kind)),
     ))
     .get_result(conn)
+    .map_err(Into::into)
 }
 
 pub fn list(
@@ -82,7 +90,7 @@ pub fn list(
     scope: &Scope,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<OrgRow>> {
+) -> DbResult<Vec<OrgRow>> {
     let mut q = organizations::table
         .select(OrgRow::as_select())
         .order(organizations::id.asc())
@@ -94,7 +102,7 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(organizations::id.gt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
 /// Writes a new name and parent; `None` when the stored version is no longer `version`.
@@ -105,7 +113,7 @@ pub fn update(
     name: &str,
     parent_id: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<Option<OrgRow>> {
+) -> DbResult<Option<OrgRow>> {
     let n = diesel::update(
         organizations::table
             .filter(organizations::id.eq(id))
@@ -132,7 +140,7 @@ pub fn set_mail_settings(
     signature: Option<&str>,
     reply_to: Option<&str>,
     cc_reply_to: bool,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::update(organizations::table.find(id))
         .set((
             organizations::mail_signature.eq(signature),
@@ -141,9 +149,10 @@ pub fn set_mail_settings(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+pub fn has_dependents(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
     let children = diesel::select(diesel::dsl::exists(
         organizations::table.filter(organizations::parent_id.eq(id)),
     ))
@@ -155,6 +164,8 @@ pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(children || members)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    diesel::delete(organizations::table.find(id)).execute(conn)
+pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
+    diesel::delete(organizations::table.find(id))
+        .execute(conn)
+        .map_err(Into::into)
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{DbConnection, Scope};
+use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -53,7 +53,7 @@ pub struct UserChanges {
     pub token_version: Option<i64>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
+pub fn insert(conn: &mut DbConnection, new: &NewUser) -> DbResult<UserRow> {
     diesel::insert_into(users::table)
         .values(new)
         .execute(conn)?;
@@ -61,30 +61,34 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
         .find(new.id)
         .select(UserRow::as_select())
         .first(conn)
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<UserRow>> {
     super::native!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
         .first(c)
-        .optional())
+        .optional()
+        .map_err(Into::into))
 }
 
-pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+pub fn by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<UserRow>> {
     users::table
         .filter(users::email.eq(email))
         .select(UserRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn count_active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+pub fn count_active_admins(conn: &mut DbConnection) -> DbResult<i64> {
     users::table
         .filter(users::role.eq("admin"))
         .filter(users::active.eq(true))
         .count()
         .get_result(conn)
+        .map_err(Into::into)
 }
 
 pub struct UserFilter {
@@ -98,7 +102,7 @@ pub fn list(
     filter: &UserFilter,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<UserRow>> {
+) -> DbResult<Vec<UserRow>> {
     let mut q = users::table
         .select(UserRow::as_select())
         .order(users::id.asc())
@@ -116,7 +120,7 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(users::id.gt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
 /// Applies `changes` if the stored version is still `version`.
@@ -126,7 +130,7 @@ pub fn update(
     version: i64,
     changes: &UserChanges,
     now: NaiveDateTime,
-) -> QueryResult<Option<UserRow>> {
+) -> DbResult<Option<UserRow>> {
     let n = diesel::update(
         users::table
             .filter(users::id.eq(id))

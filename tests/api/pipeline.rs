@@ -760,13 +760,7 @@ async fn the_database_refuses_a_second_booking_of_a_slot() {
     .unwrap();
     assert!(results.0);
     assert!(
-        matches!(
-            results.1,
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _
-            ))
-        ),
+        matches!(results.1, Err(db::DbError::AlreadyExists(_))),
         "{:?}",
         results.1
     );

@@ -74,8 +74,8 @@ impl From<AppError> for PageError {
     }
 }
 
-impl From<diesel::result::Error> for PageError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> Self {
         PageError::Internal(e.to_string())
     }
 }

@@ -167,9 +167,8 @@ fn import_rows(
     }
     // The multi-row writes in a savepoint: should one fail (another writer created one of the
     // hospitals meanwhile), their rows are written one at a time instead, each reported.
-    use diesel::Connection;
     let rows = std::mem::take(&mut pending.rows);
-    match conn.transaction(|c| pending.write(c)) {
+    match db::atomic(conn, |c| pending.write(c)) {
         Ok(()) => {}
         Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
         Err(_) => {
@@ -202,8 +201,7 @@ fn one_row(
     opts: Options,
     now: NaiveDateTime,
 ) -> AppResult<(RowResult, String, Vec<String>)> {
-    use diesel::Connection;
-    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary, now))
+    db::atomic(conn, |c| apply_row(c, who, round, r, opts.secondary, now))
 }
 
 /// Records a row's outcome in its report; an internal error ends the import.
