@@ -3,6 +3,7 @@
 //! engagement, contact and expiry (`db::links`). So a link says nothing about whom it is for,
 //! and a database dump yields no usable link.
 
+use crate::domain::ids::EngagementId;
 use base64::Engine;
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
@@ -62,7 +63,7 @@ pub struct LinkClaims {
     /// The stored SHA-256 of the token: the link's identity on the server.
     pub id: String,
     /// Engagement id.
-    pub eng: String,
+    pub eng: EngagementId,
     /// Contact id.
     pub con: String,
     pub pur: Purpose,

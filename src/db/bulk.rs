@@ -9,6 +9,7 @@ use super::engagements::{EngagementRow, EventRow, MilestoneRow, NewEngagement};
 use super::hospitals::{ContactRow, HospitalRow};
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult};
+use crate::domain::ids::{EngagementId, HospitalId};
 
 /// Rows per statement: 500 rows of up to 21 columns stay well under both backends' limits on
 /// bound parameters (SQLite 32,766, PostgreSQL 65,535).
@@ -48,7 +49,10 @@ pub fn hospitals_by_codes(conn: &mut DbConnection, codes: &[String]) -> DbResult
 }
 
 /// The live contacts of these hospitals, in each hospital's order (position, id).
-pub fn contacts_of(conn: &mut DbConnection, hospital_ids: &[String]) -> DbResult<Vec<ContactRow>> {
+pub fn contacts_of(
+    conn: &mut DbConnection,
+    hospital_ids: &[HospitalId],
+) -> DbResult<Vec<ContactRow>> {
     chunked(conn, hospital_ids, |conn, ids| {
         contacts::table
             .filter(contacts::hospital_id.eq_any(ids))
@@ -66,7 +70,7 @@ pub fn contacts_of(conn: &mut DbConnection, hospital_ids: &[String]) -> DbResult
 pub fn engagements_in_round(
     conn: &mut DbConnection,
     round_id: &str,
-    hospital_ids: &[String],
+    hospital_ids: &[HospitalId],
 ) -> DbResult<Vec<EngagementRow>> {
     chunked(conn, hospital_ids, |conn, ids| {
         engagements::table
@@ -77,7 +81,7 @@ pub fn engagements_in_round(
     })
 }
 
-pub fn engagements(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<EngagementRow>> {
+pub fn engagements(conn: &mut DbConnection, ids: &[EngagementId]) -> DbResult<Vec<EngagementRow>> {
     chunked(conn, ids, |conn, ids| {
         engagements::table
             .filter(engagements::id.eq_any(ids))
@@ -86,7 +90,7 @@ pub fn engagements(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<Enga
     })
 }
 
-pub fn milestones_of(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<MilestoneRow>> {
+pub fn milestones_of(conn: &mut DbConnection, ids: &[EngagementId]) -> DbResult<Vec<MilestoneRow>> {
     chunked(conn, ids, |conn, ids| {
         milestones::table
             .filter(milestones::engagement_id.eq_any(ids))
@@ -129,7 +133,10 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> DbResult<()>
 
 /// Locks these engagements' rows for the rest of the transaction (a no-op write, as
 /// [`super::engagements::lock`] does for one) and reads them as they now stand.
-pub fn lock_engagements(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec<EngagementRow>> {
+pub fn lock_engagements(
+    conn: &mut DbConnection,
+    ids: &[EngagementId],
+) -> DbResult<Vec<EngagementRow>> {
     for chunk in ids.chunks(CHUNK) {
         diesel::update(engagements::table.filter(engagements::id.eq_any(chunk)))
             .set(engagements::version.eq(engagements::version))
@@ -142,7 +149,7 @@ pub fn lock_engagements(conn: &mut DbConnection, ids: &[String]) -> DbResult<Vec
 /// version: one statement per chunk, whatever their versions were (they are locked).
 pub fn assign(
     conn: &mut DbConnection,
-    ids: &[String],
+    ids: &[EngagementId],
     organization_id: Option<&str>,
     now: NaiveDateTime,
 ) -> DbResult<usize> {

@@ -17,6 +17,7 @@ use super::schema::{
 };
 use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
+use crate::domain::ids::EngagementId;
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
@@ -180,7 +181,7 @@ pub fn events(
 /// One line of the hospitals table, before its next action is worked out.
 #[derive(Debug, Clone, Queryable)]
 pub struct HospitalLine {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub institution_code: String,
     pub hospital_name: String,
     pub prefecture_code: String,
@@ -310,7 +311,7 @@ pub struct NextFacts {
 /// `now`: the app's time, for which slots are still open.
 pub fn next_facts(
     conn: &mut DbConnection,
-    ids: &[String],
+    ids: &[EngagementId],
     now: NaiveDateTime,
 ) -> DbResult<NextFacts> {
     let mut out = NextFacts::default();

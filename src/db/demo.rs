@@ -15,13 +15,14 @@ use super::schema::{
 };
 use super::verification::ProposalRow;
 use super::{DbConnection, DbResult};
+use crate::domain::ids::{EngagementId, HospitalId};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementInsert {
-    pub id: String,
+    pub id: EngagementId,
     pub round_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub organization_id: Option<String>,
     pub prefecture_code: String,
     pub tier: Option<String>,
@@ -42,7 +43,7 @@ pub struct EngagementInsert {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = milestones)]
 pub struct MilestoneInsert {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub kind: String,
     pub at: NaiveDateTime,
     pub actor: String,

@@ -12,11 +12,12 @@ use super::schema::{
     rounds,
 };
 use super::{DbConnection, DbResult};
+use crate::domain::ids::EngagementId;
 
 /// An engagement, its hospital and its round's name.
 pub fn engagement_with_hospital(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
 ) -> DbResult<Option<(EngagementRow, HospitalRow, String)>> {
     super::native!(conn, |c| engagements::table
         .inner_join(hospitals::table)
@@ -47,7 +48,7 @@ pub struct DetailFacts {
 
 pub fn detail_facts(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     now: NaiveDateTime,
 ) -> DbResult<DetailFacts> {
     let questionnaire = questionnaire_responses::table

@@ -7,14 +7,15 @@ use diesel::sql_types::Bool;
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId};
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementRow {
-    pub id: String,
+    pub id: EngagementId,
     pub round_id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub organization_id: Option<String>,
     pub prefecture_code: String,
     pub tier: Option<String>,
@@ -37,9 +38,9 @@ pub struct EngagementRow {
 #[derive(Insertable)]
 #[diesel(table_name = engagements)]
 pub struct NewEngagement<'a> {
-    pub id: &'a str,
+    pub id: &'a EngagementId,
     pub round_id: &'a str,
-    pub hospital_id: &'a str,
+    pub hospital_id: &'a HospitalId,
     pub organization_id: Option<&'a str>,
     pub prefecture_code: &'a str,
     pub tier: Option<&'a str>,
@@ -73,7 +74,7 @@ pub struct EngagementChanges {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = milestones)]
 pub struct MilestoneRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub kind: String,
     pub at: NaiveDateTime,
     pub actor: String,
@@ -83,7 +84,7 @@ pub struct MilestoneRow {
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub at: NaiveDateTime,
     pub actor_kind: String,
     pub actor_id: Option<String>,
@@ -103,7 +104,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> DbResult<()> {
         .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<EngagementRow>> {
+pub fn get(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .find(id)
         .select(EngagementRow::as_select())
@@ -115,7 +116,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<EngagementRow>>
 /// The engagement if the scope may see it; otherwise None, as if it did not exist.
 pub fn get_scoped(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     scope: &Scope,
 ) -> DbResult<Option<EngagementRow>> {
     Ok(get(conn, id)?.filter(|e| match scope {
@@ -127,7 +128,10 @@ pub fn get_scoped(
     }))
 }
 
-pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> DbResult<Vec<EngagementRow>> {
+pub fn for_hospital(
+    conn: &mut DbConnection,
+    hospital_id: &HospitalId,
+) -> DbResult<Vec<EngagementRow>> {
     engagements::table
         .filter(engagements::hospital_id.eq(hospital_id))
         .select(EngagementRow::as_select())
@@ -138,7 +142,7 @@ pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> DbResult<Vec<
 pub fn find_by_round_hospital(
     conn: &mut DbConnection,
     round_id: &str,
-    hospital_id: &str,
+    hospital_id: &HospitalId,
 ) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .filter(engagements::round_id.eq(round_id))
@@ -151,7 +155,7 @@ pub fn find_by_round_hospital(
 
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     changes: &EngagementChanges,
     now: NaiveDateTime,
 ) -> DbResult<()> {
@@ -182,14 +186,14 @@ pub fn update(
 /// Locks the engagement's row for the rest of the transaction (a no-op write: PostgreSQL holds
 /// the row lock until commit; SQLite writers queue anyway) and reads it as it now stands, so
 /// concurrent steps on one engagement run one after the other instead of failing each other.
-pub fn lock(conn: &mut DbConnection, id: &str) -> DbResult<Option<EngagementRow>> {
+pub fn lock(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<EngagementRow>> {
     diesel::update(engagements::table.find(id))
         .set(engagements::version.eq(engagements::version))
         .execute(conn)?;
     get(conn, id)
 }
 
-pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> DbResult<bool> {
+pub fn bump_version(conn: &mut DbConnection, id: &EngagementId, version: i64) -> DbResult<bool> {
     let n = diesel::update(
         engagements::table
             .filter(engagements::id.eq(id))
@@ -202,7 +206,7 @@ pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> DbResult
 
 pub fn set_stage(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     stage: &str,
     since: NaiveDateTime,
 ) -> DbResult<()> {
@@ -216,7 +220,7 @@ pub fn set_stage(
         .map_err(Into::into)
 }
 
-pub fn milestones(conn: &mut DbConnection, id: &str) -> DbResult<Vec<MilestoneRow>> {
+pub fn milestones(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<MilestoneRow>> {
     super::native!(conn, |c| milestones::table
         .filter(milestones::engagement_id.eq(id))
         .order(milestones::at.asc())
@@ -228,7 +232,7 @@ pub fn milestones(conn: &mut DbConnection, id: &str) -> DbResult<Vec<MilestoneRo
 /// Records a milestone once; a second record of the same milestone keeps the first.
 pub fn add_milestone(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     kind: &str,
     at: NaiveDateTime,
     actor: &str,
@@ -253,7 +257,7 @@ pub fn add_milestone(
     Ok(true)
 }
 
-pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> DbResult<()> {
+pub fn remove_milestone(conn: &mut DbConnection, id: &EngagementId, kind: &str) -> DbResult<()> {
     diesel::delete(
         milestones::table
             .filter(milestones::engagement_id.eq(id))
@@ -272,7 +276,7 @@ pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> DbResult<()> {
         .map_err(Into::into)
 }
 
-pub fn timeline(conn: &mut DbConnection, id: &str) -> DbResult<Vec<EventRow>> {
+pub fn timeline(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<EventRow>> {
     super::native!(conn, |c| events::table
         .filter(events::engagement_id.eq(id))
         .order((events::at.asc(), events::id.asc()))
@@ -552,7 +556,7 @@ pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<i64
 }
 
 /// Ids of all engagements matching a filter (for bulk assignment).
-pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<Vec<String>> {
+pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<Vec<EngagementId>> {
     Ok(filtered(scope, f)
         .load::<ListRow>(conn)?
         .into_iter()
@@ -563,8 +567,8 @@ pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<Vec<S
 /// Per hospital, how many live contacts have an email.
 pub fn contacts_with_email(
     conn: &mut DbConnection,
-    hospital_ids: &[String],
-) -> DbResult<Vec<(String, i64)>> {
+    hospital_ids: &[HospitalId],
+) -> DbResult<Vec<(HospitalId, i64)>> {
     contacts::table
         .filter(contacts::hospital_id.eq_any(hospital_ids))
         .filter(contacts::removed_at.is_null())

@@ -7,12 +7,13 @@ use super::schema::{hearing_slots, hearings};
 use super::types::Json;
 use super::{DbConnection, DbResult};
 use crate::domain::hearings::{Attendee, HearingStatus};
+use crate::domain::ids::EngagementId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hearing_slots)]
 pub struct SlotRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     /// `online` or `onsite`.
@@ -27,7 +28,7 @@ pub struct SlotRow {
 #[diesel(table_name = hearings)]
 pub struct HearingRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub slot_id: String,
     pub status: HearingStatus,
     pub attendees: Json<Vec<Attendee>>,
@@ -40,7 +41,10 @@ pub struct HearingRow {
 }
 
 /// The engagement's scheduled hearing, if any.
-pub fn scheduled(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Option<HearingRow>> {
+pub fn scheduled(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<HearingRow>> {
     hearings::table
         .filter(hearings::engagement_id.eq(engagement_id))
         .filter(hearings::status.eq(HearingStatus::Scheduled))
@@ -54,7 +58,7 @@ pub fn scheduled(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Optio
 /// `domain::hearings::is_open` has it).
 pub fn open_slot_count(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     now: NaiveDateTime,
 ) -> DbResult<i64> {
     let booked = hearings::table
@@ -79,7 +83,7 @@ pub fn slot(conn: &mut DbConnection, id: &str) -> DbResult<Option<SlotRow>> {
         .map_err(Into::into)
 }
 
-pub fn slots(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<SlotRow>> {
+pub fn slots(conn: &mut DbConnection, engagement_id: &EngagementId) -> DbResult<Vec<SlotRow>> {
     hearing_slots::table
         .filter(hearing_slots::engagement_id.eq(engagement_id))
         .order(hearing_slots::starts_at.asc())
@@ -114,7 +118,10 @@ pub fn insert_hearing(conn: &mut DbConnection, row: &HearingRow) -> DbResult<()>
         .map_err(Into::into)
 }
 
-pub fn hearings(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<HearingRow>> {
+pub fn hearings(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<HearingRow>> {
     hearings::table
         .filter(hearings::engagement_id.eq(engagement_id))
         .order(hearings::booked_at.asc())

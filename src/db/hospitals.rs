@@ -5,11 +5,12 @@ use diesel::prelude::*;
 
 use super::schema::{contacts, engagements, hospitals};
 use super::{DbConnection, DbResult, Scope};
+use crate::domain::ids::HospitalId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hospitals)]
 pub struct HospitalRow {
-    pub id: String,
+    pub id: HospitalId,
     pub prefecture_code: String,
     pub institution_code: String,
     pub name: String,
@@ -30,7 +31,7 @@ pub struct HospitalRow {
 #[diesel(table_name = contacts)]
 pub struct ContactRow {
     pub id: String,
-    pub hospital_id: String,
+    pub hospital_id: HospitalId,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,
@@ -80,7 +81,7 @@ pub fn replace(conn: &mut DbConnection, row: &HospitalRow, version: i64) -> DbRe
     Ok(n == 1)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<HospitalRow>> {
+pub fn get(conn: &mut DbConnection, id: &HospitalId) -> DbResult<Option<HospitalRow>> {
     super::native!(conn, |c| hospitals::table
         .find(id)
         .select(HospitalRow::as_select())
@@ -100,7 +101,7 @@ pub fn by_code(conn: &mut DbConnection, code: &str) -> DbResult<Option<HospitalR
 
 /// A coordinator sees a hospital when one of its engagements is assigned to the coordinator's
 /// organisations.
-pub fn visible(conn: &mut DbConnection, id: &str, scope: &Scope) -> DbResult<bool> {
+pub fn visible(conn: &mut DbConnection, id: &HospitalId, scope: &Scope) -> DbResult<bool> {
     match scope {
         Scope::All => Ok(true),
         Scope::Orgs(ids) => diesel::select(diesel::dsl::exists(
@@ -140,7 +141,7 @@ pub fn list(
     q.load(conn).map_err(Into::into)
 }
 
-pub fn contacts(conn: &mut DbConnection, hospital_id: &str) -> DbResult<Vec<ContactRow>> {
+pub fn contacts(conn: &mut DbConnection, hospital_id: &HospitalId) -> DbResult<Vec<ContactRow>> {
     super::native!(conn, |c| contacts::table
         .filter(contacts::hospital_id.eq(hospital_id))
         .filter(contacts::removed_at.is_null())

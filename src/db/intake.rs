@@ -7,13 +7,14 @@ use super::schema::{documents, questionnaire_responses, questionnaire_templates}
 use super::types::Json;
 use super::{DbConnection, DbResult};
 use crate::domain::documents::Purpose;
+use crate::domain::ids::EngagementId;
 use crate::domain::questionnaire::{Answers, ResponseStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = documents)]
 pub struct DocumentRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub purpose: Purpose,
     pub doc_version: i64,
     pub filename: String,
@@ -31,7 +32,7 @@ pub struct DocumentRow {
 
 pub fn next_doc_version(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     purpose: Purpose,
 ) -> DbResult<i64> {
     let max: Option<i64> = documents::table
@@ -50,7 +51,10 @@ pub fn insert_document(conn: &mut DbConnection, row: &DocumentRow) -> DbResult<(
         .map_err(Into::into)
 }
 
-pub fn documents(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<DocumentRow>> {
+pub fn documents(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<DocumentRow>> {
     documents::table
         .filter(documents::engagement_id.eq(engagement_id))
         .filter(documents::purged_at.is_null())
@@ -62,7 +66,7 @@ pub fn documents(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<D
 
 pub fn document(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     id: &str,
 ) -> DbResult<Option<DocumentRow>> {
     documents::table
@@ -150,7 +154,7 @@ pub fn insert_template(
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = questionnaire_responses)]
 pub struct ResponseRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub template_id: String,
     pub answers: Json<Answers>,
     pub status: ResponseStatus,
@@ -161,7 +165,10 @@ pub struct ResponseRow {
     pub version: i64,
 }
 
-pub fn response(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Option<ResponseRow>> {
+pub fn response(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<ResponseRow>> {
     questionnaire_responses::table
         .find(engagement_id)
         .select(ResponseRow::as_select())
@@ -172,7 +179,7 @@ pub fn response(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Option
 
 pub fn questionnaire_status(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
 ) -> DbResult<Option<ResponseStatus>> {
     Ok(response(conn, engagement_id)?.map(|r| r.status))
 }

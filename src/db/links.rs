@@ -6,13 +6,14 @@ use diesel::prelude::*;
 
 use super::schema::link_tokens;
 use super::{DbConnection, DbResult};
+use crate::domain::ids::EngagementId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = link_tokens)]
 pub struct LinkRow {
     /// Hex SHA-256 of the token in the URL.
     pub token_hash: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub contact_id: String,
     pub purpose: String,
     pub expires_at: NaiveDateTime,
@@ -65,7 +66,7 @@ pub fn revoke_for_contact(
 /// Revokes the live links of an engagement, optionally only one contact's or one purpose's.
 pub fn revoke(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     contact_id: Option<&str>,
     purpose: Option<&str>,
     now: NaiveDateTime,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::schema::{contacts, events};
 use super::{DbConnection, DbResult};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId};
 
 /// The timeline event's kind.
 pub const EVENT: EventKind = EventKind::MailError;
@@ -20,7 +21,7 @@ pub fn mark_contact(conn: &mut DbConnection, id: &str, error: &str) -> DbResult<
         .map_err(Into::into)
 }
 
-pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &str) -> DbResult<()> {
+pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &HospitalId) -> DbResult<()> {
     diesel::update(
         contacts::table
             .filter(contacts::hospital_id.eq(hospital_id))
@@ -35,7 +36,7 @@ pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &str) -> DbResul
 /// Whether a failure of this kind of mail was already noted in the timeline since `since`.
 pub fn noted_since(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     mail_kind: &str,
     since: NaiveDateTime,
 ) -> DbResult<bool> {

@@ -7,6 +7,7 @@ use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::outbox;
 use super::{DbConnection, DbResult};
+use crate::domain::ids::EngagementId;
 
 /// Where a queued mail stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,7 +41,7 @@ impl OutboxStatus {
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
-    pub engagement_id: Option<String>,
+    pub engagement_id: Option<EngagementId>,
     pub contact_id: Option<String>,
     pub kind: String,
     /// Stable per row: a re-send after a crash carries the same Message-ID.
@@ -179,10 +180,10 @@ pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<OutboxRow>> {
 }
 
 pub struct Filter {
-    pub engagement_id: Option<String>,
+    pub engagement_id: Option<EngagementId>,
     pub status: Option<String>,
     /// Engagements the caller may see (None: all).
-    pub engagements: Option<Vec<String>>,
+    pub engagements: Option<Vec<EngagementId>>,
 }
 
 pub fn list(
@@ -223,7 +224,7 @@ pub fn count_by_status(conn: &mut DbConnection) -> DbResult<Vec<(String, i64)>> 
 /// Whether a mail of this kind was queued for the engagement since `since`.
 pub fn queued_since(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     kind: &str,
     since: NaiveDateTime,
 ) -> DbResult<bool> {

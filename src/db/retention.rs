@@ -10,14 +10,15 @@ use super::schema::{
 };
 use super::{DbConnection, DbResult};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 
 /// Timeline kinds that close an engagement besides completion.
 const CLOSING_EVENTS: [&str; 2] = ["declined", "withdrawn"];
 
 /// Engagements that are closed (completed, declined or withdrawn) and not yet purged, with the
 /// moment they closed: the `completed` milestone, or the last decline / withdrawal.
-pub fn closed_unpurged(conn: &mut DbConnection) -> DbResult<Vec<(String, NaiveDateTime)>> {
-    let ids: Vec<String> = engagements::table
+pub fn closed_unpurged(conn: &mut DbConnection) -> DbResult<Vec<(EngagementId, NaiveDateTime)>> {
+    let ids: Vec<EngagementId> = engagements::table
         .filter(engagements::purged_at.is_null())
         .filter(
             engagements::stage
@@ -38,7 +39,7 @@ pub fn closed_unpurged(conn: &mut DbConnection) -> DbResult<Vec<(String, NaiveDa
 
 /// When the engagement closed, if it is closed: the later of its `completed` milestone and its
 /// last decline or withdrawal that still holds.
-pub fn closed_at(conn: &mut DbConnection, id: &str) -> DbResult<Option<NaiveDateTime>> {
+pub fn closed_at(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<NaiveDateTime>> {
     let Some((stage, side)) = engagements::table
         .find(id)
         .select((engagements::stage, engagements::side_state))
@@ -73,7 +74,7 @@ pub fn closed_at(conn: &mut DbConnection, id: &str) -> DbResult<Option<NaiveDate
     Ok(completed.max(side_closed))
 }
 
-pub fn purged_at(conn: &mut DbConnection, id: &str) -> DbResult<Option<NaiveDateTime>> {
+pub fn purged_at(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<NaiveDateTime>> {
     engagements::table
         .find(id)
         .select(engagements::purged_at)
@@ -88,7 +89,7 @@ pub fn purged_at(conn: &mut DbConnection, id: &str) -> DbResult<Option<NaiveDate
 pub fn object_used_elsewhere(
     conn: &mut DbConnection,
     storage_key: &str,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
 ) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         documents::table
@@ -113,7 +114,11 @@ pub struct Removed {
 
 /// Removes the engagement's confidential material, keeping the documents' rows (name, hash,
 /// size, uploader) for the receipt, and marks the engagement purged.
-pub fn purge_rows(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<Removed> {
+pub fn purge_rows(
+    conn: &mut DbConnection,
+    id: &EngagementId,
+    now: NaiveDateTime,
+) -> DbResult<Removed> {
     let documents = diesel::update(
         documents::table
             .filter(documents::engagement_id.eq(id))
@@ -161,7 +166,7 @@ pub fn purge_rows(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbRe
 
 /// Free-text notes and comments in the timeline can repeat what the hospital disclosed (a
 /// hearing's outcome note, a review comment); they are replaced, the events themselves stay.
-fn scrub_timeline_notes(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
+fn scrub_timeline_notes(conn: &mut DbConnection, id: &EngagementId) -> DbResult<usize> {
     let rows: Vec<(String, String)> = events::table
         .filter(events::engagement_id.eq(id))
         .select((events::id, events::payload))
@@ -192,7 +197,7 @@ fn scrub_timeline_notes(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
 /// Every document the engagement ever held, purged or not, oldest first.
 pub fn all_documents(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
 ) -> DbResult<Vec<(DocumentRow, Option<NaiveDateTime>)>> {
     documents::table
         .filter(documents::engagement_id.eq(id))
@@ -209,7 +214,7 @@ pub struct Download {
     pub payload: String,
 }
 
-pub fn downloads(conn: &mut DbConnection, id: &str) -> DbResult<Vec<Download>> {
+pub fn downloads(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<Download>> {
     events::table
         .filter(events::engagement_id.eq(id))
         .filter(events::kind.eq(EventKind::DocumentDownloaded))

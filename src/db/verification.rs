@@ -7,12 +7,13 @@ use super::schema::{backup_proposals, engagements, findings};
 use super::{DbConnection, DbResult};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::findings::{FindingStatus, Severity};
+use crate::domain::ids::EngagementId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = findings)]
 pub struct FindingRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub title: String,
     pub severity: Severity,
     pub affected: Option<String>,
@@ -22,7 +23,10 @@ pub struct FindingRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn findings(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<FindingRow>> {
+pub fn findings(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<FindingRow>> {
     findings::table
         .filter(findings::engagement_id.eq(engagement_id))
         .order(findings::id.asc())
@@ -33,7 +37,7 @@ pub fn findings(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Vec<Fi
 
 pub fn finding(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     id: &str,
 ) -> DbResult<Option<FindingRow>> {
     findings::table
@@ -58,7 +62,7 @@ pub fn save_finding(conn: &mut DbConnection, row: &FindingRow) -> DbResult<()> {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = backup_proposals)]
 pub struct ProposalRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     /// JSON: the hospital's current backup set-up.
     pub current_state: String,
     /// JSON: the proposed design.
@@ -73,7 +77,10 @@ pub struct ProposalRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn proposal(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Option<ProposalRow>> {
+pub fn proposal(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<ProposalRow>> {
     backup_proposals::table
         .find(engagement_id)
         .select(ProposalRow::as_select())
@@ -83,7 +90,7 @@ pub fn proposal(conn: &mut DbConnection, engagement_id: &str) -> DbResult<Option
 }
 
 /// A proposal was made (and not skipped).
-pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &str) -> DbResult<bool> {
+pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &EngagementId) -> DbResult<bool> {
     Ok(proposal(conn, engagement_id)?.is_some_and(|p| p.skipped_reason.is_none()))
 }
 

@@ -16,6 +16,7 @@ use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
 use crate::domain::hearings::HearingStatus;
+use crate::domain::ids::EngagementId;
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -60,7 +61,7 @@ pub fn link(
     conn: &mut DbConnection,
     config: &Config,
     keys: &LinkKeys,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     contact_id: &str,
     purpose: Purpose,
 ) -> AppResult<String> {
@@ -72,7 +73,7 @@ pub fn link(
         conn,
         &db::links::LinkRow {
             token_hash: issued.hash,
-            engagement_id: engagement_id.to_owned(),
+            engagement_id: engagement_id.clone(),
             contact_id: contact_id.to_owned(),
             purpose: purpose.as_str().to_owned(),
             expires_at: now + ttl,

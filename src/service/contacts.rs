@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 pub use super::hospitals::Charset;
 use crate::db::hospitals::ContactRow;
 use crate::db::{self, DbConnection};
+use crate::domain::ids::HospitalId;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
 
@@ -58,7 +59,7 @@ pub fn check(row: &ContactRow) -> AppResult<()> {
 /// A new contact row (id, position and times from the caller), normalised as stored.
 pub fn contact_row(
     id: String,
-    hospital_id: String,
+    hospital_id: HospitalId,
     c: ContactIn,
     position: i64,
     now: chrono::NaiveDateTime,

@@ -13,6 +13,7 @@ use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -46,7 +47,7 @@ pub fn send(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: SendIn,
 ) -> AppResult<Vec<String>> {
     let e = pipeline::load(conn, actor, id)?;
@@ -106,7 +107,7 @@ pub fn preview(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     kind: MailKind,
     contact_id: Option<&str>,
 ) -> AppResult<Preview> {
@@ -144,7 +145,8 @@ pub fn preview(
 #[derive(Serialize, ToSchema)]
 pub struct EmailOut {
     pub id: String,
-    pub engagement_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub engagement_id: Option<EngagementId>,
     pub contact_id: Option<String>,
     #[schema(value_type = MailKind)]
     pub kind: String,
@@ -186,7 +188,7 @@ impl From<db::outbox::OutboxRow> for EmailOut {
 pub fn list(
     conn: &mut DbConnection,
     actor: &Actor,
-    engagement_id: Option<String>,
+    engagement_id: Option<EngagementId>,
     status: Option<String>,
     cursor: Option<&str>,
     limit: i64,
@@ -256,7 +258,7 @@ pub fn issue_link(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: LinkIn,
 ) -> AppResult<LinkOut> {
     let e = pipeline::load(conn, actor, id)?;
@@ -303,7 +305,7 @@ pub fn revoke_links(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: RevokeIn,
 ) -> AppResult<usize> {
     let e = pipeline::load(conn, actor, id)?;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId};
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -20,14 +21,16 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Serialize, ToSchema)]
 pub struct HospitalBrief {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: HospitalId,
     pub name: String,
     pub institution_code: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct EngagementSummary {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: EngagementId,
     pub round_id: String,
     pub hospital: HospitalBrief,
     pub prefecture_code: String,
@@ -79,7 +82,8 @@ pub struct MemorandumOut {
 
 #[derive(Serialize, ToSchema)]
 pub struct EngagementDetail {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: EngagementId,
     pub round_id: String,
     pub round_name: String,
     pub organization_id: Option<String>,
@@ -135,7 +139,7 @@ pub fn detail(
 pub fn load_with_hospital(
     conn: &mut DbConnection,
     actor: &crate::auth::Actor,
-    id: &str,
+    id: &EngagementId,
 ) -> AppResult<(EngagementRow, db::hospitals::HospitalRow, String)> {
     let scope = pipeline::engagement_scope(conn, actor)?;
     db::detail::engagement_with_hospital(conn, id)?
@@ -270,7 +274,7 @@ pub fn create_engagement(
         ));
     }
     let tier = crate::service::rounds::tier_label(round, hospital.beds)?;
-    let id = db::new_id();
+    let id = EngagementId::new(db::new_id());
     db::engagements::insert(
         conn,
         &db::engagements::NewEngagement {
@@ -310,7 +314,7 @@ pub fn create_engagement(
 pub fn assign(
     conn: &mut DbConnection,
     who: &pipeline::Who,
-    ids: &[String],
+    ids: &[EngagementId],
     organization_id: Option<&str>,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
@@ -327,8 +331,10 @@ pub fn assign(
     if let Some(missing) = unique.iter().find(|id| !by_id.contains_key(id.as_str())) {
         return Err(AppError::field("ids", format!("no engagement {missing}")));
     }
-    let mut reached: std::collections::HashMap<String, std::collections::BTreeSet<Milestone>> =
-        Default::default();
+    let mut reached: std::collections::HashMap<
+        EngagementId,
+        std::collections::BTreeSet<Milestone>,
+    > = Default::default();
     for m in db::bulk::milestones_of(conn, &unique)? {
         if let Some(kind) = Milestone::parse(&m.kind) {
             reached.entry(m.engagement_id).or_default().insert(kind);

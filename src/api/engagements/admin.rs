@@ -7,7 +7,8 @@ use super::*;
 pub struct NewEngagement {
     /// Round id or name.
     pub round: String,
-    pub hospital_id: String,
+    #[schema(value_type = String)]
+    pub hospital_id: HospitalId,
     pub rank: Option<i64>,
     #[serde(default)]
     pub secondary: bool,
@@ -67,6 +68,7 @@ pub async fn create(
     Ok(respond(out))
 }
 
+use crate::domain::ids::{EngagementId, HospitalId};
 use crate::service::engagements::check_assignable;
 
 #[derive(Deserialize, ToSchema)]
@@ -75,7 +77,8 @@ pub struct AssignIn {
     /// The organisation to assign to; null to unassign.
     pub organization_id: Option<String>,
     /// These engagements…
-    pub ids: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub ids: Option<Vec<EngagementId>>,
     /// …or every engagement matching this filter (same fields as the list's query).
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,

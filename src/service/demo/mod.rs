@@ -14,6 +14,7 @@ use crate::db::orgs::NewOrg;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::date_in_japan;
+use crate::domain::ids::HospitalId;
 use crate::domain::medcode::luhn_digit;
 use crate::domain::orgs::OrgKind;
 use crate::domain::prefectures;
@@ -109,7 +110,7 @@ pub fn fill(db: &Db, hospitals: usize, now: DateTime<Utc>) -> AppResult<DemoRepo
                 _ => rng.random_range(400..1200),
             };
             let short = pref.name_ja.trim_end_matches(['都', '府', '県']);
-            let hospital_id = db::new_id();
+            let hospital_id = HospitalId::new(db::new_id());
             b.hospitals.push(HospitalRow {
                 id: hospital_id.clone(),
                 prefecture_code: pref.code.clone(),

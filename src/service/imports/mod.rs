@@ -23,6 +23,7 @@ use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::Action;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -56,7 +57,8 @@ pub struct RowReport {
     pub hospital_name: Option<String>,
     /// The row's engagement. Absent for rejected rows, and in a dry run for rows that would
     /// create one: it does not exist, and a real import gives it another id.
-    pub engagement_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub engagement_id: Option<EngagementId>,
     /// For updated rows: the fields that changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
@@ -200,7 +202,7 @@ fn one_row(
     r: &SelectionRow,
     opts: Options,
     now: NaiveDateTime,
-) -> AppResult<(RowResult, String, Vec<String>)> {
+) -> AppResult<(RowResult, EngagementId, Vec<String>)> {
     db::atomic(conn, |c| apply_row(c, who, round, r, opts.secondary, now))
 }
 
@@ -208,7 +210,7 @@ fn one_row(
 fn settle(
     row: &mut RowReport,
     opts: Options,
-    outcome: AppResult<(RowResult, String, Vec<String>)>,
+    outcome: AppResult<(RowResult, EngagementId, Vec<String>)>,
 ) -> AppResult<()> {
     match outcome {
         Ok((result, id, changed)) => {
