@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::ContactRow;
 use crate::db::{self, DbConnection};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{ContactId, HospitalId};
 
 use crate::error::{AppError, AppResult};
 
@@ -30,7 +30,7 @@ pub use crate::service::contacts::{check, contact_row, save_contact, ContactIn, 
 fn load_contact(
     conn: &mut DbConnection,
     hospital_id: &HospitalId,
-    id: &str,
+    id: &ContactId,
 ) -> AppResult<ContactRow> {
     db::hospitals::contact(conn, id)?
         .filter(|c| c.hospital_id == *hospital_id)
@@ -73,7 +73,7 @@ pub async fn get_contact(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
-    let id = HospitalId::new(id);
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let row = state
         .db
         .read(move |conn| {
@@ -102,7 +102,7 @@ pub async fn create_contact(
     let idem = Idem::new(&req)?;
     let id = HospitalId::new(path.into_inner());
     let now = state.clock().now();
-    let row = contact_row(db::new_id(), id.clone(), body.0, 0, now);
+    let row = contact_row(ContactId::new(db::new_id()), id.clone(), body.0, 0, now);
     check(&row)?;
     let out = state
         .db
@@ -148,7 +148,7 @@ pub async fn update_contact(
     body: Json<ContactPatch>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
-    let id = HospitalId::new(id);
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let patch = body.0;
     let now = state.clock().now();
     let row = state
@@ -182,7 +182,7 @@ pub async fn delete_contact(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
-    let id = HospitalId::new(id);
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let now = state.clock().now();
     state
         .db

@@ -163,7 +163,7 @@ pub(crate) fn load_editable(
     };
     let names: Vec<String> = engagements
         .iter()
-        .map(|e| round_name(&e.round_id))
+        .map(|e| round_name(e.round_id.as_str()))
         .collect();
     let holders: Vec<Holder> = engagements
         .iter()
@@ -359,7 +359,7 @@ fn retier(
     use crate::domain::pipeline::Action;
     use crate::service::step::{run_loaded, Command, Who};
     for e in db::engagements::for_hospital(conn, &h.id)? {
-        let round = db::rounds::find(conn, &e.round_id)?
+        let round = db::rounds::find(conn, e.round_id.as_str())?
             .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
         let tier = super::rounds::tier_label(&round, h.beds)?;
         if tier == e.tier {

@@ -3,7 +3,7 @@
 //! engagement, contact and expiry (`db::links`). So a link says nothing about whom it is for,
 //! and a database dump yields no usable link.
 
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{ContactId, EngagementId};
 use base64::Engine;
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
@@ -65,7 +65,7 @@ pub struct LinkClaims {
     /// Engagement id.
     pub eng: EngagementId,
     /// Contact id.
-    pub con: String,
+    pub con: ContactId,
     pub pur: Purpose,
     pub expires_at: NaiveDateTime,
 }

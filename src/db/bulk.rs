@@ -9,7 +9,7 @@ use super::engagements::{EngagementRow, EventRow, MilestoneRow, NewEngagement};
 use super::hospitals::{ContactRow, HospitalRow};
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult};
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 
 /// Rows per statement: 500 rows of up to 21 columns stay well under both backends' limits on
 /// bound parameters (SQLite 32,766, PostgreSQL 65,535).
@@ -69,7 +69,7 @@ pub fn contacts_of(
 
 pub fn engagements_in_round(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     hospital_ids: &[HospitalId],
 ) -> DbResult<Vec<EngagementRow>> {
     chunked(conn, hospital_ids, |conn, ids| {

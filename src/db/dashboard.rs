@@ -17,12 +17,12 @@ use super::schema::{
 };
 use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{EngagementId, RoundId};
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub round_id: String,
+    pub round_id: RoundId,
     pub prefecture_code: Option<String>,
     pub tier: Option<String>,
     /// A coordinator's subtree: only engagements assigned to these organisations.

@@ -15,13 +15,13 @@ use super::schema::{
 };
 use super::verification::ProposalRow;
 use super::{DbConnection, DbResult};
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementInsert {
     pub id: EngagementId,
-    pub round_id: String,
+    pub round_id: RoundId,
     pub hospital_id: HospitalId,
     pub organization_id: Option<String>,
     pub prefecture_code: String,

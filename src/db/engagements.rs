@@ -7,14 +7,14 @@ use diesel::sql_types::Bool;
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementRow {
     pub id: EngagementId,
-    pub round_id: String,
+    pub round_id: RoundId,
     pub hospital_id: HospitalId,
     pub organization_id: Option<String>,
     pub prefecture_code: String,
@@ -39,7 +39,7 @@ pub struct EngagementRow {
 #[diesel(table_name = engagements)]
 pub struct NewEngagement<'a> {
     pub id: &'a EngagementId,
-    pub round_id: &'a str,
+    pub round_id: &'a RoundId,
     pub hospital_id: &'a HospitalId,
     pub organization_id: Option<&'a str>,
     pub prefecture_code: &'a str,
@@ -141,7 +141,7 @@ pub fn for_hospital(
 
 pub fn find_by_round_hospital(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
     hospital_id: &HospitalId,
 ) -> DbResult<Option<EngagementRow>> {
     engagements::table
@@ -288,7 +288,7 @@ pub fn timeline(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<Even
 /// Filters of the engagement list; every field narrows.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub round_id: Option<String>,
+    pub round_id: Option<RoundId>,
     pub prefecture_code: Option<String>,
     pub tier: Option<String>,
     pub stage: Option<String>,

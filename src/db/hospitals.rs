@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{contacts, engagements, hospitals};
 use super::{DbConnection, DbResult, Scope};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{ContactId, HospitalId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hospitals)]
@@ -30,7 +30,7 @@ pub struct HospitalRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contacts)]
 pub struct ContactRow {
-    pub id: String,
+    pub id: ContactId,
     pub hospital_id: HospitalId,
     pub name: String,
     pub department: Option<String>,
@@ -151,7 +151,7 @@ pub fn contacts(conn: &mut DbConnection, hospital_id: &HospitalId) -> DbResult<V
         .map_err(Into::into))
 }
 
-pub fn contact(conn: &mut DbConnection, id: &str) -> DbResult<Option<ContactRow>> {
+pub fn contact(conn: &mut DbConnection, id: &ContactId) -> DbResult<Option<ContactRow>> {
     contacts::table
         .find(id)
         .filter(contacts::removed_at.is_null())

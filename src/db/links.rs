@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::schema::link_tokens;
 use super::{DbConnection, DbResult};
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{ContactId, EngagementId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = link_tokens)]
@@ -14,7 +14,7 @@ pub struct LinkRow {
     /// Hex SHA-256 of the token in the URL.
     pub token_hash: String,
     pub engagement_id: EngagementId,
-    pub contact_id: String,
+    pub contact_id: ContactId,
     pub purpose: String,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
@@ -50,7 +50,7 @@ pub fn touch(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> D
 /// Revokes every live link of a contact (removed, or its email changed).
 pub fn revoke_for_contact(
     conn: &mut DbConnection,
-    contact_id: &str,
+    contact_id: &ContactId,
     now: NaiveDateTime,
 ) -> DbResult<usize> {
     diesel::update(
@@ -67,7 +67,7 @@ pub fn revoke_for_contact(
 pub fn revoke(
     conn: &mut DbConnection,
     engagement_id: &EngagementId,
-    contact_id: Option<&str>,
+    contact_id: Option<&ContactId>,
     purpose: Option<&str>,
     now: NaiveDateTime,
 ) -> DbResult<usize> {

@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use super::schema::{contacts, events};
 use super::{DbConnection, DbResult};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{ContactId, EngagementId, HospitalId};
 
 /// The timeline event's kind.
 pub const EVENT: EventKind = EventKind::MailError;
 
-pub fn mark_contact(conn: &mut DbConnection, id: &str, error: &str) -> DbResult<()> {
+pub fn mark_contact(conn: &mut DbConnection, id: &ContactId, error: &str) -> DbResult<()> {
     // Not a change of the contact's details: its version (and ETag) stays.
     diesel::update(contacts::table.find(id))
         .set(contacts::mail_error.eq(Some(error)))

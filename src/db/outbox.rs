@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::outbox;
 use super::{DbConnection, DbResult};
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{ContactId, EngagementId};
 
 /// Where a queued mail stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ impl OutboxStatus {
 pub struct OutboxRow {
     pub id: String,
     pub engagement_id: Option<EngagementId>,
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     pub kind: String,
     /// Stable per row: a re-send after a crash carries the same Message-ID.
     pub message_id: String,

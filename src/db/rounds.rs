@@ -1,5 +1,6 @@
 //! Queries on rounds and support slots.
 
+use crate::domain::ids::RoundId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -9,7 +10,7 @@ use super::{DbConnection, DbResult};
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = rounds)]
 pub struct RoundRow {
-    pub id: String,
+    pub id: RoundId,
     pub name: String,
     pub fiscal_year: i64,
     /// JSON list of tiers.
@@ -22,7 +23,7 @@ pub struct RoundRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = support_slots)]
 pub struct SlotRow {
-    pub round_id: String,
+    pub round_id: RoundId,
     pub prefecture_code: String,
     pub tier: String,
     pub slots: i64,
@@ -54,7 +55,7 @@ pub fn find(conn: &mut DbConnection, id_or_name: &str) -> DbResult<Option<RoundR
         .map_err(Into::into)
 }
 
-pub fn slots(conn: &mut DbConnection, round_id: &str) -> DbResult<Vec<SlotRow>> {
+pub fn slots(conn: &mut DbConnection, round_id: &RoundId) -> DbResult<Vec<SlotRow>> {
     support_slots::table
         .filter(support_slots::round_id.eq(round_id))
         .order((
@@ -85,7 +86,7 @@ pub fn set_slot(conn: &mut DbConnection, row: &SlotRow) -> DbResult<()> {
 /// Engagements per (prefecture, tier) of a round, not counting declined or withdrawn ones.
 pub fn filled(
     conn: &mut DbConnection,
-    round_id: &str,
+    round_id: &RoundId,
 ) -> DbResult<Vec<(String, Option<String>, i64)>> {
     engagements::table
         .filter(engagements::round_id.eq(round_id))

@@ -16,7 +16,7 @@ use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
 use crate::domain::hearings::HearingStatus;
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{ContactId, EngagementId};
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -62,7 +62,7 @@ pub fn link(
     config: &Config,
     keys: &LinkKeys,
     engagement_id: &EngagementId,
-    contact_id: &str,
+    contact_id: &ContactId,
     purpose: Purpose,
 ) -> AppResult<String> {
     let now = config.clock.now();
@@ -309,7 +309,7 @@ fn vendor_attendees(
         .into_iter()
         .filter(|a| a.kind == "system_vendor" && a.email.is_some())
         .map(|a| ContactRow {
-            id: String::new(),
+            id: ContactId::new(String::new()),
             hospital_id: e.hospital_id.clone(),
             name: a.name,
             department: None,
@@ -356,7 +356,7 @@ pub fn enqueue(
     }
     let mut ids = Vec::new();
     for c in contacts {
-        let links = if c.id.is_empty() {
+        let links = if c.id.as_str().is_empty() {
             Links::Omit
         } else {
             Links::Sign
@@ -420,7 +420,7 @@ pub fn enqueue(
             &OutboxRow {
                 id: id.clone(),
                 engagement_id: Some(e.id.clone()),
-                contact_id: Some(c.id.clone()).filter(|id| !id.is_empty()),
+                contact_id: Some(c.id.clone()).filter(|id| !id.as_str().is_empty()),
                 kind: kind.as_str().to_owned(),
                 message_id,
                 envelope_from: config.mail.from.clone(),

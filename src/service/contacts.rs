@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 pub use super::hospitals::Charset;
 use crate::db::hospitals::ContactRow;
 use crate::db::{self, DbConnection};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{ContactId, HospitalId};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
 
@@ -58,7 +58,7 @@ pub fn check(row: &ContactRow) -> AppResult<()> {
 
 /// A new contact row (id, position and times from the caller), normalised as stored.
 pub fn contact_row(
-    id: String,
+    id: ContactId,
     hospital_id: HospitalId,
     c: ContactIn,
     position: i64,

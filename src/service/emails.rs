@@ -13,7 +13,7 @@ use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
 use crate::domain::events::EventKind;
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{ContactId, EngagementId};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -147,7 +147,8 @@ pub struct EmailOut {
     pub id: String,
     #[schema(value_type = Option<String>)]
     pub engagement_id: Option<EngagementId>,
-    pub contact_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub contact_id: Option<ContactId>,
     #[schema(value_type = MailKind)]
     pub kind: String,
     pub message_id: String,
@@ -232,7 +233,7 @@ pub fn resend(conn: &mut DbConnection, actor: &Actor, ctx: &Ctx, id: &str) -> Ap
 fn contact_of(
     conn: &mut db::DbConnection,
     e: &db::engagements::EngagementRow,
-    contact_id: &str,
+    contact_id: &ContactId,
 ) -> AppResult<db::hospitals::ContactRow> {
     db::hospitals::contact(conn, contact_id)?
         .filter(|c| c.hospital_id == e.hospital_id)
@@ -242,7 +243,8 @@ fn contact_of(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkIn {
-    pub contact_id: String,
+    #[schema(value_type = String)]
+    pub contact_id: ContactId,
     pub purpose: Purpose,
 }
 
@@ -290,7 +292,8 @@ pub fn issue_link(
 #[serde(deny_unknown_fields)]
 pub struct RevokeIn {
     /// Only this contact's links (default: everyone's).
-    pub contact_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub contact_id: Option<ContactId>,
     /// Only links of this purpose.
     pub purpose: Option<Purpose>,
 }
@@ -315,7 +318,7 @@ pub fn revoke_links(
     let n = db::links::revoke(
         conn,
         &e.id,
-        input.contact_id.as_deref(),
+        input.contact_id.as_ref(),
         input.purpose.map(Purpose::as_str),
         ctx.clock().now(),
     )?;

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -31,7 +31,8 @@ pub struct HospitalBrief {
 pub struct EngagementSummary {
     #[schema(value_type = String)]
     pub id: EngagementId,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub hospital: HospitalBrief,
     pub prefecture_code: String,
     pub tier: Option<String>,
@@ -84,7 +85,8 @@ pub struct MemorandumOut {
 pub struct EngagementDetail {
     #[schema(value_type = String)]
     pub id: EngagementId,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub round_name: String,
     pub organization_id: Option<String>,
     pub prefecture_code: String,

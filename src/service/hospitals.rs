@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::{self, utc, DbConnection};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{ContactId, HospitalId};
 use crate::domain::prefectures;
 use crate::error::AppResult;
 
@@ -101,7 +101,8 @@ impl Charset {
 /// A contact; its `version` is the ETag's (`"v3"`), sent back in `If-Match`.
 #[derive(Serialize, ToSchema)]
 pub struct ContactOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ContactId,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,

@@ -17,7 +17,7 @@ use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 use crate::domain::pipeline::Stage;
 use crate::error::AppResult;
 use crate::import::SelectionRow;
@@ -35,7 +35,7 @@ pub struct Known {
 impl Known {
     pub fn load(
         conn: &mut DbConnection,
-        round_id: &str,
+        round_id: &RoundId,
         rows: &[(usize, SelectionRow)],
     ) -> AppResult<Self> {
         let codes: Vec<String> = rows
@@ -81,7 +81,7 @@ pub struct Batch {
     contacts: Vec<ContactRow>,
     engagements: Vec<NewOwned>,
     events: Vec<EventRow>,
-    round_id: String,
+    round_id: RoundId,
     now: Option<chrono::NaiveDateTime>,
     /// The report rows (index, row) written by this batch, to redo one at a time if it fails.
     pub rows: Vec<(usize, SelectionRow)>,

@@ -13,7 +13,7 @@ use crate::db::retention::{self as r, Removed};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::jst;
 use crate::domain::events::EventKind;
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{EngagementId, RoundId};
 use crate::domain::retention::{is_due, purge_due_at};
 use crate::error::{AppError, AppResult};
 use crate::files::Files;
@@ -155,7 +155,8 @@ fn purge_one(
 pub struct Receipt {
     #[schema(value_type = String)]
     pub engagement_id: EngagementId,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub institution_code: String,
     pub hospital_name: String,
     pub stage: String,

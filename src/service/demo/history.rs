@@ -15,12 +15,12 @@ use crate::db::verification::ProposalRow;
 use crate::domain::calendar::date_in_japan;
 use crate::domain::events::EventKind;
 use crate::domain::hearings::HearingStatus;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 use crate::domain::pipeline::{derive_stage, Milestone, Milestones, SideState, Stage};
 use crate::domain::questionnaire::ResponseStatus;
 
 pub(super) struct Plan<'a> {
-    pub(super) round_id: &'a str,
+    pub(super) round_id: &'a RoundId,
     pub(super) hospital_id: &'a HospitalId,
     pub(super) prefecture: &'a str,
     pub(super) tier: Option<String>,
@@ -336,7 +336,7 @@ pub(super) fn engagement(
     b.events.extend(events);
     b.engagements.push(EngagementInsert {
         id,
-        round_id: plan.round_id.into(),
+        round_id: plan.round_id.clone(),
         hospital_id: plan.hospital_id.clone(),
         organization_id: plan.org,
         prefecture_code: plan.prefecture.into(),

@@ -14,7 +14,7 @@ use crate::db::orgs::NewOrg;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::date_in_japan;
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, RoundId};
 use crate::domain::medcode::luhn_digit;
 use crate::domain::orgs::OrgKind;
 use crate::domain::prefectures;
@@ -257,7 +257,7 @@ fn round(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<RoundRow> {
         return Ok(r);
     }
     let row = RoundRow {
-        id: db::new_id(),
+        id: RoundId::new(db::new_id()),
         name,
         fiscal_year: year.into(),
         tiers: serde_json::to_string(&default_tiers()).map_err(anyhow::Error::from)?,
@@ -270,7 +270,7 @@ fn round(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<RoundRow> {
 }
 
 /// Slots per prefecture and tier near the number selected, some short and some to spare.
-fn slots(rng: &mut StdRng, round_id: &str, b: &Batch, now: NaiveDateTime) -> Vec<SlotRow> {
+fn slots(rng: &mut StdRng, round_id: &RoundId, b: &Batch, now: NaiveDateTime) -> Vec<SlotRow> {
     let mut cells: std::collections::BTreeMap<(String, String), i64> = Default::default();
     for e in &b.engagements {
         if let Some(t) = &e.tier {
@@ -282,7 +282,7 @@ fn slots(rng: &mut StdRng, round_id: &str, b: &Batch, now: NaiveDateTime) -> Vec
     cells
         .into_iter()
         .map(|((prefecture_code, tier), n)| SlotRow {
-            round_id: round_id.into(),
+            round_id: round_id.clone(),
             prefecture_code,
             tier,
             slots: ((n as f64) * rng.random_range(0.85..1.25)).round() as i64,

@@ -2,7 +2,7 @@
 //! row at a time (the batch path in `import_batch` reuses the pure parts).
 
 use super::*;
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{ContactId, EngagementId, HospitalId};
 
 fn emr_text(e: EmrStatus) -> &'static str {
     match e {
@@ -219,7 +219,7 @@ pub(in crate::service) fn plan_contacts(
                 let position = matching::new_position(c.slot, &held);
                 held.push(position);
                 plan.inserts.push(contact_row(
-                    db::new_id(),
+                    ContactId::new(db::new_id()),
                     hospital_id.clone(),
                     input,
                     position,
