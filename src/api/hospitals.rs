@@ -17,7 +17,7 @@ use crate::db::hospitals::HospitalRow;
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::events::EventKind;
 use crate::domain::hospital_edit::{self, Editor, Holder};
-use crate::domain::ids::HospitalId;
+use crate::domain::ids::{HospitalId, OrganizationId};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::step::engagement_scope;
@@ -170,7 +170,7 @@ pub(crate) fn load_editable(
         .zip(&names)
         .map(|(e, round)| Holder {
             round,
-            organization_id: e.organization_id.as_deref(),
+            organization_id: e.organization_id.as_ref().map(OrganizationId::as_str),
         })
         .collect();
     hospital_edit::may_edit(editor, &holders)

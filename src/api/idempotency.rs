@@ -7,6 +7,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, DbConnection};
+use crate::domain::ids::UserId;
 use crate::error::{AppError, AppResult};
 
 /// SHA-256 of the raw JSON body, left in the request's extensions by the JSON extractor.
@@ -63,7 +64,7 @@ impl Idem {
     pub fn once(
         &self,
         conn: &mut DbConnection,
-        user_id: &str,
+        user_id: &UserId,
         f: impl FnOnce(&mut DbConnection) -> AppResult<(StatusCode, Value)>,
     ) -> AppResult<(StatusCode, Value)> {
         let Some(key) = &self.key else {

@@ -176,7 +176,7 @@ mod tests {
         assert!(!well_formed("AAAAAAAAAAAAAAAAAAAA/="));
         // An access token for the API is not a link.
         let api = crate::auth::jwt::Keys::new(SECRET, 900)
-            .issue("u1", 0)
+            .issue(&"u1".into(), 0)
             .unwrap();
         assert!(!well_formed(&api));
     }

@@ -9,7 +9,7 @@ use super::engagements::{EngagementRow, EventRow, MilestoneRow, NewEngagement};
 use super::hospitals::{ContactRow, HospitalRow};
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult};
-use crate::domain::ids::{EngagementId, HospitalId, RoundId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 
 /// Rows per statement: 500 rows of up to 21 columns stay well under both backends' limits on
 /// bound parameters (SQLite 32,766, PostgreSQL 65,535).
@@ -150,7 +150,7 @@ pub fn lock_engagements(
 pub fn assign(
     conn: &mut DbConnection,
     ids: &[EngagementId],
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     now: NaiveDateTime,
 ) -> DbResult<usize> {
     let mut n = 0;

@@ -17,7 +17,7 @@ use super::schema::{
 };
 use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
-use crate::domain::ids::{EngagementId, RoundId};
+use crate::domain::ids::{EngagementId, OrganizationId, RoundId};
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
@@ -26,8 +26,8 @@ pub struct Filter {
     pub prefecture_code: Option<String>,
     pub tier: Option<String>,
     /// A coordinator's subtree: only engagements assigned to these organisations.
-    pub orgs: Option<Vec<String>>,
-    pub organization_id: Option<String>,
+    pub orgs: Option<Vec<OrganizationId>>,
+    pub organization_id: Option<OrganizationId>,
     pub stage: Option<String>,
     /// Only overdue ones: stage → the moment before which entering it is overdue.
     pub overdue: Option<Vec<(String, NaiveDateTime)>>,

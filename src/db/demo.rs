@@ -15,7 +15,7 @@ use super::schema::{
 };
 use super::verification::ProposalRow;
 use super::{DbConnection, DbResult};
-use crate::domain::ids::{EngagementId, HospitalId, RoundId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = engagements)]
@@ -23,7 +23,7 @@ pub struct EngagementInsert {
     pub id: EngagementId,
     pub round_id: RoundId,
     pub hospital_id: HospitalId,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,

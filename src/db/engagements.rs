@@ -7,7 +7,7 @@ use diesel::sql_types::Bool;
 use super::schema::{contacts, engagements, events, hospitals, milestones};
 use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId, RoundId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -16,7 +16,7 @@ pub struct EngagementRow {
     pub id: EngagementId,
     pub round_id: RoundId,
     pub hospital_id: HospitalId,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -41,7 +41,7 @@ pub struct NewEngagement<'a> {
     pub id: &'a EngagementId,
     pub round_id: &'a RoundId,
     pub hospital_id: &'a HospitalId,
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     pub prefecture_code: &'a str,
     pub tier: Option<&'a str>,
     pub rank: Option<i64>,
@@ -58,7 +58,7 @@ pub struct NewEngagement<'a> {
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = engagements)]
 pub struct EngagementChanges {
-    pub organization_id: Option<Option<String>>,
+    pub organization_id: Option<Option<OrganizationId>>,
     pub tier: Option<Option<String>>,
     pub rank: Option<Option<i64>>,
     pub secondary: Option<bool>,
@@ -121,10 +121,7 @@ pub fn get_scoped(
 ) -> DbResult<Option<EngagementRow>> {
     Ok(get(conn, id)?.filter(|e| match scope {
         Scope::All => true,
-        Scope::Orgs(_) => e
-            .organization_id
-            .as_deref()
-            .is_some_and(|o| scope.allows(o)),
+        Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
     }))
 }
 

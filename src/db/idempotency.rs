@@ -1,5 +1,6 @@
 //! Stored answers of POSTs sent with an `Idempotency-Key` (see `api::idempotency`).
 
+use crate::domain::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -14,7 +15,11 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
-pub fn find(conn: &mut DbConnection, user_id: &str, key: &str) -> DbResult<Option<StoredAnswer>> {
+pub fn find(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    key: &str,
+) -> DbResult<Option<StoredAnswer>> {
     let row: Option<(String, i64, String)> = idempotency_keys::table
         .filter(idempotency_keys::user_id.eq(user_id))
         .filter(idempotency_keys::key.eq(key))
@@ -36,7 +41,7 @@ pub fn find(conn: &mut DbConnection, user_id: &str, key: &str) -> DbResult<Optio
 /// `DbError::AlreadyExists`.
 pub fn store(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     key: &str,
     answer: &StoredAnswer,
     at: NaiveDateTime,

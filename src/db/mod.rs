@@ -25,6 +25,7 @@ pub mod types;
 pub mod users;
 pub mod verification;
 
+use crate::domain::ids::OrganizationId;
 use error::unavailable;
 pub use error::{atomic, ConnError, DbError, DbResult, WorkError, UNAVAILABLE};
 
@@ -426,11 +427,11 @@ pub fn new_id() -> String {
 #[derive(Debug, Clone)]
 pub enum Scope {
     All,
-    Orgs(Vec<String>),
+    Orgs(Vec<OrganizationId>),
 }
 
 impl Scope {
-    pub fn allows(&self, org_id: &str) -> bool {
+    pub fn allows(&self, org_id: &OrganizationId) -> bool {
         match self {
             Scope::All => true,
             Scope::Orgs(ids) => ids.iter().any(|i| i == org_id),

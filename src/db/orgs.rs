@@ -1,5 +1,6 @@
 //! Queries on organisations.
 
+use crate::domain::ids::OrganizationId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -9,10 +10,10 @@ use super::{DbConnection, DbResult, Scope};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
 pub struct OrgRow {
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     pub kind: String,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<OrganizationId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
@@ -24,10 +25,10 @@ pub struct OrgRow {
 #[derive(Insertable)]
 #[diesel(table_name = organizations)]
 pub struct NewOrg<'a> {
-    pub id: &'a str,
+    pub id: &'a OrganizationId,
     pub name: &'a str,
     pub kind: &'a str,
-    pub parent_id: Option<&'a str>,
+    pub parent_id: Option<&'a OrganizationId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
@@ -44,7 +45,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> DbResult<OrgRow> {
         .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<OrgRow>> {
+pub fn get(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<Option<OrgRow>> {
     organizations::table
         .find(id)
         .select(OrgRow::as_select())
@@ -63,7 +64,7 @@ pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> DbResult<Option
 }
 
 /// (id, parent_id) for every organisation: the tree is small, so it is walked in memory.
-pub fn edges(conn: &mut DbConnection) -> DbResult<Vec<(String, Option<String>)>> {
+pub fn edges(conn: &mut DbConnection) -> DbResult<Vec<(OrganizationId, Option<OrganizationId>)>> {
     super::native!(conn, |c| organizations::table
         .select((organizations::id, organizations::parent_id))
         .load(c)
@@ -108,10 +109,10 @@ pub fn list(
 /// Writes a new name and parent; `None` when the stored version is no longer `version`.
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OrganizationId,
     version: i64,
     name: &str,
-    parent_id: Option<&str>,
+    parent_id: Option<&OrganizationId>,
     now: NaiveDateTime,
 ) -> DbResult<Option<OrgRow>> {
     let n = diesel::update(
@@ -136,7 +137,7 @@ pub fn update(
 /// address gets a copy of every mail.
 pub fn set_mail_settings(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OrganizationId,
     signature: Option<&str>,
     reply_to: Option<&str>,
     cc_reply_to: bool,
@@ -152,7 +153,7 @@ pub fn set_mail_settings(
         .map_err(Into::into)
 }
 
-pub fn has_dependents(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
+pub fn has_dependents(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<bool> {
     let children = diesel::select(diesel::dsl::exists(
         organizations::table.filter(organizations::parent_id.eq(id)),
     ))
@@ -164,7 +165,7 @@ pub fn has_dependents(conn: &mut DbConnection, id: &str) -> DbResult<bool> {
     Ok(children || members)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<usize> {
+pub fn delete(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<usize> {
     diesel::delete(organizations::table.find(id))
         .execute(conn)
         .map_err(Into::into)

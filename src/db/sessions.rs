@@ -1,6 +1,7 @@
 //! The web dashboard's sign-in sessions, kept in the database so that any replica serves any
 //! request. Rows are found by the SHA-256 of the cookie's secret.
 
+use crate::domain::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -11,7 +12,7 @@ use super::{DbConnection, DbResult};
 #[diesel(table_name = dashboard_sessions)]
 pub struct SessionRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub csrf: String,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,

@@ -1,5 +1,6 @@
 //! Queries on long-lived API tokens.
 
+use crate::domain::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -11,7 +12,7 @@ use super::{DbConnection, DbResult};
 #[diesel(table_name = api_tokens)]
 pub struct TokenRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub prefix: String,
@@ -25,7 +26,7 @@ pub struct TokenRow {
 #[diesel(table_name = api_tokens)]
 pub struct NewToken<'a> {
     pub id: &'a str,
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     pub name: &'a str,
     pub token_hash: &'a str,
     pub prefix: &'a str,
@@ -44,7 +45,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewToken) -> DbResult<TokenRow> {
         .map_err(Into::into)
 }
 
-pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> DbResult<Vec<TokenRow>> {
+pub fn list_for_user(conn: &mut DbConnection, user_id: &UserId) -> DbResult<Vec<TokenRow>> {
     api_tokens::table
         .filter(api_tokens::user_id.eq(user_id))
         .order(api_tokens::id.asc())
@@ -56,7 +57,7 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> DbResult<Vec<Tok
 /// Revokes a token of this user; false when there is none to revoke.
 pub fn revoke(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     id: &str,
     now: NaiveDateTime,
 ) -> DbResult<bool> {
@@ -73,7 +74,7 @@ pub fn revoke(
 
 pub fn revoke_all_for_user(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     now: NaiveDateTime,
 ) -> DbResult<usize> {
     diesel::update(

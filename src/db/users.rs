@@ -1,5 +1,6 @@
 //! Queries on users.
 
+use crate::domain::ids::{OrganizationId, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -9,8 +10,8 @@ use super::{DbConnection, DbResult, Scope};
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
-    pub organization_id: String,
+    pub id: UserId,
+    pub organization_id: OrganizationId,
     pub email: String,
     pub display_name: String,
     pub role: String,
@@ -27,8 +28,8 @@ pub struct UserRow {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub organization_id: &'a str,
+    pub id: &'a UserId,
+    pub organization_id: &'a OrganizationId,
     pub email: &'a str,
     pub display_name: &'a str,
     pub role: &'a str,
@@ -44,7 +45,7 @@ pub struct NewUser<'a> {
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = users)]
 pub struct UserChanges {
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub display_name: Option<String>,
     pub role: Option<String>,
     pub prefecture_code: Option<Option<String>>,
@@ -64,7 +65,7 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser) -> DbResult<UserRow> {
         .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<UserRow>> {
+pub fn get(conn: &mut DbConnection, id: &UserId) -> DbResult<Option<UserRow>> {
     super::native!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
@@ -92,7 +93,7 @@ pub fn count_active_admins(conn: &mut DbConnection) -> DbResult<i64> {
 }
 
 pub struct UserFilter {
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub role: Option<String>,
 }
 
@@ -126,7 +127,7 @@ pub fn list(
 /// Applies `changes` if the stored version is still `version`.
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &UserId,
     version: i64,
     changes: &UserChanges,
     now: NaiveDateTime,

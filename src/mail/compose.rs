@@ -16,7 +16,7 @@ use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
 use crate::domain::hearings::HearingStatus;
-use crate::domain::ids::{ContactId, EngagementId};
+use crate::domain::ids::{ContactId, EngagementId, UserId};
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -40,7 +40,7 @@ pub struct Extra {
     /// The user who caused the mail (sending it, moving or cancelling a hearing): the
     /// Reply-To and the person named in the letter. `None` when the hospital or the system
     /// acted; then `reply_to::resolve` finds who answers.
-    pub acting_user: Option<String>,
+    pub acting_user: Option<UserId>,
     pub previous: Option<SlotRow>,
     pub reason: Option<String>,
     pub note: Option<String>,
@@ -153,7 +153,7 @@ pub fn render_for(
         .map(slot_view)
         .collect();
     // An empty name is the organisation's own address (a desk, not a person).
-    let reply = reply_to::resolve(conn, e, org.as_ref(), extra.acting_user.as_deref())?;
+    let reply = reply_to::resolve(conn, e, org.as_ref(), extra.acting_user.as_ref())?;
     let (person, email) = reply.map(|p| (p.name, p.email)).unwrap_or_default();
     let ctx = Context {
         hospital_name: hospital.name.clone(),
@@ -329,7 +329,7 @@ fn vendor_attendees(
 
 /// The organisation's own address, when it asked for a copy of every mail.
 fn cc_of(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Option<String>> {
-    let Some(org) = e.organization_id.as_deref() else {
+    let Some(org) = e.organization_id.as_ref() else {
         return Ok(None);
     };
     Ok(db::orgs::get(conn, org)?

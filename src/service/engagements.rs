@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
-use crate::domain::ids::{EngagementId, HospitalId, RoundId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -40,7 +40,8 @@ pub struct EngagementSummary {
     pub rank: Option<i64>,
     /// Added in a second recruitment call.
     pub secondary: bool,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub stage: Stage,
     pub stage_since: DateTime<Utc>,
     pub side_state: Option<SideState>,
@@ -88,7 +89,8 @@ pub struct EngagementDetail {
     #[schema(value_type = String)]
     pub round_id: RoundId,
     pub round_name: String,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -147,10 +149,7 @@ pub fn load_with_hospital(
     db::detail::engagement_with_hospital(conn, id)?
         .filter(|(e, _, _)| match &scope {
             db::Scope::All => true,
-            db::Scope::Orgs(_) => e
-                .organization_id
-                .as_deref()
-                .is_some_and(|o| scope.allows(o)),
+            db::Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
         })
         .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
 }
@@ -245,7 +244,7 @@ pub fn reason(field: &str, value: &str) -> AppResult<String> {
 pub struct Selection<'a> {
     pub rank: Option<i64>,
     pub secondary: bool,
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// From the list's 備考 column.
     pub note: Option<&'a str>,
 }
@@ -317,7 +316,7 @@ pub fn assign(
     conn: &mut DbConnection,
     who: &pipeline::Who,
     ids: &[EngagementId],
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
     let mut unique = Vec::with_capacity(ids.len());
@@ -363,7 +362,7 @@ pub fn assign(
     Ok(unique.len())
 }
 
-pub fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
+pub fn check_assignable(conn: &mut DbConnection, org_id: &OrganizationId) -> AppResult<()> {
     let org = db::orgs::get(conn, org_id)?
         .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
     if !matches!(org.kind.as_str(), "prime" | "subcontractor") {

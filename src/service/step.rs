@@ -10,7 +10,7 @@ use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventR
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
 pub use crate::domain::events::EventKind;
-use crate::domain::ids::EngagementId;
+use crate::domain::ids::{EngagementId, UserId};
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
@@ -90,7 +90,7 @@ impl From<&Actor> for Who {
     fn from(a: &Actor) -> Self {
         Who {
             kind: "user",
-            id: Some(a.user_id.clone()),
+            id: Some(a.user_id.to_string()),
             label: a.label.clone(),
             is_admin: a.role == Role::Admin,
         }
@@ -110,8 +110,11 @@ impl Who {
 
     /// The user who acted, when a user (not a hospital's contact, not the system) did: a
     /// mail's Reply-To.
-    pub fn user_id(&self) -> Option<String> {
-        self.id.clone().filter(|_| self.kind == "user")
+    pub fn user_id(&self) -> Option<UserId> {
+        self.id
+            .clone()
+            .filter(|_| self.kind == "user")
+            .map(UserId::new)
     }
 
     fn tag(&self) -> String {

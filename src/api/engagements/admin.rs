@@ -12,7 +12,8 @@ pub struct NewEngagement {
     pub rank: Option<i64>,
     #[serde(default)]
     pub secondary: bool,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
 }
 
 pub use crate::service::engagements::{create_engagement, Selection};
@@ -49,7 +50,7 @@ pub async fn create(
                 let sel = Selection {
                     rank: input.rank,
                     secondary: input.secondary,
-                    organization_id: input.organization_id.as_deref(),
+                    organization_id: input.organization_id.as_ref(),
                     note: None,
                 };
                 let e = create_engagement(
@@ -68,14 +69,15 @@ pub async fn create(
     Ok(respond(out))
 }
 
-use crate::domain::ids::{EngagementId, HospitalId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId};
 use crate::service::engagements::check_assignable;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIn {
     /// The organisation to assign to; null to unassign.
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     /// These engagements…
     #[schema(value_type = Option<Vec<String>>)]
     pub ids: Option<Vec<EngagementId>>,
@@ -142,7 +144,7 @@ pub async fn assign(
                 conn,
                 &who,
                 &targets,
-                input.organization_id.as_deref(),
+                input.organization_id.as_ref(),
                 now,
             )
         })

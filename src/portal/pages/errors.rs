@@ -88,7 +88,7 @@ pub struct Helpdesk {
 }
 
 pub fn helpdesk(conn: &mut DbConnection, e: &EngagementRow) -> Option<Helpdesk> {
-    let org = db::orgs::get(conn, e.organization_id.as_deref()?).ok()??;
+    let org = db::orgs::get(conn, e.organization_id.as_ref()?).ok()??;
     Some(Helpdesk {
         organization: org.name,
         email: org.reply_to,

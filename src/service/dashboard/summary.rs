@@ -11,6 +11,7 @@ use super::{resolve, Resolved, ScopeParams, Viewer};
 use crate::db::{self, DbConnection};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::flow::{completion_rate, StageCounts};
+use crate::domain::ids::OrganizationId;
 use crate::domain::pipeline::{SideState, Sla, Stage};
 use crate::domain::prefectures;
 use crate::error::AppResult;
@@ -147,7 +148,8 @@ pub struct Summary {
     /// The prefecture the figures are limited to, if any (a prefecture viewer's own).
     pub prefecture: Option<String>,
     pub tier: Option<String>,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub totals: Totals,
     /// All 47 prefectures, zero rows included (only the one asked for when limited to one).
     pub by_prefecture: Vec<PrefectureRow>,

@@ -15,7 +15,7 @@ use crate::db::verification::ProposalRow;
 use crate::domain::calendar::date_in_japan;
 use crate::domain::events::EventKind;
 use crate::domain::hearings::HearingStatus;
-use crate::domain::ids::{EngagementId, HospitalId, RoundId};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{derive_stage, Milestone, Milestones, SideState, Stage};
 use crate::domain::questionnaire::ResponseStatus;
 
@@ -24,7 +24,7 @@ pub(super) struct Plan<'a> {
     pub(super) hospital_id: &'a HospitalId,
     pub(super) prefecture: &'a str,
     pub(super) tier: Option<String>,
-    pub(super) org: Option<String>,
+    pub(super) org: Option<OrganizationId>,
     pub(super) created: NaiveDateTime,
     pub(super) now: NaiveDateTime,
     pub(super) rank: i64,

@@ -14,7 +14,7 @@ use crate::db::orgs::NewOrg;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::date_in_japan;
-use crate::domain::ids::{HospitalId, RoundId};
+use crate::domain::ids::{HospitalId, OrganizationId, RoundId};
 use crate::domain::medcode::luhn_digit;
 use crate::domain::orgs::OrgKind;
 use crate::domain::prefectures;
@@ -182,8 +182,8 @@ struct Orgs {
     prime_name: String,
     ministry_name: String,
     prefecture_name: String,
-    subs: Vec<String>,
-    metro: String,
+    subs: Vec<OrganizationId>,
+    metro: OrganizationId,
 }
 
 fn organizations(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Orgs> {
@@ -191,25 +191,26 @@ fn organizations(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Orgs>
     let existing = db::orgs::list(conn, &db::Scope::All, None, 1000)?
         .into_iter()
         .find(|o| o.kind == OrgKind::Prime.as_str());
-    let mut add = |name: &str, kind: OrgKind, parent: Option<&str>| -> AppResult<String> {
-        if let Some(o) = db::orgs::find_by_id_or_name(conn, name)? {
-            return Ok(o.id);
-        }
-        let id = db::new_id();
-        db::orgs::insert(
-            conn,
-            &NewOrg {
-                id: &id,
-                name,
-                kind: kind.as_str(),
-                parent_id: parent,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            },
-        )?;
-        Ok(id)
-    };
+    let mut add =
+        |name: &str, kind: OrgKind, parent: Option<&OrganizationId>| -> AppResult<OrganizationId> {
+            if let Some(o) = db::orgs::find_by_id_or_name(conn, name)? {
+                return Ok(o.id);
+            }
+            let id = OrganizationId::new(db::new_id());
+            db::orgs::insert(
+                conn,
+                &NewOrg {
+                    id: &id,
+                    name,
+                    kind: kind.as_str(),
+                    parent_id: parent,
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                },
+            )?;
+            Ok(id)
+        };
     let prime = match existing {
         Some(o) => (o.id, o.name),
         None => {
