@@ -87,7 +87,7 @@ where
 pub struct Group {
     pub prefecture_code: String,
     pub tier: Option<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub stage: String,
     pub side_state: Option<String>,
     pub backup: Option<BackupOutcome>,
@@ -189,7 +189,7 @@ pub struct HospitalLine {
     pub stage: String,
     pub stage_since: NaiveDateTime,
     pub side_state: Option<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub memorandum_status: Option<String>,
 }
 

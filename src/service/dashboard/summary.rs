@@ -120,7 +120,8 @@ pub struct TierRow {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrganizationRow {
     /// Absent for engagements not assigned yet.
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub name: Option<String>,
     #[serde(flatten)]
     pub counts: Counts,
@@ -175,7 +176,7 @@ pub fn summary(
     let mut all_by_stage = StageCounts::default();
     let mut by_pref: HashMap<&str, Counts> = HashMap::new();
     let mut by_tier: HashMap<Option<&str>, Counts> = HashMap::new();
-    let mut by_org: BTreeMap<Option<&str>, Counts> = BTreeMap::new();
+    let mut by_org: BTreeMap<Option<&OrganizationId>, Counts> = BTreeMap::new();
     let mut active: HashMap<(&str, &str), i64> = HashMap::new();
     for g in &groups {
         totals.add(g);
@@ -184,10 +185,7 @@ pub fn summary(
         }
         by_pref.entry(&g.prefecture_code).or_default().add(g);
         by_tier.entry(g.tier.as_deref()).or_default().add(g);
-        by_org
-            .entry(g.organization_id.as_deref())
-            .or_default()
-            .add(g);
+        by_org.entry(g.organization_id.as_ref()).or_default().add(g);
         let gone = matches!(g.side_state.as_deref(), Some("declined" | "withdrawn"));
         if let (Some(t), false) = (g.tier.as_deref(), gone) {
             *active.entry((&g.prefecture_code, t)).or_default() += g.count;
@@ -259,8 +257,8 @@ pub fn summary(
     let by_organization = by_org
         .into_iter()
         .map(|(id, counts)| OrganizationRow {
-            organization_id: id.map(str::to_owned),
-            name: id.and_then(|i| org_names.get(i).cloned()),
+            organization_id: id.cloned(),
+            name: id.and_then(|i| org_names.get(i.as_str()).cloned()),
             counts,
         })
         .collect();
