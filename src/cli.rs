@@ -9,6 +9,7 @@ use crate::app;
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::domain::access::Role;
+use crate::domain::ids::OrganizationId;
 use crate::domain::orgs::OrgKind;
 use crate::error::AppError;
 use crate::mail::worker::Stop;
@@ -122,7 +123,7 @@ pub fn create_user(config: &Config, args: UserArgs) -> anyhow::Result<()> {
     let draft = UserDraft::new(NewUser {
         display_name: args.name.clone().unwrap_or_else(|| args.email.clone()),
         email: args.email,
-        organization_id: String::new(),
+        organization_id: OrganizationId::default(),
         role: args.role,
         prefecture_code: args.prefecture,
         password,

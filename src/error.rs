@@ -186,12 +186,6 @@ impl From<DbError> for AppError {
     }
 }
 
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
-        DbError::from(e).into()
-    }
-}
-
 impl From<r2d2::Error> for AppError {
     fn from(e: r2d2::Error) -> Self {
         DbError::from(e).into()

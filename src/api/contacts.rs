@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::hospitals::ContactRow;
 use crate::db::{self, DbConnection};
+use crate::domain::ids::{ContactId, HospitalId};
 
 use crate::error::{AppError, AppResult};
 
@@ -26,9 +27,13 @@ fn answer(status: actix_web::http::StatusCode, row: ContactRow) -> HttpResponse 
 
 pub use crate::service::contacts::{check, contact_row, save_contact, ContactIn, ContactPatch};
 
-fn load_contact(conn: &mut DbConnection, hospital_id: &str, id: &str) -> AppResult<ContactRow> {
+fn load_contact(
+    conn: &mut DbConnection,
+    hospital_id: &HospitalId,
+    id: &ContactId,
+) -> AppResult<ContactRow> {
     db::hospitals::contact(conn, id)?
-        .filter(|c| c.hospital_id == hospital_id)
+        .filter(|c| c.hospital_id == *hospital_id)
         .ok_or_else(|| AppError::NotFound(format!("no contact {id}")))
 }
 
@@ -44,7 +49,7 @@ pub async fn list_contacts(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<ContactOut>>> {
-    let id = path.into_inner();
+    let id = HospitalId::new(path.into_inner());
     let rows = state
         .db
         .read(move |conn| {
@@ -68,6 +73,7 @@ pub async fn get_contact(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let row = state
         .db
         .read(move |conn| {
@@ -94,9 +100,9 @@ pub async fn create_contact(
     body: Json<ContactIn>,
 ) -> AppResult<HttpResponse> {
     let idem = Idem::new(&req)?;
-    let id = path.into_inner();
+    let id = HospitalId::new(path.into_inner());
     let now = state.clock().now();
-    let row = contact_row(db::new_id(), id.clone(), body.0, 0, now);
+    let row = contact_row(ContactId::new(db::new_id()), id.clone(), body.0, 0, now);
     check(&row)?;
     let out = state
         .db
@@ -142,6 +148,7 @@ pub async fn update_contact(
     body: Json<ContactPatch>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let patch = body.0;
     let now = state.clock().now();
     let row = state
@@ -175,6 +182,7 @@ pub async fn delete_contact(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, contact_id) = path.into_inner();
+    let (id, contact_id) = (HospitalId::new(id), ContactId::new(contact_id));
     let now = state.clock().now();
     state
         .db

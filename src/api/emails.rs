@@ -12,6 +12,7 @@ use super::query::Query;
 use super::Page;
 use crate::app::AppState;
 use crate::auth::Actor;
+use crate::domain::ids::EngagementId;
 use crate::error::AppResult;
 use crate::mail::render::MailKind;
 use crate::service::emails::{self, EmailOut, LinkIn, LinkOut, Preview, RevokeIn, Revoked, SendIn};
@@ -41,7 +42,7 @@ pub async fn send(
     body: Json<SendIn>,
 ) -> AppResult<HttpResponse> {
     let idem = Idem::new(&req)?;
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let mut input = body.0;
     emails::check_send(&mut input)?;
     let ctx = state.ctx();
@@ -79,7 +80,7 @@ pub async fn preview(
     path: web::Path<String>,
     query: Query<PreviewQuery>,
 ) -> AppResult<web::Json<Preview>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let q = query.into_inner();
     let ctx = state.ctx();
     let out = state
@@ -124,7 +125,7 @@ pub async fn list_emails(
             emails::list(
                 conn,
                 actor,
-                q.engagement_id,
+                q.engagement_id.map(EngagementId::new),
                 q.status,
                 after.as_deref(),
                 limit + 1,
@@ -175,7 +176,7 @@ pub async fn issue_link(
     path: web::Path<String>,
     body: Json<LinkIn>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let input = body.0;
     let ctx = state.ctx();
     let out = state
@@ -199,7 +200,7 @@ pub async fn revoke_links(
     path: web::Path<String>,
     body: Json<RevokeIn>,
 ) -> AppResult<web::Json<Revoked>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let input = body.0;
     let ctx = state.ctx();
     let revoked = state

@@ -7,6 +7,7 @@ use super::caller::Caller;
 use super::json::Json;
 use super::step::StepCall;
 use crate::app::AppState;
+use crate::domain::ids::EngagementId;
 use crate::error::AppResult;
 use crate::service::hearings::{
     self as hearings, BookIn, CancelIn, HearingsOut, OfferIn, OutcomeIn, RescheduleIn,
@@ -25,7 +26,7 @@ pub async fn list_hearings(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<web::Json<HearingsOut>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let now = state.clock().now_utc();
     let out = state
         .read_as(caller, move |conn, actor| {
@@ -71,6 +72,7 @@ pub async fn book(
     body: Json<BookIn>,
 ) -> AppResult<HttpResponse> {
     let (id, slot_id) = path.into_inner();
+    let id = EngagementId::new(id);
     let input = body.0;
     hearings::check_attendees(&input.attendees)?;
     call.run(id, input.override_reason, move |conn, t, ctx| {

@@ -17,6 +17,7 @@ use crate::db::hospitals::HospitalRow;
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::events::EventKind;
 use crate::domain::hospital_edit::{self, Editor, Holder};
+use crate::domain::ids::{HospitalId, OrganizationId};
 use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::step::engagement_scope;
@@ -50,7 +51,7 @@ impl HospitalIn {
     /// Checks and normalises the fields into a row (id and times from the caller).
     fn into_row(
         self,
-        id: String,
+        id: HospitalId,
         now: chrono::NaiveDateTime,
         version: i64,
     ) -> AppResult<HospitalRow> {
@@ -123,7 +124,7 @@ impl HospitalIn {
     }
 }
 
-fn load_in(conn: &mut DbConnection, scope: &Scope, id: &str) -> AppResult<HospitalRow> {
+fn load_in(conn: &mut DbConnection, scope: &Scope, id: &HospitalId) -> AppResult<HospitalRow> {
     match db::hospitals::get(conn, id)? {
         Some(h) if db::hospitals::visible(conn, &h.id, scope)? => Ok(h),
         _ => Err(AppError::NotFound(format!("no hospital {id}"))),
@@ -133,7 +134,7 @@ fn load_in(conn: &mut DbConnection, scope: &Scope, id: &str) -> AppResult<Hospit
 pub(crate) fn load_visible(
     conn: &mut DbConnection,
     actor: &Actor,
-    id: &str,
+    id: &HospitalId,
 ) -> AppResult<HospitalRow> {
     let scope = engagement_scope(conn, actor)?;
     load_in(conn, &scope, id)
@@ -144,7 +145,7 @@ pub(crate) fn load_visible(
 pub(crate) fn load_editable(
     conn: &mut DbConnection,
     actor: &Actor,
-    id: &str,
+    id: &HospitalId,
 ) -> AppResult<HospitalRow> {
     let scope = engagement_scope(conn, actor)?;
     let hospital = load_in(conn, &scope, id)?;
@@ -162,14 +163,14 @@ pub(crate) fn load_editable(
     };
     let names: Vec<String> = engagements
         .iter()
-        .map(|e| round_name(&e.round_id))
+        .map(|e| round_name(e.round_id.as_str()))
         .collect();
     let holders: Vec<Holder> = engagements
         .iter()
         .zip(&names)
         .map(|(e, round)| Holder {
             round,
-            organization_id: e.organization_id.as_deref(),
+            organization_id: e.organization_id.as_ref().map(OrganizationId::as_str),
         })
         .collect();
     hospital_edit::may_edit(editor, &holders)
@@ -221,8 +222,8 @@ pub async fn list_hospitals(
             let rows =
                 db::hospitals::list(conn, &scope, pref.as_deref(), after.as_deref(), limit + 1)?;
             // The page's contacts in one query, not one per hospital.
-            let ids: Vec<String> = rows.iter().map(|h| h.id.clone()).collect();
-            let mut contacts: std::collections::HashMap<String, Vec<_>> = Default::default();
+            let ids: Vec<HospitalId> = rows.iter().map(|h| h.id.clone()).collect();
+            let mut contacts: std::collections::HashMap<HospitalId, Vec<_>> = Default::default();
             for c in db::bulk::contacts_of(conn, &ids)? {
                 contacts.entry(c.hospital_id.clone()).or_default().push(c);
             }
@@ -233,7 +234,7 @@ pub async fn list_hospitals(
                     crate::service::hospitals::hospital_out(h, mine)
                 })
                 .collect();
-            Ok(Page::from_rows(out, limit, |h| h.id.clone(), |h| h))
+            Ok(Page::from_rows(out, limit, |h| h.id.to_string(), |h| h))
         })
         .await?;
     Ok(web::Json(page))
@@ -256,7 +257,7 @@ pub async fn create_hospital(
     actor.require(actor.role.manages_accounts(), "register hospitals")?;
     let idem = Idem::new(&req)?;
     let now = state.clock().now();
-    let row = body.0.into_row(db::new_id(), now, 1)?;
+    let row = body.0.into_row(HospitalId::new(db::new_id()), now, 1)?;
     let out = state
         .db
         .write(move |conn| {
@@ -290,7 +291,7 @@ pub async fn get_hospital(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = HospitalId::new(path.into_inner());
     let out = state
         .read_as(caller, move |conn, actor| {
             let h = load_visible(conn, actor, &id)?;
@@ -321,7 +322,7 @@ pub async fn update_hospital(
     path: web::Path<String>,
     body: Json<HospitalIn>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = HospitalId::new(path.into_inner());
     let input = body.0;
     let now = state.clock().now();
     let out = state
@@ -358,7 +359,7 @@ fn retier(
     use crate::domain::pipeline::Action;
     use crate::service::step::{run_loaded, Command, Who};
     for e in db::engagements::for_hospital(conn, &h.id)? {
-        let round = db::rounds::find(conn, &e.round_id)?
+        let round = db::rounds::find(conn, e.round_id.as_str())?
             .ok_or_else(|| anyhow::anyhow!("round {} missing", e.round_id))?;
         let tier = super::rounds::tier_label(&round, h.beds)?;
         if tier == e.tier {

@@ -3,12 +3,11 @@
 
 use actix_web::{http::StatusCode, HttpMessage, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::idempotency_keys;
-use crate::db::DbConnection;
+use crate::db::{self, DbConnection};
+use crate::domain::ids::UserId;
 use crate::error::{AppError, AppResult};
 
 /// SHA-256 of the raw JSON body, left in the request's extensions by the JSON extractor.
@@ -65,51 +64,38 @@ impl Idem {
     pub fn once(
         &self,
         conn: &mut DbConnection,
-        user_id: &str,
+        user_id: &UserId,
         f: impl FnOnce(&mut DbConnection) -> AppResult<(StatusCode, Value)>,
     ) -> AppResult<(StatusCode, Value)> {
         let Some(key) = &self.key else {
             return f(conn);
         };
-        let stored: Option<(String, i64, String)> = idempotency_keys::table
-            .filter(idempotency_keys::user_id.eq(user_id))
-            .filter(idempotency_keys::key.eq(key))
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::status,
-                idempotency_keys::body,
-            ))
-            .first(conn)
-            .optional()?;
-        if let Some((hash, status, body)) = stored {
-            if hash != self.fingerprint {
+        if let Some(stored) = db::idempotency::find(conn, user_id, key)? {
+            if stored.request_hash != self.fingerprint {
                 return Err(AppError::field(
                     "Idempotency-Key",
                     "this key was used for a different request",
                 ));
             }
-            let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
-            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let status = StatusCode::from_u16(stored.status as u16).unwrap_or(StatusCode::OK);
+            let body = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
             return Ok((status, body));
         }
         let (status, body) = f(conn)?;
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::user_id.eq(user_id),
-                idempotency_keys::key.eq(key),
-                idempotency_keys::request_hash.eq(&self.fingerprint),
-                idempotency_keys::status.eq(i64::from(status.as_u16())),
-                idempotency_keys::body.eq(body.to_string()),
-                idempotency_keys::created_at.eq(self.at),
-            ))
-            .execute(conn)
-            .map_err(|e| match AppError::from(e) {
+        let answer = db::idempotency::StoredAnswer {
+            request_hash: self.fingerprint.clone(),
+            status: i64::from(status.as_u16()),
+            body: body.to_string(),
+        };
+        db::idempotency::store(conn, user_id, key, &answer, self.at).map_err(|e| {
+            match AppError::from(e) {
                 AppError::Conflict { .. } => AppError::conflict(
                     "idempotency_key_in_use",
                     "a request with this Idempotency-Key is being processed",
                 ),
                 other => other,
-            })?;
+            }
+        })?;
         Ok((status, body))
     }
 }

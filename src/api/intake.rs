@@ -17,6 +17,7 @@ use crate::auth::Actor;
 use crate::db::intake::DocumentRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::doctype;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::questionnaire::ResponseStatus;
 use crate::domain::questionnaire::{self as q, Answers, Template};
@@ -96,7 +97,7 @@ pub async fn upload(
         purpose,
         override_reason,
     } = query.into_inner();
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     // Refuse early (before reading a large body) when the guard would refuse anyway.
     {
         let (actor, id) = (actor.clone(), id.clone());
@@ -141,7 +142,7 @@ pub async fn list_documents(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<DocumentOut>>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let rows = state
         .db
         .read(move |conn| {
@@ -169,6 +170,7 @@ pub async fn download(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (id, doc_id) = path.into_inner();
+    let id = EngagementId::new(id);
     let doc = {
         let (actor, id) = (actor.clone(), id.clone());
         state
@@ -308,7 +310,7 @@ pub struct QuestionnaireOut {
 
 pub fn questionnaire_out(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
 ) -> AppResult<QuestionnaireOut> {
     let (template_id, t, r) = template_for(conn, engagement_id)?;
     let answers: Answers = r
@@ -341,7 +343,7 @@ pub async fn get_questionnaire(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<QuestionnaireOut>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let out = state
         .db
         .read(move |conn| {

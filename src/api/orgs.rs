@@ -12,17 +12,20 @@ use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
 use crate::domain::access::Role;
+use crate::domain::ids::OrganizationId;
 use crate::domain::orgs::{self as rules, OrgKind};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
 
 #[derive(Serialize, ToSchema)]
 pub struct OrgOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: OrganizationId,
     pub name: String,
     #[schema(value_type = OrgKind)]
     pub kind: String,
-    pub parent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<OrganizationId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Also sent as the `ETag`; send it back in `If-Match` when updating.
@@ -58,7 +61,8 @@ pub struct NewOrg {
     pub name: String,
     pub kind: OrgKind,
     /// Required for a subcontractor: the organisation it works under.
-    pub parent_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<OrganizationId>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -68,7 +72,7 @@ pub struct OrgPatch {
     /// Move the organisation under another one.
     #[serde(default, deserialize_with = "super::users::present")]
     #[schema(value_type = Option<String>)]
-    pub parent_id: Option<Option<String>>,
+    pub parent_id: Option<Option<OrganizationId>>,
     #[serde(default, deserialize_with = "super::users::present")]
     #[schema(value_type = Option<String>)]
     pub mail_signature: Option<Option<String>>,
@@ -118,7 +122,7 @@ pub async fn list_organizations(
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
-        |r| r.id.clone(),
+        |r| r.id.to_string(),
         OrgOut::from,
     )))
 }
@@ -151,7 +155,7 @@ pub async fn create_organization(
                 conn,
                 input.name.trim(),
                 input.kind,
-                input.parent_id.as_deref(),
+                input.parent_id.as_ref(),
                 now,
             )
         })
@@ -168,7 +172,11 @@ pub async fn create_organization(
 
 pub use crate::service::accounts::create_org;
 
-async fn load_visible(state: &AppState, actor: Actor, id: String) -> AppResult<db::orgs::OrgRow> {
+async fn load_visible(
+    state: &AppState,
+    actor: Actor,
+    id: OrganizationId,
+) -> AppResult<db::orgs::OrgRow> {
     state
         .db
         .read(move |conn| {
@@ -193,7 +201,7 @@ pub async fn get_organization(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let row = load_visible(&state, actor, path.into_inner()).await?;
+    let row = load_visible(&state, actor, OrganizationId::new(path.into_inner())).await?;
     let version = row.version;
     Ok(with_etag(
         HttpResponse::Ok().json(OrgOut::from(row)),
@@ -222,7 +230,7 @@ pub async fn update_organization(
     body: Json<OrgPatch>,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "change organisations")?;
-    let id = path.into_inner();
+    let id = OrganizationId::new(path.into_inner());
     let patch = body.0;
     let mut errors = Vec::new();
     if let Some(name) = &patch.name {
@@ -251,7 +259,7 @@ pub async fn update_organization(
                     ));
                 }
             }
-            let parent = parent_kind(conn, parent_id.as_deref())?;
+            let parent = parent_kind(conn, parent_id.as_ref())?;
             rules::check_placement(kind, parent, false)
                 .map_err(|m| placement_error("parent_id", m))?;
             let name = patch
@@ -283,7 +291,7 @@ pub async fn update_organization(
                     patch.cc_reply_to.unwrap_or(current.cc_reply_to),
                 )?;
             }
-            db::orgs::update(conn, &id, version, name, parent_id.as_deref(), now)?
+            db::orgs::update(conn, &id, version, name, parent_id.as_ref(), now)?
                 .ok_or_else(|| AppError::PreconditionFailed("changed meanwhile; reload".into()))
         })
         .await?;
@@ -308,7 +316,7 @@ pub async fn delete_organization(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "delete organisations")?;
-    let id = path.into_inner();
+    let id = OrganizationId::new(path.into_inner());
     state
         .db
         .write(move |conn| {

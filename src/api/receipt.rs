@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use super::caller::Caller;
 use crate::app::AppState;
 use crate::domain::calendar::jst;
+use crate::domain::ids::EngagementId;
 use crate::error::{AppError, AppResult};
 use crate::service::retention::{self, Receipt};
 use crate::service::step;
@@ -52,7 +53,7 @@ pub async fn get_receipt(
     path: web::Path<String>,
     query: super::query::Query<ReceiptQuery>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let (days, now) = (state.config.retention_days, state.clock().now());
     let receipt = state
         .read_as(caller, move |conn, actor| {

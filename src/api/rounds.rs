@@ -12,13 +12,15 @@ use crate::auth::Actor;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::access::Role;
+use crate::domain::ids::RoundId;
 use crate::domain::prefectures;
 use crate::domain::rounds::{self as rules, Tier};
 use crate::error::{AppError, AppResult, FieldError};
 
 #[derive(Serialize, ToSchema)]
 pub struct RoundOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: RoundId,
     pub name: String,
     pub fiscal_year: i64,
     pub tiers: Vec<Tier>,
@@ -86,7 +88,7 @@ pub async fn create_round(
     rules::check_tiers(&tiers).map_err(|m| AppError::field("tiers", m))?;
     let now = state.clock().now();
     let row = RoundRow {
-        id: db::new_id(),
+        id: RoundId::new(db::new_id()),
         name,
         fiscal_year: i64::from(year),
         tiers: serde_json::to_string(&tiers).map_err(anyhow::Error::from)?,

@@ -10,6 +10,7 @@ use super::idempotency::{respond, Idem};
 use super::IfMatch;
 use crate::app::AppState;
 use crate::db::DbConnection;
+use crate::domain::ids::EngagementId;
 use crate::error::{AppError, AppResult};
 use crate::service::engagements::reason;
 use crate::service::step::Target;
@@ -51,7 +52,7 @@ impl StepCall {
     /// the engagement's detail. Honours `If-Match` and `Idempotency-Key`.
     pub async fn run<F>(
         self,
-        id: String,
+        id: impl Into<EngagementId>,
         override_reason: Option<String>,
         use_case: F,
     ) -> AppResult<HttpResponse>
@@ -60,6 +61,7 @@ impl StepCall {
     {
         // Read here, after the body: the JSON extractor leaves the body's hash for the key.
         let idem = Idem::new(&self.req)?;
+        let id: EngagementId = id.into();
         let override_reason = match override_reason.filter(|r| !r.trim().is_empty()) {
             Some(r) => Some(reason("override_reason", &r)?),
             None => None,

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::{password, Actor};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::access::Role;
+use crate::domain::ids::{OrganizationId, UserId};
 
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -28,8 +29,10 @@ where
 
 #[derive(Serialize, ToSchema)]
 pub struct UserOut {
-    pub id: String,
-    pub organization_id: String,
+    #[schema(value_type = String)]
+    pub id: UserId,
+    #[schema(value_type = String)]
+    pub organization_id: OrganizationId,
     pub email: String,
     pub display_name: String,
     #[schema(value_type = Role)]
@@ -66,7 +69,8 @@ pub use crate::service::accounts::{NewUser, UserDraft};
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub display_name: Option<String>,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub role: Option<Role>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -110,7 +114,7 @@ pub async fn list_users(
         .read(move |conn| {
             let scope = account_scope(conn, &actor)?;
             let filter = db::users::UserFilter {
-                organization_id: q.organization_id,
+                organization_id: q.organization_id.map(OrganizationId::new),
                 role: q.role.map(|r| r.as_str().to_owned()),
             };
             Ok(db::users::list(
@@ -125,7 +129,7 @@ pub async fn list_users(
     Ok(web::Json(Page::from_rows(
         rows,
         limit,
-        |r| r.id.clone(),
+        |r| r.id.to_string(),
         UserOut::from,
     )))
 }
@@ -170,7 +174,7 @@ pub async fn get_user(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = UserId::new(path.into_inner());
     let row = state
         .db
         .read(move |conn| {
@@ -229,7 +233,7 @@ pub async fn update_user(
     body: Json<UserPatch>,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "change users")?;
-    let id = path.into_inner();
+    let id = UserId::new(path.into_inner());
     let patch = body.0;
     let mut errors = Vec::new();
     if let Some(name) = &patch.display_name {
@@ -313,7 +317,7 @@ pub async fn delete_user(
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     actor.require(actor.role.manages_accounts(), "deactivate users")?;
-    let id = path.into_inner();
+    let id = UserId::new(path.into_inner());
     let now = state.clock().now();
     state
         .db

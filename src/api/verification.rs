@@ -6,6 +6,7 @@ use super::json::Json;
 use super::step::StepCall;
 use crate::app::AppState;
 use crate::auth::Actor;
+use crate::domain::ids::EngagementId;
 use crate::error::AppResult;
 use crate::service::verification::{
     self, check_finding, DecisionIn, FindingIn, FindingOut, ProposalIn, ProposalOut, ReportIn,
@@ -24,7 +25,7 @@ pub async fn list_findings(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<FindingOut>>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let rows = state
         .db
         .read(move |conn| verification::findings(conn, &actor, &id))
@@ -66,6 +67,7 @@ pub async fn update_finding(
     body: Json<FindingIn>,
 ) -> AppResult<HttpResponse> {
     let (id, finding_id) = path.into_inner();
+    let id = EngagementId::new(id);
     let f = body.0;
     check_finding(&f)?;
     call.run(id, None, move |conn, t, _| {
@@ -108,7 +110,7 @@ pub async fn get_proposal(
     actor: Actor,
     path: web::Path<String>,
 ) -> AppResult<web::Json<ProposalOut>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let rate = state.config.backup_rate;
     let out = state
         .db

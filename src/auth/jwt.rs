@@ -1,5 +1,6 @@
 //! Short-lived access tokens for coordinators, signed with HS256.
 
+use crate::domain::ids::UserId;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -38,12 +39,12 @@ impl Keys {
 
     pub fn issue(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         token_version: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
-            sub: user_id.to_owned(),
+            sub: user_id.to_string(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now,
@@ -72,7 +73,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let keys = Keys::new(SECRET, 900);
-        let t = keys.issue("user-1", 3).unwrap();
+        let t = keys.issue(&"user-1".into(), 3).unwrap();
         let claims = keys.verify(&t).unwrap();
         assert_eq!((claims.sub.as_str(), claims.ver), ("user-1", 3));
     }
@@ -81,7 +82,7 @@ mod tests {
     fn other_key_and_tampering_fail() {
         let keys = Keys::new(SECRET, 900);
         let other = Keys::new(b"another-secret-another-secret-xx", 900);
-        let t = keys.issue("user-1", 3).unwrap();
+        let t = keys.issue(&"user-1".into(), 3).unwrap();
         assert!(other.verify(&t).is_err());
         let mut tampered = t.clone();
         let last = tampered.pop().unwrap();
@@ -92,7 +93,7 @@ mod tests {
     #[test]
     fn expired_tokens_fail() {
         let keys = Keys::new(SECRET, -3600);
-        let t = keys.issue("user-1", 3).unwrap();
+        let t = keys.issue(&"user-1".into(), 3).unwrap();
         assert!(keys.verify(&t).is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! engagement, contact and expiry (`db::links`). So a link says nothing about whom it is for,
 //! and a database dump yields no usable link.
 
+use crate::domain::ids::{ContactId, EngagementId};
 use base64::Engine;
 use chrono::NaiveDateTime;
 use hmac::{Hmac, Mac};
@@ -62,9 +63,9 @@ pub struct LinkClaims {
     /// The stored SHA-256 of the token: the link's identity on the server.
     pub id: String,
     /// Engagement id.
-    pub eng: String,
+    pub eng: EngagementId,
     /// Contact id.
-    pub con: String,
+    pub con: ContactId,
     pub pur: Purpose,
     pub expires_at: NaiveDateTime,
 }
@@ -175,7 +176,7 @@ mod tests {
         assert!(!well_formed("AAAAAAAAAAAAAAAAAAAA/="));
         // An access token for the API is not a link.
         let api = crate::auth::jwt::Keys::new(SECRET, 900)
-            .issue("u1", 0)
+            .issue(&"u1".into(), 0)
             .unwrap();
         assert!(!well_formed(&api));
     }

@@ -11,13 +11,14 @@ pub mod tokens;
 
 use crate::db;
 use crate::domain::access::Role;
+use crate::domain::ids::{OrganizationId, UserId};
 use crate::error::{AppError, AppResult};
 
 /// The authenticated user behind a request.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub user_id: String,
-    pub organization_id: String,
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
     pub role: Role,
     pub prefecture_code: Option<String>,
     /// How the timeline names this person.
@@ -72,7 +73,7 @@ pub fn authenticate(
     let user = match credential {
         Credential::ApiToken { hash } => db::tokens::user_for_token(conn, hash, now)?,
         Credential::Access(claims) => {
-            let user = db::users::get(conn, &claims.sub)?;
+            let user = db::users::get(conn, &UserId::new(claims.sub.as_str()))?;
             // A password, role or activity change since the token was issued ends it.
             if user.as_ref().is_some_and(|u| u.token_version != claims.ver) {
                 return Err(AppError::Unauthorized(

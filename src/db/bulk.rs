@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use super::engagements::{EngagementRow, EventRow, MilestoneRow, NewEngagement};
 use super::hospitals::{ContactRow, HospitalRow};
 use super::schema::{contacts, engagements, events, hospitals, milestones};
-use super::DbConnection;
+use super::{DbConnection, DbResult};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 
 /// Rows per statement: 500 rows of up to 21 columns stay well under both backends' limits on
 /// bound parameters (SQLite 32,766, PostgreSQL 65,535).
@@ -30,7 +31,7 @@ fn chunked<K, T>(
     conn: &mut DbConnection,
     keys: &[K],
     mut f: impl FnMut(&mut DbConnection, &[K]) -> QueryResult<Vec<T>>,
-) -> QueryResult<Vec<T>> {
+) -> DbResult<Vec<T>> {
     let mut out = Vec::new();
     for chunk in keys.chunks(CHUNK) {
         out.extend(f(conn, chunk)?);
@@ -38,10 +39,7 @@ fn chunked<K, T>(
     Ok(out)
 }
 
-pub fn hospitals_by_codes(
-    conn: &mut DbConnection,
-    codes: &[String],
-) -> QueryResult<Vec<HospitalRow>> {
+pub fn hospitals_by_codes(conn: &mut DbConnection, codes: &[String]) -> DbResult<Vec<HospitalRow>> {
     chunked(conn, codes, |conn, c| {
         hospitals::table
             .filter(hospitals::institution_code.eq_any(c))
@@ -53,8 +51,8 @@ pub fn hospitals_by_codes(
 /// The live contacts of these hospitals, in each hospital's order (position, id).
 pub fn contacts_of(
     conn: &mut DbConnection,
-    hospital_ids: &[String],
-) -> QueryResult<Vec<ContactRow>> {
+    hospital_ids: &[HospitalId],
+) -> DbResult<Vec<ContactRow>> {
     chunked(conn, hospital_ids, |conn, ids| {
         contacts::table
             .filter(contacts::hospital_id.eq_any(ids))
@@ -71,9 +69,9 @@ pub fn contacts_of(
 
 pub fn engagements_in_round(
     conn: &mut DbConnection,
-    round_id: &str,
-    hospital_ids: &[String],
-) -> QueryResult<Vec<EngagementRow>> {
+    round_id: &RoundId,
+    hospital_ids: &[HospitalId],
+) -> DbResult<Vec<EngagementRow>> {
     chunked(conn, hospital_ids, |conn, ids| {
         engagements::table
             .filter(engagements::round_id.eq(round_id))
@@ -83,7 +81,7 @@ pub fn engagements_in_round(
     })
 }
 
-pub fn engagements(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<EngagementRow>> {
+pub fn engagements(conn: &mut DbConnection, ids: &[EngagementId]) -> DbResult<Vec<EngagementRow>> {
     chunked(conn, ids, |conn, ids| {
         engagements::table
             .filter(engagements::id.eq_any(ids))
@@ -92,7 +90,7 @@ pub fn engagements(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<E
     })
 }
 
-pub fn milestones_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<MilestoneRow>> {
+pub fn milestones_of(conn: &mut DbConnection, ids: &[EngagementId]) -> DbResult<Vec<MilestoneRow>> {
     chunked(conn, ids, |conn, ids| {
         milestones::table
             .filter(milestones::engagement_id.eq_any(ids))
@@ -101,7 +99,7 @@ pub fn milestones_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec
     })
 }
 
-pub fn insert_hospitals(conn: &mut DbConnection, rows: &[HospitalRow]) -> QueryResult<()> {
+pub fn insert_hospitals(conn: &mut DbConnection, rows: &[HospitalRow]) -> DbResult<()> {
     for chunk in rows.chunks(CHUNK) {
         let insert = diesel::insert_into(hospitals::table).values(chunk);
         per_backend!(conn, c => insert.execute(c))?;
@@ -109,7 +107,7 @@ pub fn insert_hospitals(conn: &mut DbConnection, rows: &[HospitalRow]) -> QueryR
     Ok(())
 }
 
-pub fn insert_contacts(conn: &mut DbConnection, rows: &[ContactRow]) -> QueryResult<()> {
+pub fn insert_contacts(conn: &mut DbConnection, rows: &[ContactRow]) -> DbResult<()> {
     for chunk in rows.chunks(CHUNK) {
         let insert = diesel::insert_into(contacts::table).values(chunk);
         per_backend!(conn, c => insert.execute(c))?;
@@ -117,7 +115,7 @@ pub fn insert_contacts(conn: &mut DbConnection, rows: &[ContactRow]) -> QueryRes
     Ok(())
 }
 
-pub fn insert_engagements(conn: &mut DbConnection, rows: &[NewEngagement]) -> QueryResult<()> {
+pub fn insert_engagements(conn: &mut DbConnection, rows: &[NewEngagement]) -> DbResult<()> {
     for chunk in rows.chunks(CHUNK) {
         let insert = diesel::insert_into(engagements::table).values(chunk);
         per_backend!(conn, c => insert.execute(c))?;
@@ -125,7 +123,7 @@ pub fn insert_engagements(conn: &mut DbConnection, rows: &[NewEngagement]) -> Qu
     Ok(())
 }
 
-pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<()> {
+pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> DbResult<()> {
     for chunk in rows.chunks(CHUNK) {
         let insert = diesel::insert_into(events::table).values(chunk);
         per_backend!(conn, c => insert.execute(c))?;
@@ -137,8 +135,8 @@ pub fn insert_events(conn: &mut DbConnection, rows: &[EventRow]) -> QueryResult<
 /// [`super::engagements::lock`] does for one) and reads them as they now stand.
 pub fn lock_engagements(
     conn: &mut DbConnection,
-    ids: &[String],
-) -> QueryResult<Vec<EngagementRow>> {
+    ids: &[EngagementId],
+) -> DbResult<Vec<EngagementRow>> {
     for chunk in ids.chunks(CHUNK) {
         diesel::update(engagements::table.filter(engagements::id.eq_any(chunk)))
             .set(engagements::version.eq(engagements::version))
@@ -151,10 +149,10 @@ pub fn lock_engagements(
 /// version: one statement per chunk, whatever their versions were (they are locked).
 pub fn assign(
     conn: &mut DbConnection,
-    ids: &[String],
-    organization_id: Option<&str>,
+    ids: &[EngagementId],
+    organization_id: Option<&OrganizationId>,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> DbResult<usize> {
     let mut n = 0;
     for chunk in ids.chunks(CHUNK) {
         n += diesel::update(engagements::table.filter(engagements::id.eq_any(chunk)))

@@ -15,19 +15,20 @@ use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
 };
-use super::{DbConnection, MultiBackend};
+use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
+use crate::domain::ids::{EngagementId, OrganizationId, RoundId};
 use crate::domain::pipeline::{SideState, Stage};
 
 /// Which engagements of a round a dashboard reads; every field narrows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub round_id: String,
+    pub round_id: RoundId,
     pub prefecture_code: Option<String>,
     pub tier: Option<String>,
     /// A coordinator's subtree: only engagements assigned to these organisations.
-    pub orgs: Option<Vec<String>>,
-    pub organization_id: Option<String>,
+    pub orgs: Option<Vec<OrganizationId>>,
+    pub organization_id: Option<OrganizationId>,
     pub stage: Option<String>,
     /// Only overdue ones: stage → the moment before which entering it is overdue.
     pub overdue: Option<Vec<(String, NaiveDateTime)>>,
@@ -87,7 +88,7 @@ macro_rules! overdue_on {
 pub struct Group {
     pub prefecture_code: String,
     pub tier: Option<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub stage: Stage,
     pub side_state: Option<SideState>,
     pub backup: Option<BackupOutcome>,
@@ -103,7 +104,7 @@ pub fn groups(
     conn: &mut DbConnection,
     f: &Filter,
     cutoffs: &[(String, NaiveDateTime)],
-) -> QueryResult<Vec<Group>> {
+) -> DbResult<Vec<Group>> {
     macro_rules! run {
         ($c:ident, $db:ty) => {{
             let late = case_when::<_, _, Integer>(overdue_on!(engagements::table, $db, cutoffs), 1)
@@ -128,7 +129,7 @@ pub fn groups(
                     sum(late),
                 ))
                 .into_boxed::<$db>();
-            narrow!(q, f, $db).load($c)
+            narrow!(q, f, $db).load($c).map_err(Into::into)
         }};
     }
     match conn {
@@ -137,7 +138,7 @@ pub fn groups(
     }
 }
 
-pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String, String>> {
+pub fn organization_names(conn: &mut DbConnection) -> DbResult<HashMap<String, String>> {
     Ok(organizations::table
         .select((organizations::id, organizations::name))
         .load::<(String, String)>(conn)?
@@ -149,23 +150,23 @@ pub fn organization_names(conn: &mut DbConnection) -> QueryResult<HashMap<String
 pub fn engagement_times(
     conn: &mut DbConnection,
     f: &Filter,
-) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+) -> DbResult<Vec<(String, NaiveDateTime)>> {
     let q = engagements::table
         .select((engagements::id, engagements::created_at))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// Every milestone of the filtered engagements: (engagement, kind, when).
 pub fn milestones(
     conn: &mut DbConnection,
     f: &Filter,
-) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
+) -> DbResult<Vec<(String, String, NaiveDateTime)>> {
     let q = milestones::table
         .inner_join(engagements::table)
         .select((milestones::engagement_id, milestones::kind, milestones::at))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// Timeline events of these kinds for the filtered engagements: (engagement, kind, when,
@@ -174,7 +175,7 @@ pub fn events(
     conn: &mut DbConnection,
     f: &Filter,
     kinds: &[&str],
-) -> QueryResult<Vec<(String, String, NaiveDateTime, String)>> {
+) -> DbResult<Vec<(String, String, NaiveDateTime, String)>> {
     let q = events::table
         .inner_join(engagements::table)
         .filter(events::kind.eq_any(kinds.iter().map(|k| k.to_string()).collect::<Vec<_>>()))
@@ -185,13 +186,13 @@ pub fn events(
             events::payload,
         ))
         .into_boxed::<MultiBackend>();
-    narrow!(q, f).load(conn)
+    narrow!(q, f).load(conn).map_err(Into::into)
 }
 
 /// One line of the hospitals table, before its next action is worked out.
 #[derive(Debug, Clone, Queryable)]
 pub struct HospitalLine {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub institution_code: String,
     pub hospital_name: String,
     pub prefecture_code: String,
@@ -199,7 +200,7 @@ pub struct HospitalLine {
     pub stage: String,
     pub stage_since: NaiveDateTime,
     pub side_state: Option<String>,
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub memorandum_status: Option<String>,
 }
 
@@ -254,7 +255,7 @@ pub fn hospital_lines(
     descending: bool,
     after: Option<(&KeyAfter, &str)>,
     limit: Option<i64>,
-) -> QueryResult<Vec<HospitalLine>> {
+) -> DbResult<Vec<HospitalLine>> {
     let q = engagements::table
         .inner_join(hospitals::table)
         .select((
@@ -295,12 +296,12 @@ pub fn hospital_lines(
     if let Some(limit) = limit {
         q = q.limit(limit);
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
-pub fn count_lines(conn: &mut DbConnection, f: &Filter) -> QueryResult<i64> {
+pub fn count_lines(conn: &mut DbConnection, f: &Filter) -> DbResult<i64> {
     let q = engagements::table.into_boxed::<MultiBackend>();
-    narrow!(q, f).count().get_result(conn)
+    narrow!(q, f).count().get_result(conn).map_err(Into::into)
 }
 
 /// What decides each engagement's next action, for a set of engagements.
@@ -321,9 +322,9 @@ pub struct NextFacts {
 /// `now`: the app's time, for which slots are still open.
 pub fn next_facts(
     conn: &mut DbConnection,
-    ids: &[String],
+    ids: &[EngagementId],
     now: NaiveDateTime,
-) -> QueryResult<NextFacts> {
+) -> DbResult<NextFacts> {
     let mut out = NextFacts::default();
     for chunk in ids.chunks(500) {
         let chunk = chunk.to_vec();

@@ -14,15 +14,16 @@ use super::schema::{
     support_slots,
 };
 use super::verification::ProposalRow;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementInsert {
-    pub id: String,
-    pub round_id: String,
-    pub hospital_id: String,
-    pub organization_id: Option<String>,
+    pub id: EngagementId,
+    pub round_id: RoundId,
+    pub hospital_id: HospitalId,
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -42,7 +43,7 @@ pub struct EngagementInsert {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = milestones)]
 pub struct MilestoneInsert {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub kind: String,
     pub at: NaiveDateTime,
     pub actor: String,
@@ -80,7 +81,7 @@ macro_rules! insert_all {
 
 /// Writes the batch (inside the caller's transaction). Chunks keep PostgreSQL under its 65,535
 /// bound parameters per statement.
-pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
+pub fn write(conn: &mut DbConnection, b: &Batch) -> DbResult<()> {
     insert_all!(conn, support_slots::table, b.slots, 2000);
     insert_all!(conn, hospitals::table, b.hospitals, 2000);
     insert_all!(conn, engagements::table, b.engagements, 2000);
@@ -97,13 +98,16 @@ pub fn write(conn: &mut DbConnection, b: &Batch) -> QueryResult<()> {
 /// summary's grouped pass ran as a sort of every row instead of a hash, at twice the time.
 /// Autovacuum would gather them later, where it runs. SQLite's plans here follow the indices,
 /// not statistics, so it is left as it was measured.
-pub fn analyze(conn: &mut DbConnection) -> QueryResult<()> {
+pub fn analyze(conn: &mut DbConnection) -> DbResult<()> {
     if let DbConnection::Pg(c) = conn {
         diesel::sql_query("ANALYZE").execute(c)?;
     }
     Ok(())
 }
 
-pub fn hospital_count(conn: &mut DbConnection) -> QueryResult<i64> {
-    hospitals::table.count().get_result(conn)
+pub fn hospital_count(conn: &mut DbConnection) -> DbResult<i64> {
+    hospitals::table
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
 }

@@ -11,13 +11,14 @@ use super::schema::{
     backup_proposals, engagements, hearing_slots, hearings, hospitals, questionnaire_responses,
     rounds,
 };
-use super::DbConnection;
+use super::{DbConnection, DbResult};
+use crate::domain::ids::EngagementId;
 
 /// An engagement, its hospital and its round's name.
 pub fn engagement_with_hospital(
     conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<(EngagementRow, HospitalRow, String)>> {
+    id: &EngagementId,
+) -> DbResult<Option<(EngagementRow, HospitalRow, String)>> {
     super::native!(conn, |c| engagements::table
         .inner_join(hospitals::table)
         .inner_join(rounds::table)
@@ -28,7 +29,8 @@ pub fn engagement_with_hospital(
             rounds::name,
         ))
         .first(c)
-        .optional())
+        .optional()
+        .map_err(Into::into))
 }
 
 /// What the detail says about an engagement besides its own row and milestones.
@@ -46,9 +48,9 @@ pub struct DetailFacts {
 
 pub fn detail_facts(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     now: NaiveDateTime,
-) -> QueryResult<DetailFacts> {
+) -> DbResult<DetailFacts> {
     let questionnaire = questionnaire_responses::table
         .filter(questionnaire_responses::engagement_id.eq(id))
         .select(questionnaire_responses::status)

@@ -5,17 +5,18 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::schema::{engagements, events, hospitals, milestones};
-use super::{DbConnection, MultiBackend, Scope};
+use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{MemorandumStatus, SideState, Stage};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = engagements)]
 pub struct EngagementRow {
-    pub id: String,
-    pub round_id: String,
-    pub hospital_id: String,
-    pub organization_id: Option<String>,
+    pub id: EngagementId,
+    pub round_id: RoundId,
+    pub hospital_id: HospitalId,
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -37,10 +38,10 @@ pub struct EngagementRow {
 #[derive(Insertable)]
 #[diesel(table_name = engagements)]
 pub struct NewEngagement<'a> {
-    pub id: &'a str,
-    pub round_id: &'a str,
-    pub hospital_id: &'a str,
-    pub organization_id: Option<&'a str>,
+    pub id: &'a EngagementId,
+    pub round_id: &'a RoundId,
+    pub hospital_id: &'a HospitalId,
+    pub organization_id: Option<&'a OrganizationId>,
     pub prefecture_code: &'a str,
     pub tier: Option<&'a str>,
     pub rank: Option<i64>,
@@ -57,7 +58,7 @@ pub struct NewEngagement<'a> {
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = engagements)]
 pub struct EngagementChanges {
-    pub organization_id: Option<Option<String>>,
+    pub organization_id: Option<Option<OrganizationId>>,
     pub tier: Option<Option<String>>,
     pub rank: Option<Option<i64>>,
     pub secondary: Option<bool>,
@@ -73,7 +74,7 @@ pub struct EngagementChanges {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = milestones)]
 pub struct MilestoneRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub kind: String,
     pub at: NaiveDateTime,
     pub actor: String,
@@ -83,7 +84,7 @@ pub struct MilestoneRow {
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub at: NaiveDateTime,
     pub actor_kind: String,
     pub actor_id: Option<String>,
@@ -95,62 +96,66 @@ pub struct EventRow {
     pub override_reason: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> DbResult<()> {
     diesel::insert_into(engagements::table)
         .values(new)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+pub fn get(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .find(id)
         .select(EngagementRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// The engagement if the scope may see it; otherwise None, as if it did not exist.
 pub fn get_scoped(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     scope: &Scope,
-) -> QueryResult<Option<EngagementRow>> {
+) -> DbResult<Option<EngagementRow>> {
     Ok(get(conn, id)?.filter(|e| match scope {
         Scope::All => true,
-        Scope::Orgs(_) => e
-            .organization_id
-            .as_deref()
-            .is_some_and(|o| scope.allows(o)),
+        Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
     }))
 }
 
-pub fn for_hospital(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<Vec<EngagementRow>> {
+pub fn for_hospital(
+    conn: &mut DbConnection,
+    hospital_id: &HospitalId,
+) -> DbResult<Vec<EngagementRow>> {
     engagements::table
         .filter(engagements::hospital_id.eq(hospital_id))
         .select(EngagementRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 pub fn find_by_round_hospital(
     conn: &mut DbConnection,
-    round_id: &str,
-    hospital_id: &str,
-) -> QueryResult<Option<EngagementRow>> {
+    round_id: &RoundId,
+    hospital_id: &HospitalId,
+) -> DbResult<Option<EngagementRow>> {
     engagements::table
         .filter(engagements::round_id.eq(round_id))
         .filter(engagements::hospital_id.eq(hospital_id))
         .select(EngagementRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     changes: &EngagementChanges,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     // An empty changeset is an error in diesel; the version bump below records the change.
     let empty = changes.organization_id.is_none()
         && changes.tier.is_none()
@@ -178,14 +183,14 @@ pub fn update(
 /// Locks the engagement's row for the rest of the transaction (a no-op write: PostgreSQL holds
 /// the row lock until commit; SQLite writers queue anyway) and reads it as it now stands, so
 /// concurrent steps on one engagement run one after the other instead of failing each other.
-pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EngagementRow>> {
+pub fn lock(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<EngagementRow>> {
     diesel::update(engagements::table.find(id))
         .set(engagements::version.eq(engagements::version))
         .execute(conn)?;
     get(conn, id)
 }
 
-pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> QueryResult<bool> {
+pub fn bump_version(conn: &mut DbConnection, id: &EngagementId, version: i64) -> DbResult<bool> {
     let n = diesel::update(
         engagements::table
             .filter(engagements::id.eq(id))
@@ -198,10 +203,10 @@ pub fn bump_version(conn: &mut DbConnection, id: &str, version: i64) -> QueryRes
 
 pub fn set_stage(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     stage: &str,
     since: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::update(engagements::table.find(id))
         .set((
             engagements::stage.eq(stage),
@@ -209,24 +214,26 @@ pub fn set_stage(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn milestones(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<MilestoneRow>> {
+pub fn milestones(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<MilestoneRow>> {
     super::native!(conn, |c| milestones::table
         .filter(milestones::engagement_id.eq(id))
         .order(milestones::at.asc())
         .select(MilestoneRow::as_select())
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
 /// Records a milestone once; a second record of the same milestone keeps the first.
 pub fn add_milestone(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     kind: &str,
     at: NaiveDateTime,
     actor: &str,
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     let exists = diesel::select(diesel::dsl::exists(
         milestones::table
             .filter(milestones::engagement_id.eq(id))
@@ -247,7 +254,7 @@ pub fn add_milestone(
     Ok(true)
 }
 
-pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> QueryResult<()> {
+pub fn remove_milestone(conn: &mut DbConnection, id: &EngagementId, kind: &str) -> DbResult<()> {
     diesel::delete(
         milestones::table
             .filter(milestones::engagement_id.eq(id))
@@ -255,27 +262,30 @@ pub fn remove_milestone(conn: &mut DbConnection, id: &str, kind: &str) -> QueryR
     )
     .execute(conn)
     .map(|_| ())
+    .map_err(Into::into)
 }
 
-pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> QueryResult<()> {
+pub fn insert_event(conn: &mut DbConnection, event: &EventRow) -> DbResult<()> {
     diesel::insert_into(events::table)
         .values(event)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn timeline(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<EventRow>> {
+pub fn timeline(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<EventRow>> {
     super::native!(conn, |c| events::table
         .filter(events::engagement_id.eq(id))
         .order((events::at.asc(), events::id.asc()))
         .select(EventRow::as_select())
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
 /// Filters of the engagement list; every field narrows.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub round_id: Option<String>,
+    pub round_id: Option<RoundId>,
     pub prefecture_code: Option<String>,
     pub tier: Option<String>,
     pub stage: Option<String>,
@@ -383,10 +393,10 @@ macro_rules! filtered {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = engagements)]
 pub struct ListItem {
-    pub id: String,
-    pub round_id: String,
-    pub hospital_id: String,
-    pub organization_id: Option<String>,
+    pub id: EngagementId,
+    pub round_id: RoundId,
+    pub hospital_id: HospitalId,
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -515,7 +525,7 @@ pub fn list(
     descending: bool,
     after: Option<(&KeyAfter, &str)>,
     limit: i64,
-) -> QueryResult<Vec<ListRow>> {
+) -> DbResult<Vec<ListRow>> {
     use diesel::dsl::sql;
     let q = engagements::table
         .inner_join(hospitals::table)
@@ -540,7 +550,7 @@ pub fn list(
             ))
         }
     };
-    q.limit(limit).load(conn)
+    q.limit(limit).load(conn).map_err(Into::into)
 }
 
 /// A row's key under `sort`, for the next page's cursor.
@@ -561,19 +571,19 @@ pub fn key_of(sort: Sort, row: &ListRow) -> KeyAfter {
     }
 }
 
-pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<i64> {
+pub fn count(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<i64> {
     let q = engagements::table
         .inner_join(hospitals::table)
         .count()
         .into_boxed::<MultiBackend>();
-    filtered!(q, scope, f).get_result(conn)
+    filtered!(q, scope, f).get_result(conn).map_err(Into::into)
 }
 
 /// Ids of all engagements matching a filter (for bulk assignment).
-pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> QueryResult<Vec<String>> {
+pub fn ids(conn: &mut DbConnection, scope: &Scope, f: &Filter) -> DbResult<Vec<EngagementId>> {
     let q = engagements::table
         .inner_join(hospitals::table)
         .select(engagements::id)
         .into_boxed::<MultiBackend>();
-    filtered!(q, scope, f).load(conn)
+    filtered!(q, scope, f).load(conn).map_err(Into::into)
 }

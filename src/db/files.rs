@@ -5,35 +5,38 @@ use diesel::prelude::*;
 
 use super::intake::DocumentRow;
 use super::schema::documents;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 /// Every document row whose bytes are kept (all engagements; purged ones left out), oldest
 /// first.
-pub fn all_documents(conn: &mut DbConnection) -> QueryResult<Vec<DocumentRow>> {
+pub fn all_documents(conn: &mut DbConnection) -> DbResult<Vec<DocumentRow>> {
     documents::table
         .filter(documents::purged_at.is_null())
         .order((documents::uploaded_at.asc(), documents::id.asc()))
         .select(DocumentRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// The storage keys that some document refers to (a purged document's row keeps its key for
 /// the receipt, but no longer holds on to the object).
-pub fn referenced_keys(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+pub fn referenced_keys(conn: &mut DbConnection) -> DbResult<Vec<String>> {
     documents::table
         .filter(documents::purged_at.is_null())
         .select(documents::storage_key)
         .distinct()
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// How many documents refer to `storage_key`.
-pub fn count_referring(conn: &mut DbConnection, storage_key: &str) -> QueryResult<i64> {
+pub fn count_referring(conn: &mut DbConnection, storage_key: &str) -> DbResult<i64> {
     documents::table
         .filter(documents::storage_key.eq(storage_key))
         .filter(documents::purged_at.is_null())
         .count()
         .get_result(conn)
+        .map_err(Into::into)
 }
 
 /// Records a document's new object and seal, provided the row still has the object and key
@@ -43,7 +46,7 @@ pub fn reseal(
     id: &str,
     was: (&str, Option<&str>),
     now: (&str, &str, &str, &str),
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     let (old_key, old_key_id) = was;
     let (storage_key, key_id, wrapped_key, nonce) = now;
     let target = documents::table

@@ -5,14 +5,15 @@ use diesel::prelude::*;
 
 use super::schema::{hearing_slots, hearings};
 use super::types::Json;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 use crate::domain::hearings::{Attendee, HearingStatus};
+use crate::domain::ids::EngagementId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hearing_slots)]
 pub struct SlotRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     /// `online` or `onsite`.
@@ -27,7 +28,7 @@ pub struct SlotRow {
 #[diesel(table_name = hearings)]
 pub struct HearingRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub slot_id: String,
     pub status: HearingStatus,
     pub attendees: Json<Vec<Attendee>>,
@@ -40,22 +41,26 @@ pub struct HearingRow {
 }
 
 /// The engagement's scheduled hearing, if any.
-pub fn scheduled(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Option<HearingRow>> {
+pub fn scheduled(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<HearingRow>> {
     hearings::table
         .filter(hearings::engagement_id.eq(engagement_id))
         .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select(HearingRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// Slots offered, neither withdrawn nor booked, and not begun by `now` (as
 /// `domain::hearings::is_open` has it).
 pub fn open_slot_count(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     now: NaiveDateTime,
-) -> QueryResult<i64> {
+) -> DbResult<i64> {
     let booked = hearings::table
         .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select(hearings::slot_id);
@@ -66,53 +71,63 @@ pub fn open_slot_count(
         .filter(diesel::dsl::not(hearing_slots::id.eq_any(booked)))
         .count()
         .get_result(conn)
+        .map_err(Into::into)
 }
 
-pub fn slot(conn: &mut DbConnection, id: &str) -> QueryResult<Option<SlotRow>> {
+pub fn slot(conn: &mut DbConnection, id: &str) -> DbResult<Option<SlotRow>> {
     hearing_slots::table
         .find(id)
         .select(SlotRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn slots(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<SlotRow>> {
+pub fn slots(conn: &mut DbConnection, engagement_id: &EngagementId) -> DbResult<Vec<SlotRow>> {
     hearing_slots::table
         .filter(hearing_slots::engagement_id.eq(engagement_id))
         .order(hearing_slots::starts_at.asc())
         .select(SlotRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
-pub fn insert_slot(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
+pub fn insert_slot(conn: &mut DbConnection, row: &SlotRow) -> DbResult<()> {
     diesel::insert_into(hearing_slots::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn withdraw_slot(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn withdraw_slot(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<()> {
     diesel::update(hearing_slots::table.find(id))
         .set(hearing_slots::withdrawn_at.eq(Some(now)))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Books a slot. The partial unique index on scheduled hearings makes a second booking of the
 /// same slot fail even when two transactions race; the caller turns that into 409.
-pub fn insert_hearing(conn: &mut DbConnection, row: &HearingRow) -> QueryResult<()> {
+pub fn insert_hearing(conn: &mut DbConnection, row: &HearingRow) -> DbResult<()> {
     diesel::insert_into(hearings::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn hearings(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<HearingRow>> {
+pub fn hearings(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<HearingRow>> {
     hearings::table
         .filter(hearings::engagement_id.eq(engagement_id))
         .order(hearings::booked_at.asc())
         .select(HearingRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// Moves a hearing out of `scheduled` (held, no_show, postponed, cancelled, rescheduled).
@@ -124,7 +139,7 @@ pub fn close_hearing(
     minutes_document_id: Option<&str>,
     cancel_reason: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::update(hearings::table.find(id))
         .set((
             hearings::status.eq(status),
@@ -135,13 +150,15 @@ pub fn close_hearing(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Every scheduled hearing with its slot (for reminders).
-pub fn all_scheduled(conn: &mut DbConnection) -> QueryResult<Vec<(HearingRow, SlotRow)>> {
+pub fn all_scheduled(conn: &mut DbConnection) -> DbResult<Vec<(HearingRow, SlotRow)>> {
     hearings::table
         .inner_join(hearing_slots::table)
         .filter(hearings::status.eq(HearingStatus::Scheduled))
         .select((HearingRow::as_select(), SlotRow::as_select()))
         .load(conn)
+        .map_err(Into::into)
 }

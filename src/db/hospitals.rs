@@ -4,12 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{contacts, engagements, hospitals};
-use super::{DbConnection, Scope};
+use super::{DbConnection, DbResult, Scope};
+use crate::domain::ids::{ContactId, HospitalId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = hospitals)]
 pub struct HospitalRow {
-    pub id: String,
+    pub id: HospitalId,
     pub prefecture_code: String,
     pub institution_code: String,
     pub name: String,
@@ -29,8 +30,8 @@ pub struct HospitalRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contacts)]
 pub struct ContactRow {
-    pub id: String,
-    pub hospital_id: String,
+    pub id: ContactId,
+    pub hospital_id: HospitalId,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,
@@ -46,15 +47,16 @@ pub struct ContactRow {
     pub mail_error: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &HospitalRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, row: &HospitalRow) -> DbResult<()> {
     diesel::insert_into(hospitals::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Writes every field of `row` if its stored version is still `version`.
-pub fn replace(conn: &mut DbConnection, row: &HospitalRow, version: i64) -> QueryResult<bool> {
+pub fn replace(conn: &mut DbConnection, row: &HospitalRow, version: i64) -> DbResult<bool> {
     let n = diesel::update(
         hospitals::table
             .filter(hospitals::id.eq(&row.id))
@@ -79,25 +81,27 @@ pub fn replace(conn: &mut DbConnection, row: &HospitalRow, version: i64) -> Quer
     Ok(n == 1)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<HospitalRow>> {
+pub fn get(conn: &mut DbConnection, id: &HospitalId) -> DbResult<Option<HospitalRow>> {
     super::native!(conn, |c| hospitals::table
         .find(id)
         .select(HospitalRow::as_select())
         .first(c)
-        .optional())
+        .optional()
+        .map_err(Into::into))
 }
 
-pub fn by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<HospitalRow>> {
+pub fn by_code(conn: &mut DbConnection, code: &str) -> DbResult<Option<HospitalRow>> {
     hospitals::table
         .filter(hospitals::institution_code.eq(code))
         .select(HospitalRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// A coordinator sees a hospital when one of its engagements is assigned to the coordinator's
 /// organisations.
-pub fn visible(conn: &mut DbConnection, id: &str, scope: &Scope) -> QueryResult<bool> {
+pub fn visible(conn: &mut DbConnection, id: &HospitalId, scope: &Scope) -> DbResult<bool> {
     match scope {
         Scope::All => Ok(true),
         Scope::Orgs(ids) => diesel::select(diesel::dsl::exists(
@@ -105,7 +109,8 @@ pub fn visible(conn: &mut DbConnection, id: &str, scope: &Scope) -> QueryResult<
                 .filter(engagements::hospital_id.eq(id))
                 .filter(engagements::organization_id.eq_any(ids.clone())),
         ))
-        .get_result(conn),
+        .get_result(conn)
+        .map_err(Into::into),
     }
 }
 
@@ -115,7 +120,7 @@ pub fn list(
     prefecture: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<HospitalRow>> {
+) -> DbResult<Vec<HospitalRow>> {
     let mut q = hospitals::table
         .select(HospitalRow::as_select())
         .order(hospitals::id.asc())
@@ -133,39 +138,38 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(hospitals::id.gt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
-pub fn contacts(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<Vec<ContactRow>> {
+pub fn contacts(conn: &mut DbConnection, hospital_id: &HospitalId) -> DbResult<Vec<ContactRow>> {
     super::native!(conn, |c| contacts::table
         .filter(contacts::hospital_id.eq(hospital_id))
         .filter(contacts::removed_at.is_null())
         .order((contacts::position.asc(), contacts::id.asc()))
         .select(ContactRow::as_select())
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
-pub fn contact(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ContactRow>> {
+pub fn contact(conn: &mut DbConnection, id: &ContactId) -> DbResult<Option<ContactRow>> {
     contacts::table
         .find(id)
         .filter(contacts::removed_at.is_null())
         .select(ContactRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn insert_contact(conn: &mut DbConnection, row: &ContactRow) -> QueryResult<()> {
+pub fn insert_contact(conn: &mut DbConnection, row: &ContactRow) -> DbResult<()> {
     diesel::insert_into(contacts::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn replace_contact(
-    conn: &mut DbConnection,
-    row: &ContactRow,
-    version: i64,
-) -> QueryResult<bool> {
+pub fn replace_contact(conn: &mut DbConnection, row: &ContactRow, version: i64) -> DbResult<bool> {
     let n = diesel::update(
         contacts::table
             .filter(contacts::id.eq(&row.id))

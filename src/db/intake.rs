@@ -5,15 +5,16 @@ use diesel::prelude::*;
 
 use super::schema::{documents, questionnaire_responses, questionnaire_templates};
 use super::types::Json;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 use crate::domain::documents::Purpose;
+use crate::domain::ids::EngagementId;
 use crate::domain::questionnaire::{Answers, ResponseStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = documents)]
 pub struct DocumentRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub purpose: Purpose,
     pub doc_version: i64,
     pub filename: String,
@@ -31,9 +32,9 @@ pub struct DocumentRow {
 
 pub fn next_doc_version(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     purpose: Purpose,
-) -> QueryResult<i64> {
+) -> DbResult<i64> {
     let max: Option<i64> = documents::table
         .filter(documents::engagement_id.eq(engagement_id))
         .filter(documents::purpose.eq(purpose))
@@ -42,27 +43,32 @@ pub fn next_doc_version(
     Ok(max.unwrap_or(0) + 1)
 }
 
-pub fn insert_document(conn: &mut DbConnection, row: &DocumentRow) -> QueryResult<()> {
+pub fn insert_document(conn: &mut DbConnection, row: &DocumentRow) -> DbResult<()> {
     diesel::insert_into(documents::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn documents(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<DocumentRow>> {
+pub fn documents(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<DocumentRow>> {
     documents::table
         .filter(documents::engagement_id.eq(engagement_id))
         .filter(documents::purged_at.is_null())
         .order((documents::purpose.asc(), documents::doc_version.asc()))
         .select(DocumentRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 pub fn document(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     id: &str,
-) -> QueryResult<Option<DocumentRow>> {
+) -> DbResult<Option<DocumentRow>> {
     documents::table
         .filter(documents::engagement_id.eq(engagement_id))
         .filter(documents::id.eq(id))
@@ -70,6 +76,7 @@ pub fn document(
         .select(DocumentRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -82,28 +89,26 @@ pub struct TemplateRow {
     pub created_at: NaiveDateTime,
 }
 
-pub fn template(
-    conn: &mut DbConnection,
-    key: &str,
-    version: i64,
-) -> QueryResult<Option<TemplateRow>> {
+pub fn template(conn: &mut DbConnection, key: &str, version: i64) -> DbResult<Option<TemplateRow>> {
     questionnaire_templates::table
         .filter(questionnaire_templates::key.eq(key))
         .filter(questionnaire_templates::version.eq(version))
         .select(TemplateRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn template_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<TemplateRow>> {
+pub fn template_by_id(conn: &mut DbConnection, id: &str) -> DbResult<Option<TemplateRow>> {
     questionnaire_templates::table
         .find(id)
         .select(TemplateRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn templates(conn: &mut DbConnection) -> QueryResult<Vec<TemplateRow>> {
+pub fn templates(conn: &mut DbConnection) -> DbResult<Vec<TemplateRow>> {
     questionnaire_templates::table
         .order((
             questionnaire_templates::key.asc(),
@@ -111,16 +116,18 @@ pub fn templates(conn: &mut DbConnection) -> QueryResult<Vec<TemplateRow>> {
         ))
         .select(TemplateRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// The newest version of a template.
-pub fn latest_template(conn: &mut DbConnection, key: &str) -> QueryResult<Option<TemplateRow>> {
+pub fn latest_template(conn: &mut DbConnection, key: &str) -> DbResult<Option<TemplateRow>> {
     questionnaire_templates::table
         .filter(questionnaire_templates::key.eq(key))
         .order(questionnaire_templates::version.desc())
         .select(TemplateRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 pub fn insert_template(
@@ -130,7 +137,7 @@ pub fn insert_template(
     version: i64,
     body: &str,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::insert_into(questionnaire_templates::table)
         .values((
             questionnaire_templates::id.eq(id),
@@ -141,12 +148,13 @@ pub fn insert_template(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = questionnaire_responses)]
 pub struct ResponseRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub template_id: String,
     pub answers: Json<Answers>,
     pub status: ResponseStatus,
@@ -157,26 +165,31 @@ pub struct ResponseRow {
     pub version: i64,
 }
 
-pub fn response(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Option<ResponseRow>> {
+pub fn response(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<ResponseRow>> {
     questionnaire_responses::table
         .find(engagement_id)
         .select(ResponseRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 pub fn questionnaire_status(
     conn: &mut DbConnection,
-    engagement_id: &str,
-) -> QueryResult<Option<ResponseStatus>> {
+    engagement_id: &EngagementId,
+) -> DbResult<Option<ResponseStatus>> {
     Ok(response(conn, engagement_id)?.map(|r| r.status))
 }
 
 /// Inserts or replaces the engagement's answers.
-pub fn save_response(conn: &mut DbConnection, row: &ResponseRow) -> QueryResult<()> {
+pub fn save_response(conn: &mut DbConnection, row: &ResponseRow) -> DbResult<()> {
     diesel::delete(questionnaire_responses::table.find(&row.engagement_id)).execute(conn)?;
     diesel::insert_into(questionnaire_responses::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }

@@ -5,21 +5,23 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{contacts, events};
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{ContactId, EngagementId, HospitalId};
 
 /// The timeline event's kind.
 pub const EVENT: EventKind = EventKind::MailError;
 
-pub fn mark_contact(conn: &mut DbConnection, id: &str, error: &str) -> QueryResult<()> {
+pub fn mark_contact(conn: &mut DbConnection, id: &ContactId, error: &str) -> DbResult<()> {
     // Not a change of the contact's details: its version (and ETag) stays.
     diesel::update(contacts::table.find(id))
         .set(contacts::mail_error.eq(Some(error)))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &str) -> QueryResult<()> {
+pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &HospitalId) -> DbResult<()> {
     diesel::update(
         contacts::table
             .filter(contacts::hospital_id.eq(hospital_id))
@@ -28,15 +30,16 @@ pub fn clear_for_hospital(conn: &mut DbConnection, hospital_id: &str) -> QueryRe
     .set(contacts::mail_error.eq(None::<String>))
     .execute(conn)
     .map(|_| ())
+    .map_err(Into::into)
 }
 
 /// Whether a failure of this kind of mail was already noted in the timeline since `since`.
 pub fn noted_since(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     mail_kind: &str,
     since: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         events::table
             .filter(events::engagement_id.eq(engagement_id))
@@ -45,4 +48,5 @@ pub fn noted_since(
             .filter(events::payload.like(format!("%\"mail\":\"{mail_kind}\"%"))),
     ))
     .get_result(conn)
+    .map_err(Into::into)
 }

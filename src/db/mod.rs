@@ -6,9 +6,11 @@ pub mod dashboard;
 pub mod demo;
 pub mod detail;
 pub mod engagements;
+mod error;
 pub mod files;
 pub mod hearings;
 pub mod hospitals;
+pub mod idempotency;
 pub mod intake;
 pub mod links;
 pub mod mail_problems;
@@ -22,6 +24,10 @@ pub mod tokens;
 pub mod types;
 pub mod users;
 pub mod verification;
+
+use crate::domain::ids::OrganizationId;
+use error::unavailable;
+pub use error::{atomic, ConnError, DbError, DbResult, WorkError, UNAVAILABLE};
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
@@ -67,94 +73,6 @@ const PG_MIGRATION_LOCK: i64 = 0x656e_6761_6765;
 
 /// How long a connection waits for a SQLite lock held by another process.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
-
-/// What a caller sees when the database cannot be reached; the cause goes to the log only.
-pub const UNAVAILABLE: &str = "the database is unavailable; try again shortly";
-
-/// What `db/` fails with. The application layer turns it into its own error
-/// (`impl From<DbError> for AppError`); `db/` knows nothing of that one.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    /// No connection could be had, or it was lost (pool exhausted or timed out, the server went
-    /// away): the caller may try again shortly. The cause went to the log where it was found.
-    #[error("{}", UNAVAILABLE)]
-    Unavailable,
-    /// A row the query required does not exist.
-    #[error("the resource does not exist")]
-    NotFound,
-    /// A unique key already holds this value (the database's message).
-    #[error("already exists ({0})")]
-    AlreadyExists(String),
-    /// A foreign key refused the write (the database's message).
-    #[error("still referenced or missing reference ({0})")]
-    StillReferenced(String),
-    /// A command panicked inside a transaction, which was rolled back.
-    #[error("a database command panicked and was rolled back: {0}")]
-    Panicked(String),
-    /// The blocking thread the command was to run on failed.
-    #[error("blocking task failed: {0}")]
-    Blocking(String),
-    /// Any other failure of a query.
-    #[error(transparent)]
-    Query(diesel::result::Error),
-}
-
-pub type DbResult<T> = Result<T, DbError>;
-
-impl From<diesel::result::Error> for DbError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::NotFound => DbError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                DbError::AlreadyExists(info.message().to_owned())
-            }
-            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-                DbError::StillReferenced(info.message().to_owned())
-            }
-            // The server went away (restarted, database dropped): as unavailable as a pool
-            // timeout. The pool is not asked to test connections, so this is where it shows.
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                tracing::warn!(error = %info.message(), "database connection lost");
-                DbError::Unavailable
-            }
-            other => DbError::Query(other),
-        }
-    }
-}
-
-impl From<r2d2::Error> for DbError {
-    fn from(e: r2d2::Error) -> Self {
-        // The cause (host, port, driver text) is for the log, not for the caller.
-        unavailable(e)
-    }
-}
-
-impl From<ConnError> for DbError {
-    fn from(e: ConnError) -> Self {
-        unavailable(e)
-    }
-}
-
-/// The error a unit of work run by `Db` returns: one a `DbError` converts into, that can tell
-/// whether the connection was lost (the connection is then closed, not reused).
-pub trait WorkError: From<DbError> {
-    fn connection_lost(&self) -> bool;
-}
-
-impl WorkError for DbError {
-    fn connection_lost(&self) -> bool {
-        matches!(self, DbError::Unavailable)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConnError {
-    #[error(transparent)]
-    Connect(#[from] diesel::ConnectionError),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
-}
 
 /// Connects to the backend the URL names; errors keep their real cause (unlike
 /// `AnyConnection::establish`, which tries each backend in turn).
@@ -429,6 +347,13 @@ fn roll_back_all(conn: &mut DbConnection) {
     }
 }
 
+/// Writes a consistent copy of a SQLite database to the file `path` (`VACUUM INTO`).
+pub fn vacuum_into(conn: &mut DbConnection, path: &str) -> DbResult<()> {
+    let quoted = path.replace('\'', "''");
+    conn.batch_execute(&format!("VACUUM INTO '{quoted}'"))?;
+    Ok(())
+}
+
 /// Creates the SQLite file (and its directory) owner-only before SQLite does: SQLite gives its
 /// `-wal` and `-shm` files the database file's mode.
 fn create_sqlite_file(path: &Path) -> anyhow::Result<()> {
@@ -481,11 +406,6 @@ fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> DbError {
-    tracing::warn!(error = %e, "database unavailable");
-    DbError::Unavailable
-}
-
 /// The system clock's now, cut to microseconds (PostgreSQL keeps no more, so values round-trip
 /// equal). The application never calls it: it takes its time from `clock::Clock` (tests move
 /// it). Tests use it to write fixture rows.
@@ -507,11 +427,11 @@ pub fn new_id() -> String {
 #[derive(Debug, Clone)]
 pub enum Scope {
     All,
-    Orgs(Vec<String>),
+    Orgs(Vec<OrganizationId>),
 }
 
 impl Scope {
-    pub fn allows(&self, org_id: &str) -> bool {
+    pub fn allows(&self, org_id: &OrganizationId) -> bool {
         match self {
             Scope::All => true,
             Scope::Orgs(ids) => ids.iter().any(|i| i == org_id),

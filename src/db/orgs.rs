@@ -1,18 +1,19 @@
 //! Queries on organisations.
 
+use crate::domain::ids::OrganizationId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{organizations, users};
-use super::{DbConnection, Scope};
+use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
 pub struct OrgRow {
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     pub kind: String,
-    pub parent_id: Option<String>,
+    pub parent_id: Option<OrganizationId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
@@ -24,16 +25,16 @@ pub struct OrgRow {
 #[derive(Insertable)]
 #[diesel(table_name = organizations)]
 pub struct NewOrg<'a> {
-    pub id: &'a str,
+    pub id: &'a OrganizationId,
     pub name: &'a str,
     pub kind: &'a str,
-    pub parent_id: Option<&'a str>,
+    pub parent_id: Option<&'a OrganizationId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> QueryResult<OrgRow> {
+pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> DbResult<OrgRow> {
     diesel::insert_into(organizations::table)
         .values(new)
         .execute(conn)?;
@@ -41,40 +42,48 @@ pub fn insert(conn: &mut DbConnection, new: &NewOrg) -> QueryResult<OrgRow> {
         .find(new.id)
         .select(OrgRow::as_select())
         .first(conn)
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OrgRow>> {
+pub fn get(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<Option<OrgRow>> {
     organizations::table
         .find(id)
         .select(OrgRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> QueryResult<Option<OrgRow>> {
+pub fn find_by_id_or_name(conn: &mut DbConnection, key: &str) -> DbResult<Option<OrgRow>> {
     organizations::table
         .filter(organizations::id.eq(key).or(organizations::name.eq(key)))
         .select(OrgRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// (id, parent_id) for every organisation: the tree is small, so it is walked in memory.
-pub fn edges(conn: &mut DbConnection) -> QueryResult<Vec<(String, Option<String>)>> {
+pub fn edges(conn: &mut DbConnection) -> DbResult<Vec<(OrganizationId, Option<OrganizationId>)>> {
     super::native!(conn, |c| organizations::table
         .select((organizations::id, organizations::parent_id))
-        .load(c))
+        .load(c)
+        .map_err(Into::into))
 }
 
-pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    organizations::table.count().get_result(conn)
+pub fn count(conn: &mut DbConnection) -> DbResult<i64> {
+    organizations::table
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
 }
 
-pub fn kind_exists(conn: &mut DbConnection, kind: &str) -> QueryResult<bool> {
+pub fn kind_exists(conn: &mut DbConnection, kind: &str) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         organizations::table.filter(organizations::kind.eq(kind)),
     ))
     .get_result(conn)
+    .map_err(Into::into)
 }
 
 pub fn list(
@@ -82,7 +91,7 @@ pub fn list(
     scope: &Scope,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<OrgRow>> {
+) -> DbResult<Vec<OrgRow>> {
     let mut q = organizations::table
         .select(OrgRow::as_select())
         .order(organizations::id.asc())
@@ -94,18 +103,18 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(organizations::id.gt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
 /// Writes a new name and parent; `None` when the stored version is no longer `version`.
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OrganizationId,
     version: i64,
     name: &str,
-    parent_id: Option<&str>,
+    parent_id: Option<&OrganizationId>,
     now: NaiveDateTime,
-) -> QueryResult<Option<OrgRow>> {
+) -> DbResult<Option<OrgRow>> {
     let n = diesel::update(
         organizations::table
             .filter(organizations::id.eq(id))
@@ -128,11 +137,11 @@ pub fn update(
 /// address gets a copy of every mail.
 pub fn set_mail_settings(
     conn: &mut DbConnection,
-    id: &str,
+    id: &OrganizationId,
     signature: Option<&str>,
     reply_to: Option<&str>,
     cc_reply_to: bool,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     diesel::update(organizations::table.find(id))
         .set((
             organizations::mail_signature.eq(signature),
@@ -141,9 +150,10 @@ pub fn set_mail_settings(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+pub fn has_dependents(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<bool> {
     let children = diesel::select(diesel::dsl::exists(
         organizations::table.filter(organizations::parent_id.eq(id)),
     ))
@@ -155,6 +165,8 @@ pub fn has_dependents(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(children || members)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
-    diesel::delete(organizations::table.find(id)).execute(conn)
+pub fn delete(conn: &mut DbConnection, id: &OrganizationId) -> DbResult<usize> {
+    diesel::delete(organizations::table.find(id))
+        .execute(conn)
+        .map_err(Into::into)
 }

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::outbox;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
+use crate::domain::ids::{ContactId, EngagementId};
 
 /// Where a queued mail stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,8 +41,8 @@ impl OutboxStatus {
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
     pub id: String,
-    pub engagement_id: Option<String>,
-    pub contact_id: Option<String>,
+    pub engagement_id: Option<EngagementId>,
+    pub contact_id: Option<ContactId>,
     pub kind: String,
     /// Stable per row: a re-send after a crash carries the same Message-ID.
     pub message_id: String,
@@ -62,11 +63,12 @@ pub struct OutboxRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> DbResult<()> {
     diesel::insert_into(outbox::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 const CLAIM_PG: &str = "UPDATE outbox SET status = 'sending', locked_until = $1, \
@@ -90,27 +92,25 @@ pub fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> QueryResult<Vec<OutboxRow>> {
+) -> DbResult<Vec<OutboxRow>> {
     match conn {
         DbConnection::Pg(c) => diesel::sql_query(CLAIM_PG)
             .bind::<Timestamp, _>(lease_until)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
-            .load(c),
+            .load(c)
+            .map_err(Into::into),
         DbConnection::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
             .bind::<Timestamp, _>(lease_until)
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
-            .load(c),
+            .load(c)
+            .map_err(Into::into),
     }
 }
 
 /// Marks many rows sent at once (a worker records its finished sends together).
-pub fn mark_sent_all(
-    conn: &mut DbConnection,
-    ids: &[String],
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn mark_sent_all(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> DbResult<()> {
     // Bounded chunks keep each statement under SQLite's bound-parameter limit.
     for chunk in ids.chunks(500) {
         diesel::update(outbox::table.filter(outbox::id.eq_any(chunk)))
@@ -133,7 +133,7 @@ pub fn mark_failed(
     error: &str,
     next: Option<NaiveDateTime>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     let status = if next.is_some() {
         OutboxStatus::Pending
     } else {
@@ -149,10 +149,11 @@ pub fn mark_failed(
         ))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Puts a failed (or sent) row back in the queue; its Message-ID stays the same.
-pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<bool> {
     let n = diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
@@ -169,19 +170,20 @@ pub fn requeue(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRe
     Ok(n == 1)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OutboxRow>> {
+pub fn get(conn: &mut DbConnection, id: &str) -> DbResult<Option<OutboxRow>> {
     outbox::table
         .find(id)
         .select(OutboxRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 pub struct Filter {
-    pub engagement_id: Option<String>,
+    pub engagement_id: Option<EngagementId>,
     pub status: Option<String>,
     /// Engagements the caller may see (None: all).
-    pub engagements: Option<Vec<String>>,
+    pub engagements: Option<Vec<EngagementId>>,
 }
 
 pub fn list(
@@ -189,7 +191,7 @@ pub fn list(
     f: &Filter,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<OutboxRow>> {
+) -> DbResult<Vec<OutboxRow>> {
     let mut q = outbox::table
         .select(OutboxRow::as_select())
         .order(outbox::id.desc())
@@ -207,24 +209,25 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(outbox::id.lt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
 /// Counts per status, for tests and dashboards.
-pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
+pub fn count_by_status(conn: &mut DbConnection) -> DbResult<Vec<(String, i64)>> {
     outbox::table
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// Whether a mail of this kind was queued for the engagement since `since`.
 pub fn queued_since(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     kind: &str,
     since: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         outbox::table
             .filter(outbox::engagement_id.eq(engagement_id))
@@ -232,11 +235,12 @@ pub fn queued_since(
             .filter(outbox::created_at.ge(since)),
     ))
     .get_result(conn)
+    .map_err(Into::into)
 }
 
 /// Gives claimed rows back unsent (their worker is stopping): due again at once, and the claim
 /// does not count as an attempt.
-pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> QueryResult<usize> {
+pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> DbResult<usize> {
     diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(ids))
@@ -249,4 +253,5 @@ pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> Q
         outbox::updated_at.eq(now),
     ))
     .execute(conn)
+    .map_err(Into::into)
 }

@@ -8,16 +8,17 @@ use super::schema::{
     backup_proposals, documents, engagements, events, findings, hearings, milestones,
     questionnaire_responses,
 };
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 
 /// Timeline kinds that close an engagement besides completion.
 const CLOSING_EVENTS: [&str; 2] = ["declined", "withdrawn"];
 
 /// Engagements that are closed (completed, declined or withdrawn) and not yet purged, with the
 /// moment they closed: the `completed` milestone, or the last decline / withdrawal.
-pub fn closed_unpurged(conn: &mut DbConnection) -> QueryResult<Vec<(String, NaiveDateTime)>> {
-    let ids: Vec<String> = engagements::table
+pub fn closed_unpurged(conn: &mut DbConnection) -> DbResult<Vec<(EngagementId, NaiveDateTime)>> {
+    let ids: Vec<EngagementId> = engagements::table
         .filter(engagements::purged_at.is_null())
         .filter(
             engagements::stage
@@ -38,7 +39,7 @@ pub fn closed_unpurged(conn: &mut DbConnection) -> QueryResult<Vec<(String, Naiv
 
 /// When the engagement closed, if it is closed: the later of its `completed` milestone and its
 /// last decline or withdrawal that still holds.
-pub fn closed_at(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+pub fn closed_at(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<NaiveDateTime>> {
     let Some((stage, side)) = engagements::table
         .find(id)
         .select((engagements::stage, engagements::side_state))
@@ -73,13 +74,14 @@ pub fn closed_at(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NaiveD
     Ok(completed.max(side_closed))
 }
 
-pub fn purged_at(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NaiveDateTime>> {
+pub fn purged_at(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<NaiveDateTime>> {
     engagements::table
         .find(id)
         .select(engagements::purged_at)
         .first::<Option<NaiveDateTime>>(conn)
         .optional()
         .map(Option::flatten)
+        .map_err(Into::into)
 }
 
 /// Whether another engagement's live document still uses the stored object (objects are
@@ -87,8 +89,8 @@ pub fn purged_at(conn: &mut DbConnection, id: &str) -> QueryResult<Option<NaiveD
 pub fn object_used_elsewhere(
     conn: &mut DbConnection,
     storage_key: &str,
-    engagement_id: &str,
-) -> QueryResult<bool> {
+    engagement_id: &EngagementId,
+) -> DbResult<bool> {
     diesel::select(diesel::dsl::exists(
         documents::table
             .filter(documents::storage_key.eq(storage_key))
@@ -96,6 +98,7 @@ pub fn object_used_elsewhere(
             .filter(documents::purged_at.is_null()),
     ))
     .get_result(conn)
+    .map_err(Into::into)
 }
 
 /// What the purge removed from the database, by kind.
@@ -111,7 +114,11 @@ pub struct Removed {
 
 /// Removes the engagement's confidential material, keeping the documents' rows (name, hash,
 /// size, uploader) for the receipt, and marks the engagement purged.
-pub fn purge_rows(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<Removed> {
+pub fn purge_rows(
+    conn: &mut DbConnection,
+    id: &EngagementId,
+    now: NaiveDateTime,
+) -> DbResult<Removed> {
     let documents = diesel::update(
         documents::table
             .filter(documents::engagement_id.eq(id))
@@ -159,7 +166,7 @@ pub fn purge_rows(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Quer
 
 /// Free-text notes and comments in the timeline can repeat what the hospital disclosed (a
 /// hearing's outcome note, a review comment); they are replaced, the events themselves stay.
-fn scrub_timeline_notes(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+fn scrub_timeline_notes(conn: &mut DbConnection, id: &EngagementId) -> DbResult<usize> {
     let rows: Vec<(String, String)> = events::table
         .filter(events::engagement_id.eq(id))
         .select((events::id, events::payload))
@@ -190,13 +197,14 @@ fn scrub_timeline_notes(conn: &mut DbConnection, id: &str) -> QueryResult<usize>
 /// Every document the engagement ever held, purged or not, oldest first.
 pub fn all_documents(
     conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Vec<(DocumentRow, Option<NaiveDateTime>)>> {
+    id: &EngagementId,
+) -> DbResult<Vec<(DocumentRow, Option<NaiveDateTime>)>> {
     documents::table
         .filter(documents::engagement_id.eq(id))
         .order((documents::uploaded_at.asc(), documents::id.asc()))
         .select((DocumentRow::as_select(), documents::purged_at))
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// One download from the timeline: when, by whom, and the payload naming the document.
@@ -206,7 +214,7 @@ pub struct Download {
     pub payload: String,
 }
 
-pub fn downloads(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<Download>> {
+pub fn downloads(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Vec<Download>> {
     events::table
         .filter(events::engagement_id.eq(id))
         .filter(events::kind.eq(EventKind::DocumentDownloaded))
@@ -222,4 +230,5 @@ pub fn downloads(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<Download>
                 })
                 .collect()
         })
+        .map_err(Into::into)
 }

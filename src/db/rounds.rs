@@ -1,15 +1,16 @@
 //! Queries on rounds and support slots.
 
+use crate::domain::ids::RoundId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{engagements, rounds, support_slots};
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = rounds)]
 pub struct RoundRow {
-    pub id: String,
+    pub id: RoundId,
     pub name: String,
     pub fiscal_year: i64,
     /// JSON list of tiers.
@@ -22,36 +23,39 @@ pub struct RoundRow {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = support_slots)]
 pub struct SlotRow {
-    pub round_id: String,
+    pub round_id: RoundId,
     pub prefecture_code: String,
     pub tier: String,
     pub slots: i64,
     pub updated_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &RoundRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, row: &RoundRow) -> DbResult<()> {
     diesel::insert_into(rounds::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<RoundRow>> {
+pub fn list(conn: &mut DbConnection) -> DbResult<Vec<RoundRow>> {
     rounds::table
         .order(rounds::name.asc())
         .select(RoundRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
-pub fn find(conn: &mut DbConnection, id_or_name: &str) -> QueryResult<Option<RoundRow>> {
+pub fn find(conn: &mut DbConnection, id_or_name: &str) -> DbResult<Option<RoundRow>> {
     rounds::table
         .filter(rounds::id.eq(id_or_name).or(rounds::name.eq(id_or_name)))
         .select(RoundRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn slots(conn: &mut DbConnection, round_id: &str) -> QueryResult<Vec<SlotRow>> {
+pub fn slots(conn: &mut DbConnection, round_id: &RoundId) -> DbResult<Vec<SlotRow>> {
     support_slots::table
         .filter(support_slots::round_id.eq(round_id))
         .order((
@@ -60,10 +64,11 @@ pub fn slots(conn: &mut DbConnection, round_id: &str) -> QueryResult<Vec<SlotRow
         ))
         .select(SlotRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// Sets one slot count (replacing any earlier one).
-pub fn set_slot(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
+pub fn set_slot(conn: &mut DbConnection, row: &SlotRow) -> DbResult<()> {
     diesel::delete(
         support_slots::table
             .filter(support_slots::round_id.eq(&row.round_id))
@@ -75,13 +80,14 @@ pub fn set_slot(conn: &mut DbConnection, row: &SlotRow) -> QueryResult<()> {
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Engagements per (prefecture, tier) of a round, not counting declined or withdrawn ones.
 pub fn filled(
     conn: &mut DbConnection,
-    round_id: &str,
-) -> QueryResult<Vec<(String, Option<String>, i64)>> {
+    round_id: &RoundId,
+) -> DbResult<Vec<(String, Option<String>, i64)>> {
     engagements::table
         .filter(engagements::round_id.eq(round_id))
         .filter(
@@ -96,4 +102,5 @@ pub fn filled(
             diesel::dsl::count_star(),
         ))
         .load(conn)
+        .map_err(Into::into)
 }

@@ -1,28 +1,30 @@
 //! The web dashboard's sign-in sessions, kept in the database so that any replica serves any
 //! request. Rows are found by the SHA-256 of the cookie's secret.
 
+use crate::domain::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::dashboard_sessions;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = dashboard_sessions)]
 pub struct SessionRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub csrf: String,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> DbResult<()> {
     diesel::insert_into(dashboard_sessions::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// The session if it is neither past its end nor idle since before `idle_cutoff`.
@@ -31,7 +33,7 @@ pub fn live(
     id: &str,
     now: NaiveDateTime,
     idle_cutoff: NaiveDateTime,
-) -> QueryResult<Option<SessionRow>> {
+) -> DbResult<Option<SessionRow>> {
     dashboard_sessions::table
         .find(id)
         .filter(dashboard_sessions::expires_at.gt(now))
@@ -39,19 +41,22 @@ pub fn live(
         .select(SessionRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn touch(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> DbResult<()> {
     diesel::update(dashboard_sessions::table.find(id))
         .set(dashboard_sessions::last_seen_at.eq(now))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
-pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+pub fn delete(conn: &mut DbConnection, id: &str) -> DbResult<()> {
     diesel::delete(dashboard_sessions::table.find(id))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Removes sessions that ended or went idle (on each sign-in, so the table stays small).
@@ -59,7 +64,7 @@ pub fn sweep(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     idle_cutoff: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> DbResult<usize> {
     diesel::delete(
         dashboard_sessions::table.filter(
             dashboard_sessions::expires_at
@@ -68,4 +73,5 @@ pub fn sweep(
         ),
     )
     .execute(conn)
+    .map_err(Into::into)
 }

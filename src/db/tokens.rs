@@ -1,17 +1,18 @@
 //! Queries on long-lived API tokens.
 
+use crate::domain::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{api_tokens, users};
 use super::users::UserRow;
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub struct TokenRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub prefix: String,
@@ -25,7 +26,7 @@ pub struct TokenRow {
 #[diesel(table_name = api_tokens)]
 pub struct NewToken<'a> {
     pub id: &'a str,
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     pub name: &'a str,
     pub token_hash: &'a str,
     pub prefix: &'a str,
@@ -33,7 +34,7 @@ pub struct NewToken<'a> {
     pub expires_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewToken) -> QueryResult<TokenRow> {
+pub fn insert(conn: &mut DbConnection, new: &NewToken) -> DbResult<TokenRow> {
     diesel::insert_into(api_tokens::table)
         .values(new)
         .execute(conn)?;
@@ -41,23 +42,25 @@ pub fn insert(conn: &mut DbConnection, new: &NewToken) -> QueryResult<TokenRow> 
         .find(new.id)
         .select(TokenRow::as_select())
         .first(conn)
+        .map_err(Into::into)
 }
 
-pub fn list_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<TokenRow>> {
+pub fn list_for_user(conn: &mut DbConnection, user_id: &UserId) -> DbResult<Vec<TokenRow>> {
     api_tokens::table
         .filter(api_tokens::user_id.eq(user_id))
         .order(api_tokens::id.asc())
         .select(TokenRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// Revokes a token of this user; false when there is none to revoke.
 pub fn revoke(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     id: &str,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> DbResult<bool> {
     let n = diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
@@ -71,9 +74,9 @@ pub fn revoke(
 
 pub fn revoke_all_for_user(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> DbResult<usize> {
     diesel::update(
         api_tokens::table
             .filter(api_tokens::user_id.eq(user_id))
@@ -81,6 +84,7 @@ pub fn revoke_all_for_user(
     )
     .set(api_tokens::revoked_at.eq(Some(now)))
     .execute(conn)
+    .map_err(Into::into)
 }
 
 /// The user a live (not revoked, not expired) token belongs to.
@@ -88,7 +92,7 @@ pub fn user_for_token(
     conn: &mut DbConnection,
     token_hash: &str,
     now: NaiveDateTime,
-) -> QueryResult<Option<UserRow>> {
+) -> DbResult<Option<UserRow>> {
     let found: Option<(TokenRow, UserRow)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))

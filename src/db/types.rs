@@ -84,6 +84,47 @@ text_enum! {
     crate::db::outbox::OutboxStatus => "outbox status",
 }
 
+/// Implements TEXT storage for the id newtypes of `domain::ids` (`new(String)`, `as_str`).
+macro_rules! text_id {
+    ($($ty:path),* $(,)?) => {$(
+        const _: () = {
+            #[derive(AsExpression, FromSqlRow)]
+            #[diesel(foreign_derive, sql_type = Text)]
+            #[allow(dead_code)]
+            struct Proxy($ty);
+
+            impl<DB> FromSql<Text, DB> for $ty
+            where
+                DB: Backend,
+                String: FromSql<Text, DB>,
+            {
+                fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                    <String as FromSql<Text, DB>>::from_sql(bytes).map(<$ty>::new)
+                }
+            }
+
+            impl<DB> ToSql<Text, DB> for $ty
+            where
+                DB: Backend,
+                str: ToSql<Text, DB>,
+            {
+                fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                    <str as ToSql<Text, DB>>::to_sql(self.as_str(), out)
+                }
+            }
+        };
+    )*};
+}
+
+text_id! {
+    crate::domain::ids::EngagementId,
+    crate::domain::ids::HospitalId,
+    crate::domain::ids::OrganizationId,
+    crate::domain::ids::RoundId,
+    crate::domain::ids::UserId,
+    crate::domain::ids::ContactId,
+}
+
 /// A JSON column with a fixed shape. The text is made once, when the value is built, so it
 /// can be bound by reference; a stored text that does not fit `T` is an error.
 #[derive(Debug, Clone, AsExpression, FromSqlRow)]
@@ -180,6 +221,22 @@ mod tests {
         let err = format!("{:?}", bad.unwrap_err());
         assert!(err.contains("DeserializationError"), "{err}");
         assert!(err.contains("column: \"stage\""), "{err}");
+    }
+
+    #[test]
+    fn ids_are_stored_as_their_text() {
+        use crate::domain::ids::EngagementId;
+        let mut c = conn();
+        let id = EngagementId::new("0190-e");
+        let back: EngagementId = diesel::select((&id).into_sql::<Text>())
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(back, id);
+        let none: Option<EngagementId> =
+            diesel::select(sql::<diesel::sql_types::Nullable<Text>>("NULL"))
+                .get_result(&mut c)
+                .unwrap();
+        assert_eq!(none, None);
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! Queries on users.
 
+use crate::domain::ids::{OrganizationId, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{DbConnection, Scope};
+use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
-    pub organization_id: String,
+    pub id: UserId,
+    pub organization_id: OrganizationId,
     pub email: String,
     pub display_name: String,
     pub role: String,
@@ -27,8 +28,8 @@ pub struct UserRow {
 #[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub organization_id: &'a str,
+    pub id: &'a UserId,
+    pub organization_id: &'a OrganizationId,
     pub email: &'a str,
     pub display_name: &'a str,
     pub role: &'a str,
@@ -44,7 +45,7 @@ pub struct NewUser<'a> {
 #[derive(AsChangeset, Default)]
 #[diesel(table_name = users)]
 pub struct UserChanges {
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub display_name: Option<String>,
     pub role: Option<String>,
     pub prefecture_code: Option<Option<String>>,
@@ -53,7 +54,7 @@ pub struct UserChanges {
     pub token_version: Option<i64>,
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
+pub fn insert(conn: &mut DbConnection, new: &NewUser) -> DbResult<UserRow> {
     diesel::insert_into(users::table)
         .values(new)
         .execute(conn)?;
@@ -61,34 +62,38 @@ pub fn insert(conn: &mut DbConnection, new: &NewUser) -> QueryResult<UserRow> {
         .find(new.id)
         .select(UserRow::as_select())
         .first(conn)
+        .map_err(Into::into)
 }
 
-pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+pub fn get(conn: &mut DbConnection, id: &UserId) -> DbResult<Option<UserRow>> {
     super::native!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
         .first(c)
-        .optional())
+        .optional()
+        .map_err(Into::into))
 }
 
-pub fn by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+pub fn by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<UserRow>> {
     users::table
         .filter(users::email.eq(email))
         .select(UserRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
-pub fn count_active_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+pub fn count_active_admins(conn: &mut DbConnection) -> DbResult<i64> {
     users::table
         .filter(users::role.eq("admin"))
         .filter(users::active.eq(true))
         .count()
         .get_result(conn)
+        .map_err(Into::into)
 }
 
 pub struct UserFilter {
-    pub organization_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
     pub role: Option<String>,
 }
 
@@ -98,7 +103,7 @@ pub fn list(
     filter: &UserFilter,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<UserRow>> {
+) -> DbResult<Vec<UserRow>> {
     let mut q = users::table
         .select(UserRow::as_select())
         .order(users::id.asc())
@@ -116,17 +121,17 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(users::id.gt(after.to_owned()));
     }
-    q.load(conn)
+    q.load(conn).map_err(Into::into)
 }
 
 /// Applies `changes` if the stored version is still `version`.
 pub fn update(
     conn: &mut DbConnection,
-    id: &str,
+    id: &UserId,
     version: i64,
     changes: &UserChanges,
     now: NaiveDateTime,
-) -> QueryResult<Option<UserRow>> {
+) -> DbResult<Option<UserRow>> {
     let n = diesel::update(
         users::table
             .filter(users::id.eq(id))

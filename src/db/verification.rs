@@ -4,15 +4,16 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{backup_proposals, engagements, findings};
-use super::DbConnection;
+use super::{DbConnection, DbResult};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::findings::{FindingStatus, Severity};
+use crate::domain::ids::EngagementId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = findings)]
 pub struct FindingRow {
     pub id: String,
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub title: String,
     pub severity: Severity,
     pub affected: Option<String>,
@@ -22,40 +23,46 @@ pub struct FindingRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn findings(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Vec<FindingRow>> {
+pub fn findings(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Vec<FindingRow>> {
     findings::table
         .filter(findings::engagement_id.eq(engagement_id))
         .order(findings::id.asc())
         .select(FindingRow::as_select())
         .load(conn)
+        .map_err(Into::into)
 }
 
 pub fn finding(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     id: &str,
-) -> QueryResult<Option<FindingRow>> {
+) -> DbResult<Option<FindingRow>> {
     findings::table
         .filter(findings::engagement_id.eq(engagement_id))
         .filter(findings::id.eq(id))
         .select(FindingRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// Inserts or replaces a finding.
-pub fn save_finding(conn: &mut DbConnection, row: &FindingRow) -> QueryResult<()> {
+pub fn save_finding(conn: &mut DbConnection, row: &FindingRow) -> DbResult<()> {
     diesel::delete(findings::table.find(&row.id)).execute(conn)?;
     diesel::insert_into(findings::table)
         .values(row)
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = backup_proposals)]
 pub struct ProposalRow {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     /// JSON: the hospital's current backup set-up.
     pub current_state: String,
     /// JSON: the proposed design.
@@ -70,21 +77,25 @@ pub struct ProposalRow {
     pub updated_at: NaiveDateTime,
 }
 
-pub fn proposal(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<Option<ProposalRow>> {
+pub fn proposal(
+    conn: &mut DbConnection,
+    engagement_id: &EngagementId,
+) -> DbResult<Option<ProposalRow>> {
     backup_proposals::table
         .find(engagement_id)
         .select(ProposalRow::as_select())
         .first(conn)
         .optional()
+        .map_err(Into::into)
 }
 
 /// A proposal was made (and not skipped).
-pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &str) -> QueryResult<bool> {
+pub fn backup_proposed(conn: &mut DbConnection, engagement_id: &EngagementId) -> DbResult<bool> {
     Ok(proposal(conn, engagement_id)?.is_some_and(|p| p.skipped_reason.is_none()))
 }
 
 /// Writes a proposal, and its outcome onto the engagement (what the dashboard counts).
-pub fn save_proposal(conn: &mut DbConnection, row: &ProposalRow) -> QueryResult<()> {
+pub fn save_proposal(conn: &mut DbConnection, row: &ProposalRow) -> DbResult<()> {
     diesel::delete(backup_proposals::table.find(&row.engagement_id)).execute(conn)?;
     diesel::insert_into(backup_proposals::table)
         .values(row)
@@ -94,11 +105,12 @@ pub fn save_proposal(conn: &mut DbConnection, row: &ProposalRow) -> QueryResult<
         .set(engagements::backup_decision.eq(outcome))
         .execute(conn)
         .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Sets every engagement's backup outcome from its proposal (after proposals were written in
 /// bulk, as the demo data is).
-pub fn sync_backup_outcomes(conn: &mut DbConnection) -> QueryResult<()> {
+pub fn sync_backup_outcomes(conn: &mut DbConnection) -> DbResult<()> {
     diesel::sql_query(
         "UPDATE engagements SET backup_decision = (\
            SELECT CASE WHEN p.skipped_reason IS NOT NULL THEN 'skipped' ELSE p.decision END \
@@ -107,4 +119,5 @@ pub fn sync_backup_outcomes(conn: &mut DbConnection) -> QueryResult<()> {
     )
     .execute(conn)
     .map(|_| ())
+    .map_err(Into::into)
 }

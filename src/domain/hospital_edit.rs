@@ -8,6 +8,7 @@
 //! holds one — or one is not assigned yet — the facts belong to both, and only an admin (who
 //! answers for all organisations) changes them.
 
+use crate::domain::ids::OrganizationId;
 use std::collections::BTreeSet;
 
 /// Who asks to change the hospital.
@@ -16,7 +17,7 @@ pub enum Editor<'a> {
     Admin,
     /// A coordinator with the organisations it is in charge of (its own and those below).
     Coordinator {
-        organizations: &'a [String],
+        organizations: &'a [OrganizationId],
     },
 }
 
@@ -58,7 +59,7 @@ pub fn may_edit(editor: Editor, holders: &[Holder]) -> Result<(), Refusal> {
     };
     let mine = |h: &&Holder| {
         h.organization_id
-            .is_some_and(|o| organizations.iter().any(|m| m == o))
+            .is_some_and(|o| organizations.iter().any(|m| m.as_str() == o))
     };
     if !holders.iter().any(|h| mine(&h)) {
         return Err(Refusal::NotInCharge);
@@ -102,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_coordinator_edits_a_hospital_it_alone_is_in_charge_of() {
-        let orgs = ["a".to_owned(), "a1".to_owned()];
+        let orgs = [OrganizationId::from("a"), OrganizationId::from("a1")];
         let me = Editor::Coordinator {
             organizations: &orgs,
         };
@@ -116,7 +117,7 @@ mod tests {
 
     #[test]
     fn another_organisations_engagement_makes_the_facts_shared() {
-        let orgs = ["a1".to_owned()];
+        let orgs = [OrganizationId::from("a1")];
         let a1 = Editor::Coordinator {
             organizations: &orgs,
         };
@@ -141,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_hospital_of_no_engagement_of_mine_is_not_mine() {
-        let orgs = ["a1".to_owned()];
+        let orgs = [OrganizationId::from("a1")];
         let a1 = Editor::Coordinator {
             organizations: &orgs,
         };

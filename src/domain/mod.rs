@@ -12,6 +12,7 @@ pub mod findings;
 pub mod flow;
 pub mod hearings;
 pub mod hospital_edit;
+pub mod ids;
 pub mod medcode;
 pub mod normalize;
 pub mod orgs;

@@ -1,6 +1,7 @@
 //! The organisation tree: the prime contractor, its subcontractors (and theirs), and the bodies
 //! that only read dashboards (the ministry, prefectures).
 
+use crate::domain::ids::OrganizationId;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,10 @@ pub fn check_role(kind: OrgKind, role: Role, prefecture: Option<&str>) -> Result
 }
 
 /// The organisation and every organisation below it. `edges` holds (id, parent_id) pairs.
-pub fn subtree(root: &str, edges: &[(String, Option<String>)]) -> HashSet<String> {
+pub fn subtree(
+    root: &OrganizationId,
+    edges: &[(OrganizationId, Option<OrganizationId>)],
+) -> HashSet<OrganizationId> {
     let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
     for (id, parent) in edges {
         if let Some(p) = parent {
@@ -97,9 +101,9 @@ pub fn subtree(root: &str, edges: &[(String, Option<String>)]) -> HashSet<String
         }
     }
     let mut seen = HashSet::new();
-    let mut stack = vec![root];
+    let mut stack = vec![root.as_str()];
     while let Some(id) = stack.pop() {
-        if seen.insert(id.to_owned()) {
+        if seen.insert(OrganizationId::new(id)) {
             if let Some(kids) = children.get(id) {
                 stack.extend(kids.iter().copied());
             }
@@ -109,7 +113,11 @@ pub fn subtree(root: &str, edges: &[(String, Option<String>)]) -> HashSet<String
 }
 
 /// Moving `id` under `new_parent` must not make it its own ancestor.
-pub fn would_cycle(id: &str, new_parent: &str, edges: &[(String, Option<String>)]) -> bool {
+pub fn would_cycle(
+    id: &OrganizationId,
+    new_parent: &OrganizationId,
+    edges: &[(OrganizationId, Option<OrganizationId>)],
+) -> bool {
     subtree(id, edges).contains(new_parent)
 }
 
@@ -117,7 +125,7 @@ pub fn would_cycle(id: &str, new_parent: &str, edges: &[(String, Option<String>)
 mod tests {
     use super::*;
 
-    fn tree() -> Vec<(String, Option<String>)> {
+    fn tree() -> Vec<(OrganizationId, Option<OrganizationId>)> {
         vec![
             ("prime".into(), None),
             ("a".into(), Some("prime".into())),
@@ -129,17 +137,17 @@ mod tests {
 
     #[test]
     fn subtree_has_descendants_only() {
-        let s = subtree("a", &tree());
+        let s = subtree(&"a".into(), &tree());
         assert_eq!(s.len(), 2);
         assert!(s.contains("a") && s.contains("a1"));
-        assert_eq!(subtree("prime", &tree()).len(), 4);
+        assert_eq!(subtree(&"prime".into(), &tree()).len(), 4);
     }
 
     #[test]
     fn cycles_are_detected() {
-        assert!(would_cycle("a", "a1", &tree()));
-        assert!(would_cycle("a", "a", &tree()));
-        assert!(!would_cycle("a1", "b", &tree()));
+        assert!(would_cycle(&"a".into(), &"a1".into(), &tree()));
+        assert!(would_cycle(&"a".into(), &"a".into(), &tree()));
+        assert!(!would_cycle(&"a1".into(), &"b".into(), &tree()));
     }
 
     #[test]

@@ -113,13 +113,11 @@ pub async fn backup(config: &Config, to: &Path) -> anyhow::Result<Manifest> {
     let target = snapshot
         .to_str()
         .context("the backup directory's path is not UTF-8")?
-        .replace('\'', "''");
+        .to_owned();
     // Migrations first (as any command of this version would), then one consistent copy.
     let (db, _) = Db::open(&config.database_url, 1, config.db_timeout)?;
     db.read(move |conn| {
-        use diesel::connection::SimpleConnection;
-        conn.batch_execute(&format!("VACUUM INTO '{target}'"))
-            .map_err(|e| anyhow::anyhow!("VACUUM INTO failed: {e}"))?;
+        db::vacuum_into(conn, &target).map_err(|e| anyhow::anyhow!("VACUUM INTO failed: {e}"))?;
         Ok(())
     })
     .await?;

@@ -16,6 +16,7 @@ use crate::db::hospitals::ContactRow;
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, DbConnection};
 use crate::domain::hearings::HearingStatus;
+use crate::domain::ids::{ContactId, EngagementId, UserId};
 use crate::domain::validate::header_text;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
@@ -39,7 +40,7 @@ pub struct Extra {
     /// The user who caused the mail (sending it, moving or cancelling a hearing): the
     /// Reply-To and the person named in the letter. `None` when the hospital or the system
     /// acted; then `reply_to::resolve` finds who answers.
-    pub acting_user: Option<String>,
+    pub acting_user: Option<UserId>,
     pub previous: Option<SlotRow>,
     pub reason: Option<String>,
     pub note: Option<String>,
@@ -60,8 +61,8 @@ pub fn link(
     conn: &mut DbConnection,
     config: &Config,
     keys: &LinkKeys,
-    engagement_id: &str,
-    contact_id: &str,
+    engagement_id: &EngagementId,
+    contact_id: &ContactId,
     purpose: Purpose,
 ) -> AppResult<String> {
     let now = config.clock.now();
@@ -72,7 +73,7 @@ pub fn link(
         conn,
         &db::links::LinkRow {
             token_hash: issued.hash,
-            engagement_id: engagement_id.to_owned(),
+            engagement_id: engagement_id.clone(),
             contact_id: contact_id.to_owned(),
             purpose: purpose.as_str().to_owned(),
             expires_at: now + ttl,
@@ -152,7 +153,7 @@ pub fn render_for(
         .map(slot_view)
         .collect();
     // An empty name is the organisation's own address (a desk, not a person).
-    let reply = reply_to::resolve(conn, e, org.as_ref(), extra.acting_user.as_deref())?;
+    let reply = reply_to::resolve(conn, e, org.as_ref(), extra.acting_user.as_ref())?;
     let (person, email) = reply.map(|p| (p.name, p.email)).unwrap_or_default();
     let ctx = Context {
         hospital_name: hospital.name.clone(),
@@ -308,7 +309,7 @@ fn vendor_attendees(
         .into_iter()
         .filter(|a| a.kind == "system_vendor" && a.email.is_some())
         .map(|a| ContactRow {
-            id: String::new(),
+            id: ContactId::new(String::new()),
             hospital_id: e.hospital_id.clone(),
             name: a.name,
             department: None,
@@ -328,7 +329,7 @@ fn vendor_attendees(
 
 /// The organisation's own address, when it asked for a copy of every mail.
 fn cc_of(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Option<String>> {
-    let Some(org) = e.organization_id.as_deref() else {
+    let Some(org) = e.organization_id.as_ref() else {
         return Ok(None);
     };
     Ok(db::orgs::get(conn, org)?
@@ -355,7 +356,7 @@ pub fn enqueue(
     }
     let mut ids = Vec::new();
     for c in contacts {
-        let links = if c.id.is_empty() {
+        let links = if c.id.as_str().is_empty() {
             Links::Omit
         } else {
             Links::Sign
@@ -419,7 +420,7 @@ pub fn enqueue(
             &OutboxRow {
                 id: id.clone(),
                 engagement_id: Some(e.id.clone()),
-                contact_id: Some(c.id.clone()).filter(|id| !id.is_empty()),
+                contact_id: Some(c.id.clone()).filter(|id| !id.as_str().is_empty()),
                 kind: kind.as_str().to_owned(),
                 message_id,
                 envelope_from: config.mail.from.clone(),

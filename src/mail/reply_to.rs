@@ -15,6 +15,7 @@ use crate::db::engagements::EngagementRow;
 use crate::db::orgs::OrgRow;
 use crate::db::users::{UserFilter, UserRow};
 use crate::db::{self, DbConnection, Scope};
+use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::validate;
 use crate::error::AppResult;
 
@@ -35,11 +36,11 @@ fn usable(u: &UserRow) -> Option<Person> {
 
 fn first_active(
     conn: &mut DbConnection,
-    organization_id: Option<&str>,
+    organization_id: Option<&OrganizationId>,
     role: &str,
 ) -> AppResult<Option<Person>> {
     let filter = UserFilter {
-        organization_id: organization_id.map(str::to_owned),
+        organization_id: organization_id.cloned(),
         role: Some(role.to_owned()),
     };
     // Ids are time-ordered, so the first is the longest-standing account.
@@ -50,7 +51,7 @@ fn first_active(
             return Ok(Some(p));
         }
         match page.last() {
-            Some(last) if page.len() == 100 => after = Some(last.id.clone()),
+            Some(last) if page.len() == 100 => after = Some(last.id.to_string()),
             _ => return Ok(None),
         }
     }
@@ -67,9 +68,9 @@ fn in_charge(conn: &mut DbConnection, e: &EngagementRow) -> AppResult<Option<Per
         if !seen.insert(id.clone()) {
             continue;
         }
-        if let Some(p) = db::users::get(conn, &id)?
+        if let Some(p) = db::users::get(conn, &UserId::new(id))?
             .filter(|u| u.role == "coordinator")
-            .filter(|u| e.organization_id.as_deref() == Some(u.organization_id.as_str()))
+            .filter(|u| e.organization_id.as_ref() == Some(&u.organization_id))
             .as_ref()
             .and_then(usable)
         {
@@ -85,7 +86,7 @@ pub fn resolve(
     conn: &mut DbConnection,
     e: &EngagementRow,
     org: Option<&OrgRow>,
-    acting_user: Option<&str>,
+    acting_user: Option<&UserId>,
 ) -> AppResult<Option<Person>> {
     if let Some(id) = acting_user {
         if let Some(p) = db::users::get(conn, id)?.as_ref().and_then(usable) {

@@ -101,8 +101,9 @@ pub(super) fn perform(
     action: Act,
     files: Vec<Received>,
 ) -> Result<&'static str, PageError> {
-    use diesel::Connection;
-    conn.transaction(|conn| perform_in(conn, state, opened, origin, action, files))
+    db::atomic(conn, |conn| {
+        perform_in(conn, state, opened, origin, action, files)
+    })
 }
 
 fn perform_in(

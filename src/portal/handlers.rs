@@ -57,7 +57,7 @@ impl Opened {
     pub fn who(&self) -> Who {
         Who {
             kind: "contact",
-            id: Some(self.contact.id.clone()),
+            id: Some(self.contact.id.to_string()),
             label: format!("{}（{}）", self.contact.name, self.hospital.name),
             is_admin: false,
         }

@@ -7,13 +7,14 @@ use serde_json::{json, Value};
 
 use super::pages::PageError;
 use crate::db::{self, DbConnection};
+use crate::domain::ids::EngagementId;
 use crate::domain::questionnaire::{
     self as q, Answer, Answers, ColumnKind, Issue, QuestionKind, Template, YesNoAnswer,
 };
 
 pub fn questionnaire_template(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
 ) -> Result<(String, Template), PageError> {
     let row = match db::intake::response(conn, engagement_id)? {
         Some(r) => db::intake::template_by_id(conn, &r.template_id)?,

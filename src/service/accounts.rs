@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::auth::password;
 use crate::db::{self, DbConnection};
 use crate::domain::access::Role;
+use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::orgs::{self as rules, OrgKind};
 use crate::domain::{prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
@@ -16,7 +17,8 @@ use crate::error::{AppError, AppResult, FieldError};
 pub struct NewUser {
     pub email: String,
     pub display_name: String,
-    pub organization_id: String,
+    #[schema(value_type = String)]
+    pub organization_id: OrganizationId,
     pub role: Role,
     /// Required for `prefecture_viewer`: the JIS code (`13`) or name (`東京都`).
     pub prefecture_code: Option<String>,
@@ -43,7 +45,7 @@ pub fn prefecture(input: Option<&str>, errors: &mut Vec<FieldError>) -> Option<S
 /// Checks the role against the organisation it would belong to.
 pub fn check_membership(
     conn: &mut DbConnection,
-    org_id: &str,
+    org_id: &OrganizationId,
     role: Role,
     prefecture_code: Option<&str>,
 ) -> AppResult<()> {
@@ -58,7 +60,7 @@ pub fn check_membership(
 pub struct UserDraft {
     pub email: String,
     pub display_name: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     pub role: Role,
     pub prefecture_code: Option<String>,
     pub password_hash: String,
@@ -104,7 +106,7 @@ impl UserDraft {
                 format!("a user with the email {} already exists", self.email),
             ));
         }
-        let id = db::new_id();
+        let id = UserId::new(db::new_id());
         Ok(db::users::insert(
             conn,
             &db::users::NewUser {
@@ -128,7 +130,10 @@ pub fn placement_error(field: &str, msg: &str) -> AppError {
     AppError::field(field, msg)
 }
 
-pub fn parent_kind(conn: &mut DbConnection, parent_id: Option<&str>) -> AppResult<Option<OrgKind>> {
+pub fn parent_kind(
+    conn: &mut DbConnection,
+    parent_id: Option<&OrganizationId>,
+) -> AppResult<Option<OrgKind>> {
     let Some(pid) = parent_id else {
         return Ok(None);
     };
@@ -142,14 +147,14 @@ pub fn create_org(
     conn: &mut DbConnection,
     name: &str,
     kind: OrgKind,
-    parent_id: Option<&str>,
+    parent_id: Option<&OrganizationId>,
     now: NaiveDateTime,
 ) -> AppResult<db::orgs::OrgRow> {
     let parent = parent_kind(conn, parent_id)?;
     let prime_exists = db::orgs::kind_exists(conn, OrgKind::Prime.as_str())?;
     rules::check_placement(kind, parent, prime_exists)
         .map_err(|m| placement_error("parent_id", m))?;
-    let id = db::new_id();
+    let id = OrganizationId::new(db::new_id());
     Ok(db::orgs::insert(
         conn,
         &db::orgs::NewOrg {

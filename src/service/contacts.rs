@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 pub use super::hospitals::Charset;
 use crate::db::hospitals::ContactRow;
 use crate::db::{self, DbConnection};
+use crate::domain::ids::{ContactId, HospitalId};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
 
@@ -57,8 +58,8 @@ pub fn check(row: &ContactRow) -> AppResult<()> {
 
 /// A new contact row (id, position and times from the caller), normalised as stored.
 pub fn contact_row(
-    id: String,
-    hospital_id: String,
+    id: ContactId,
+    hospital_id: HospitalId,
     c: ContactIn,
     position: i64,
     now: chrono::NaiveDateTime,

@@ -13,6 +13,7 @@ use crate::auth::links::Purpose;
 use crate::auth::Actor;
 use crate::db::{self, utc, DbConnection, Scope};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{ContactId, EngagementId};
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult};
@@ -46,7 +47,7 @@ pub fn send(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: SendIn,
 ) -> AppResult<Vec<String>> {
     let e = pipeline::load(conn, actor, id)?;
@@ -106,7 +107,7 @@ pub fn preview(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     kind: MailKind,
     contact_id: Option<&str>,
 ) -> AppResult<Preview> {
@@ -144,8 +145,10 @@ pub fn preview(
 #[derive(Serialize, ToSchema)]
 pub struct EmailOut {
     pub id: String,
-    pub engagement_id: Option<String>,
-    pub contact_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub engagement_id: Option<EngagementId>,
+    #[schema(value_type = Option<String>)]
+    pub contact_id: Option<ContactId>,
     #[schema(value_type = MailKind)]
     pub kind: String,
     pub message_id: String,
@@ -186,7 +189,7 @@ impl From<db::outbox::OutboxRow> for EmailOut {
 pub fn list(
     conn: &mut DbConnection,
     actor: &Actor,
-    engagement_id: Option<String>,
+    engagement_id: Option<EngagementId>,
     status: Option<String>,
     cursor: Option<&str>,
     limit: i64,
@@ -230,7 +233,7 @@ pub fn resend(conn: &mut DbConnection, actor: &Actor, ctx: &Ctx, id: &str) -> Ap
 fn contact_of(
     conn: &mut db::DbConnection,
     e: &db::engagements::EngagementRow,
-    contact_id: &str,
+    contact_id: &ContactId,
 ) -> AppResult<db::hospitals::ContactRow> {
     db::hospitals::contact(conn, contact_id)?
         .filter(|c| c.hospital_id == e.hospital_id)
@@ -240,7 +243,8 @@ fn contact_of(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkIn {
-    pub contact_id: String,
+    #[schema(value_type = String)]
+    pub contact_id: ContactId,
     pub purpose: Purpose,
 }
 
@@ -256,7 +260,7 @@ pub fn issue_link(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: LinkIn,
 ) -> AppResult<LinkOut> {
     let e = pipeline::load(conn, actor, id)?;
@@ -288,7 +292,8 @@ pub fn issue_link(
 #[serde(deny_unknown_fields)]
 pub struct RevokeIn {
     /// Only this contact's links (default: everyone's).
-    pub contact_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub contact_id: Option<ContactId>,
     /// Only links of this purpose.
     pub purpose: Option<Purpose>,
 }
@@ -303,7 +308,7 @@ pub fn revoke_links(
     conn: &mut DbConnection,
     actor: &Actor,
     ctx: &Ctx,
-    id: &str,
+    id: &EngagementId,
     input: RevokeIn,
 ) -> AppResult<usize> {
     let e = pipeline::load(conn, actor, id)?;
@@ -313,7 +318,7 @@ pub fn revoke_links(
     let n = db::links::revoke(
         conn,
         &e.id,
-        input.contact_id.as_deref(),
+        input.contact_id.as_ref(),
         input.purpose.map(Purpose::as_str),
         ctx.clock().now(),
     )?;

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::engagements::EngagementRow;
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{
     self as rules, MemorandumStatus, Milestone, NextAction, Progress, SideState, Stage,
 };
@@ -20,15 +21,18 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Serialize, ToSchema)]
 pub struct HospitalBrief {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: HospitalId,
     pub name: String,
     pub institution_code: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct EngagementSummary {
-    pub id: String,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub id: EngagementId,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub hospital: HospitalBrief,
     pub prefecture_code: String,
     pub tier: Option<String>,
@@ -36,7 +40,8 @@ pub struct EngagementSummary {
     pub rank: Option<i64>,
     /// Added in a second recruitment call.
     pub secondary: bool,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub stage: Stage,
     pub stage_since: DateTime<Utc>,
     pub side_state: Option<SideState>,
@@ -79,10 +84,13 @@ pub struct MemorandumOut {
 
 #[derive(Serialize, ToSchema)]
 pub struct EngagementDetail {
-    pub id: String,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub id: EngagementId,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub round_name: String,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub rank: Option<i64>,
@@ -135,16 +143,13 @@ pub fn detail(
 pub fn load_with_hospital(
     conn: &mut DbConnection,
     actor: &crate::auth::Actor,
-    id: &str,
+    id: &EngagementId,
 ) -> AppResult<(EngagementRow, db::hospitals::HospitalRow, String)> {
     let scope = pipeline::engagement_scope(conn, actor)?;
     db::detail::engagement_with_hospital(conn, id)?
         .filter(|(e, _, _)| match &scope {
             db::Scope::All => true,
-            db::Scope::Orgs(_) => e
-                .organization_id
-                .as_deref()
-                .is_some_and(|o| scope.allows(o)),
+            db::Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
         })
         .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
 }
@@ -239,7 +244,7 @@ pub fn reason(field: &str, value: &str) -> AppResult<String> {
 pub struct Selection<'a> {
     pub rank: Option<i64>,
     pub secondary: bool,
-    pub organization_id: Option<&'a str>,
+    pub organization_id: Option<&'a OrganizationId>,
     /// From the list's 備考 column.
     pub note: Option<&'a str>,
 }
@@ -270,7 +275,7 @@ pub fn create_engagement(
         ));
     }
     let tier = crate::service::rounds::tier_label(round, hospital.beds)?;
-    let id = db::new_id();
+    let id = EngagementId::new(db::new_id());
     db::engagements::insert(
         conn,
         &db::engagements::NewEngagement {
@@ -310,8 +315,8 @@ pub fn create_engagement(
 pub fn assign(
     conn: &mut DbConnection,
     who: &pipeline::Who,
-    ids: &[String],
-    organization_id: Option<&str>,
+    ids: &[EngagementId],
+    organization_id: Option<&OrganizationId>,
     now: NaiveDateTime,
 ) -> AppResult<usize> {
     let mut unique = Vec::with_capacity(ids.len());
@@ -327,8 +332,10 @@ pub fn assign(
     if let Some(missing) = unique.iter().find(|id| !by_id.contains_key(id.as_str())) {
         return Err(AppError::field("ids", format!("no engagement {missing}")));
     }
-    let mut reached: std::collections::HashMap<String, std::collections::BTreeSet<Milestone>> =
-        Default::default();
+    let mut reached: std::collections::HashMap<
+        EngagementId,
+        std::collections::BTreeSet<Milestone>,
+    > = Default::default();
     for m in db::bulk::milestones_of(conn, &unique)? {
         if let Some(kind) = Milestone::parse(&m.kind) {
             reached.entry(m.engagement_id).or_default().insert(kind);
@@ -355,7 +362,7 @@ pub fn assign(
     Ok(unique.len())
 }
 
-pub fn check_assignable(conn: &mut DbConnection, org_id: &str) -> AppResult<()> {
+pub fn check_assignable(conn: &mut DbConnection, org_id: &OrganizationId) -> AppResult<()> {
     let org = db::orgs::get(conn, org_id)?
         .ok_or_else(|| AppError::field("organization_id", "no organisation has this id"))?;
     if !matches!(org.kind.as_str(), "prime" | "subcontractor") {

@@ -16,6 +16,7 @@ use crate::domain::documents::Purpose as DocPurpose;
 use crate::domain::events::EventKind;
 use crate::domain::hearings::{self as rules, Conflict, HearingStatus};
 pub use crate::domain::hearings::{Attendee, Outcome};
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -134,7 +135,7 @@ pub fn slot_facts(s: &SlotRow, hearings: &[HearingRow]) -> rules::Slot {
 /// The slots a hospital may still choose (the page and the mails list these).
 pub fn open_slots(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<SlotRow>> {
     let hearings = db::hearings::hearings(conn, engagement_id)?;
@@ -146,7 +147,7 @@ pub fn open_slots(
 
 pub fn hearings_out(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     now: DateTime<Utc>,
 ) -> AppResult<HearingsOut> {
     let hearings = db::hearings::hearings(conn, engagement_id)?;

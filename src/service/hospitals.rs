@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::{self, utc, DbConnection};
+use crate::domain::ids::{ContactId, HospitalId};
 use crate::domain::prefectures;
 use crate::error::AppResult;
 
@@ -21,7 +22,8 @@ pub enum EmrStatus {
 
 #[derive(Serialize, ToSchema)]
 pub struct HospitalOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: HospitalId,
     pub prefecture_code: String,
     pub prefecture_name: String,
     /// 10-digit 医療機関コード.
@@ -99,7 +101,8 @@ impl Charset {
 /// A contact; its `version` is the ETag's (`"v3"`), sent back in `If-Match`.
 #[derive(Serialize, ToSchema)]
 pub struct ContactOut {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: ContactId,
     pub name: String,
     pub department: Option<String>,
     pub title: Option<String>,

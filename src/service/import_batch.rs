@@ -17,6 +17,7 @@ use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, HospitalId, RoundId};
 use crate::domain::pipeline::Stage;
 use crate::error::AppResult;
 use crate::import::SelectionRow;
@@ -26,15 +27,15 @@ pub struct Known {
     /// By institution code.
     hospitals: HashMap<String, HospitalRow>,
     /// Live contacts by hospital id, in position order.
-    contacts: HashMap<String, Vec<ContactRow>>,
+    contacts: HashMap<HospitalId, Vec<ContactRow>>,
     /// This round's engagements by hospital id.
-    engagements: HashMap<String, EngagementRow>,
+    engagements: HashMap<HospitalId, EngagementRow>,
 }
 
 impl Known {
     pub fn load(
         conn: &mut DbConnection,
-        round_id: &str,
+        round_id: &RoundId,
         rows: &[(usize, SelectionRow)],
     ) -> AppResult<Self> {
         let codes: Vec<String> = rows
@@ -45,8 +46,8 @@ impl Known {
             .into_iter()
             .map(|h| (h.institution_code.clone(), h))
             .collect();
-        let ids: Vec<String> = hospitals.values().map(|h| h.id.clone()).collect();
-        let mut contacts: HashMap<String, Vec<ContactRow>> = HashMap::new();
+        let ids: Vec<HospitalId> = hospitals.values().map(|h| h.id.clone()).collect();
+        let mut contacts: HashMap<HospitalId, Vec<ContactRow>> = HashMap::new();
         for c in db::bulk::contacts_of(conn, &ids)? {
             contacts.entry(c.hospital_id.clone()).or_default().push(c);
         }
@@ -64,8 +65,8 @@ impl Known {
 
 /// An engagement to insert, owned until the batch is written.
 struct NewOwned {
-    id: String,
-    hospital_id: String,
+    id: EngagementId,
+    hospital_id: HospitalId,
     prefecture_code: String,
     tier: Option<String>,
     rank: Option<i64>,
@@ -80,7 +81,7 @@ pub struct Batch {
     contacts: Vec<ContactRow>,
     engagements: Vec<NewOwned>,
     events: Vec<EventRow>,
-    round_id: String,
+    round_id: RoundId,
     now: Option<chrono::NaiveDateTime>,
     /// The report rows (index, row) written by this batch, to redo one at a time if it fails.
     pub rows: Vec<(usize, SelectionRow)>,
@@ -126,10 +127,10 @@ impl Batch {
         r: &SelectionRow,
         secondary: bool,
         now: chrono::NaiveDateTime,
-    ) -> AppResult<String> {
+    ) -> AppResult<EngagementId> {
         let tier = super::rounds::tier_label(round, hospital.beds)?;
         let rank = r.rank.map(i64::from);
-        let id = db::new_id();
+        let id = EngagementId::new(db::new_id());
         self.round_id = round.id.clone();
         self.now = Some(now);
         self.engagements.push(NewOwned {
@@ -164,7 +165,7 @@ pub fn plan(
     r: &SelectionRow,
     secondary: bool,
     now: chrono::NaiveDateTime,
-) -> AppResult<Option<(RowResult, String, Vec<String>)>> {
+) -> AppResult<Option<(RowResult, EngagementId, Vec<String>)>> {
     let mut changed = Vec::new();
     match known.hospitals.get(&r.institution_code) {
         None => {

@@ -9,6 +9,7 @@ use crate::db::intake::{DocumentRow, ResponseRow};
 use crate::db::types::Json;
 use crate::db::{self, DbConnection};
 use crate::domain::doctype::DocKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{MemorandumStatus, Milestone};
 use crate::domain::questionnaire::{self as q, Answers, Mode, ResponseStatus, Template};
 use crate::domain::sniff::Probe;
@@ -213,7 +214,7 @@ pub fn ensure_default_template(conn: &mut DbConnection, now: NaiveDateTime) -> A
 
 pub fn template_for(
     conn: &mut DbConnection,
-    engagement_id: &str,
+    engagement_id: &EngagementId,
 ) -> AppResult<(String, Template, Option<ResponseRow>)> {
     let response = db::intake::response(conn, engagement_id)?;
     let row = match &response {

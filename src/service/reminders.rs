@@ -9,6 +9,7 @@ use crate::auth::links::LinkKeys;
 use crate::config::Config;
 use crate::db::{self, Db, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::error::{AppError, AppResult};
 use crate::mail::render::MailKind;
 use crate::service::step::Who;
@@ -23,7 +24,7 @@ fn cause(e: AppError) -> anyhow::Error {
 
 /// A mail the scheduler owes an engagement, and since when one counts as already queued.
 pub struct Due {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub kind: MailKind,
     pub since: NaiveDateTime,
 }

@@ -13,6 +13,7 @@ use crate::db::retention::{self as r, Removed};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::jst;
 use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, RoundId};
 use crate::domain::retention::{is_due, purge_due_at};
 use crate::error::{AppError, AppResult};
 use crate::files::Files;
@@ -20,7 +21,7 @@ use crate::files::Files;
 /// One engagement the purge handled (or, on a dry run, would handle).
 #[derive(Debug, Clone, Serialize)]
 pub struct Purged {
-    pub engagement_id: String,
+    pub engagement_id: EngagementId,
     pub closed_at: DateTime<Utc>,
     /// What was removed; on a dry run, empty.
     pub removed: Removed,
@@ -99,7 +100,7 @@ type PurgedOne = (NaiveDateTime, Removed, Vec<String>);
 
 fn purge_one(
     conn: &mut DbConnection,
-    id: &str,
+    id: &EngagementId,
     now: NaiveDateTime,
     retention_days: u32,
 ) -> AppResult<Option<PurgedOne>> {
@@ -152,8 +153,10 @@ fn purge_one(
 /// downloaded it, and when it was destroyed. It holds no content.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Receipt {
-    pub engagement_id: String,
-    pub round_id: String,
+    #[schema(value_type = String)]
+    pub engagement_id: EngagementId,
+    #[schema(value_type = String)]
+    pub round_id: RoundId,
     pub institution_code: String,
     pub hospital_name: String,
     pub stage: String,

@@ -10,6 +10,7 @@ use crate::db::engagements::{self as q, EngagementChanges, EngagementRow, EventR
 use crate::db::{self, DbConnection, Scope};
 use crate::domain::access::Role;
 pub use crate::domain::events::EventKind;
+use crate::domain::ids::{EngagementId, UserId};
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::{self as rules, Action, Facts, Milestone, Stage};
 use crate::error::{AppError, AppResult};
@@ -69,7 +70,7 @@ pub fn engagement_scope(conn: &mut DbConnection, actor: &Actor) -> AppResult<Sco
 
 /// Loads an engagement the caller may see, or 404 (another organisation's engagement does not
 /// reveal that it exists).
-pub fn load(conn: &mut DbConnection, actor: &Actor, id: &str) -> AppResult<EngagementRow> {
+pub fn load(conn: &mut DbConnection, actor: &Actor, id: &EngagementId) -> AppResult<EngagementRow> {
     let scope = engagement_scope(conn, actor)?;
     q::get_scoped(conn, id, &scope)?
         .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
@@ -89,7 +90,7 @@ impl From<&Actor> for Who {
     fn from(a: &Actor) -> Self {
         Who {
             kind: "user",
-            id: Some(a.user_id.clone()),
+            id: Some(a.user_id.to_string()),
             label: a.label.clone(),
             is_admin: a.role == Role::Admin,
         }
@@ -109,8 +110,11 @@ impl Who {
 
     /// The user who acted, when a user (not a hospital's contact, not the system) did: a
     /// mail's Reply-To.
-    pub fn user_id(&self) -> Option<String> {
-        self.id.clone().filter(|_| self.kind == "user")
+    pub fn user_id(&self) -> Option<UserId> {
+        self.id
+            .clone()
+            .filter(|_| self.kind == "user")
+            .map(UserId::new)
     }
 
     fn tag(&self) -> String {
@@ -163,7 +167,7 @@ impl Step {
 }
 
 pub struct Command<'a> {
-    pub engagement_id: &'a str,
+    pub engagement_id: &'a EngagementId,
     pub if_match: Option<&'a IfMatch>,
     pub action: Action,
     /// An admin's reason for stepping past a guard.
@@ -191,7 +195,7 @@ impl<'a> Target<'a> {
     pub fn user(
         conn: &mut DbConnection,
         actor: &Actor,
-        id: &str,
+        id: &EngagementId,
         if_match: Option<&'a IfMatch>,
         override_reason: Option<&'a str>,
         now: NaiveDateTime,
@@ -353,7 +357,7 @@ fn record(
 
 /// A timeline event as every step records it (bulk use cases insert many at once).
 pub fn event_row(
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     who: &Who,
     at: NaiveDateTime,
     kind: EventKind,
@@ -363,7 +367,7 @@ pub fn event_row(
 ) -> EventRow {
     EventRow {
         id: db::new_id(),
-        engagement_id: engagement_id.to_owned(),
+        engagement_id: engagement_id.clone(),
         at,
         actor_kind: who.kind.into(),
         actor_id: who.id.clone(),

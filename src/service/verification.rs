@@ -13,6 +13,7 @@ use crate::db::{self, utc, DbConnection};
 use crate::domain::backup::{self, Estimate, Rate};
 use crate::domain::documents::Purpose;
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{Action, Milestone};
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -67,7 +68,11 @@ impl From<FindingRow> for FindingOut {
 }
 
 /// The engagement's findings (confidential: coordinators of the engagement only).
-pub fn findings(conn: &mut DbConnection, actor: &Actor, id: &str) -> AppResult<Vec<FindingOut>> {
+pub fn findings(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &EngagementId,
+) -> AppResult<Vec<FindingOut>> {
     step::load(conn, actor, id)?;
     Ok(db::verification::findings(conn, id)?
         .into_iter()
@@ -231,7 +236,7 @@ pub struct ProposalOut {
 pub fn proposal(
     conn: &mut DbConnection,
     actor: &Actor,
-    id: &str,
+    id: &EngagementId,
     rate: Rate,
 ) -> AppResult<ProposalOut> {
     step::load(conn, actor, id)?;

@@ -198,7 +198,7 @@ async fn pooled_concurrent_sends_deliver_each_mail_once_with_its_message_id() {
 /// locked".
 #[test]
 fn a_writer_of_another_pool_waits_for_the_lock() {
-    use engagement_tracker::db::Db;
+    use engagement_tracker::db::{Db, DbError};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("two-pools.db").display().to_string();
@@ -209,7 +209,7 @@ fn a_writer_of_another_pool_waits_for_the_lock() {
         std::sync::mpsc::channel::<()>(),
     );
     let holder = std::thread::spawn(move || {
-        first.write_blocking(|conn| {
+        first.run_write_blocking::<_, DbError, _>(|conn| {
             use diesel::connection::SimpleConnection;
             conn.batch_execute("CREATE TABLE held (x INTEGER)")?;
             held.0.send(()).ok();
@@ -222,7 +222,7 @@ fn a_writer_of_another_pool_waits_for_the_lock() {
     held.1.recv().unwrap();
     let waiter = std::thread::spawn(move || {
         release.0.send(()).ok();
-        second.write_blocking(|conn| {
+        second.run_write_blocking::<_, DbError, _>(|conn| {
             use diesel::connection::SimpleConnection;
             conn.batch_execute("INSERT INTO held VALUES (1)")?;
             Ok(())

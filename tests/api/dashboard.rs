@@ -517,7 +517,7 @@ async fn reads_carry_an_etag_and_answer_304_until_something_changes() {
 /// engagement itself is made with the clock moved to its selection).
 async fn history(app: &TestApp, e: &str, steps: &[(&str, NaiveDateTime)]) {
     let db = app.db.clone();
-    let e = e.to_owned();
+    let e = engagement_tracker::domain::ids::EngagementId::new(e);
     let steps: Vec<(String, NaiveDateTime)> =
         steps.iter().map(|(k, t)| (k.to_string(), *t)).collect();
     tokio::task::spawn_blocking(move || {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 use engagement_tracker::config::Config;
 use engagement_tracker::db::schema::documents;
+use engagement_tracker::db::DbError;
 use engagement_tracker::files::gc;
 use engagement_tracker::files::keys::{key_id, KeySource};
 use engagement_tracker::files::Files;
@@ -238,7 +239,7 @@ async fn make_legacy(app: &TestApp, doc_id: &str, body: &[u8]) -> String {
     let sealed: String = {
         let id = id.clone();
         app.db
-            .write_blocking(move |conn| {
+            .run_write_blocking::<_, DbError, _>(move |conn| {
                 Ok(documents::table
                     .filter(documents::id.eq(&id))
                     .select(documents::storage_key)
@@ -251,7 +252,7 @@ async fn make_legacy(app: &TestApp, doc_id: &str, body: &[u8]) -> String {
         .await
         .unwrap();
     app.db
-        .write_blocking(move |conn| {
+        .run_write_blocking::<_, DbError, _>(move |conn| {
             diesel::update(documents::table.filter(documents::id.eq(&id)))
                 .set((
                     documents::storage_key.eq(&k),

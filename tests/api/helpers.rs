@@ -214,6 +214,7 @@ impl TestApp {
             db.write_blocking(|conn| draft.insert(conn, now))
                 .expect("insert user")
                 .id
+                .into_string()
         })
         .await
         .expect("join")
@@ -236,6 +237,7 @@ impl TestApp {
             })
             .expect("prime org")
             .id
+            .into_string()
         })
         .await
         .expect("join");

@@ -740,7 +740,7 @@ async fn the_database_refuses_a_second_booking_of_a_slot() {
     let results = tokio::task::spawn_blocking(move || {
         let row = |id: &str| HearingRow {
             id: id.into(),
-            engagement_id: e.clone(),
+            engagement_id: e.as_str().into(),
             slot_id: slot.clone(),
             status: engagement_tracker::domain::hearings::HearingStatus::Scheduled,
             attendees: engagement_tracker::db::types::Json::empty_list(),
@@ -760,13 +760,7 @@ async fn the_database_refuses_a_second_booking_of_a_slot() {
     .unwrap();
     assert!(results.0);
     assert!(
-        matches!(
-            results.1,
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _
-            ))
-        ),
+        matches!(results.1, Err(db::DbError::AlreadyExists(_))),
         "{:?}",
         results.1
     );

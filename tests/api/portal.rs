@@ -4,6 +4,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use engagement_tracker::auth::links;
 use engagement_tracker::db::schema::link_tokens;
+use engagement_tracker::db::DbError;
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
@@ -69,7 +70,7 @@ async fn expire(app: &TestApp, path: &str) {
     let hash = links::hash(path.rsplit('/').next().unwrap());
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || {
-        db.write_blocking(|conn| {
+        db.run_write_blocking::<_, DbError, _>(|conn| {
             let past = chrono::Utc::now().naive_utc() - Duration::days(1);
             let n = diesel::update(link_tokens::table.find(&hash))
                 .set(link_tokens::expires_at.eq(past))
@@ -647,7 +648,7 @@ async fn links_are_short_opaque_and_stored_only_as_hashes() {
     // The database keeps the link's SHA-256, never the link; a hash does not open a page.
     let db = app.db.clone();
     let rows: Vec<(String, String)> = tokio::task::spawn_blocking(move || {
-        db.write_blocking(|conn| {
+        db.run_write_blocking::<_, DbError, _>(|conn| {
             Ok(link_tokens::table
                 .select((link_tokens::token_hash, link_tokens::purpose))
                 .load(conn)?)

@@ -64,7 +64,7 @@ async fn purge_at(app: &TestApp, days_from_now: i64, dry_run: bool) -> PurgeRepo
 fn ids(r: &PurgeReport) -> Vec<String> {
     r.engagements
         .iter()
-        .map(|p| p.engagement_id.clone())
+        .map(|p| p.engagement_id.to_string())
         .collect()
 }
 
@@ -121,7 +121,7 @@ async fn a_closed_engagement_is_purged_after_the_retention_period_and_its_receip
 
     let keys: Vec<String> = {
         let mut conn = app.db.pool.get().unwrap();
-        db::retention::all_documents(&mut conn, &closed)
+        db::retention::all_documents(&mut conn, &closed.as_str().into())
             .unwrap()
             .into_iter()
             .map(|(d, _)| d.storage_key)

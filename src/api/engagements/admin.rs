@@ -7,11 +7,13 @@ use super::*;
 pub struct NewEngagement {
     /// Round id or name.
     pub round: String,
-    pub hospital_id: String,
+    #[schema(value_type = String)]
+    pub hospital_id: HospitalId,
     pub rank: Option<i64>,
     #[serde(default)]
     pub secondary: bool,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
 }
 
 pub use crate::service::engagements::{create_engagement, Selection};
@@ -48,7 +50,7 @@ pub async fn create(
                 let sel = Selection {
                     rank: input.rank,
                     secondary: input.secondary,
-                    organization_id: input.organization_id.as_deref(),
+                    organization_id: input.organization_id.as_ref(),
                     note: None,
                 };
                 let e = create_engagement(
@@ -67,15 +69,18 @@ pub async fn create(
     Ok(respond(out))
 }
 
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId};
 use crate::service::engagements::check_assignable;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIn {
     /// The organisation to assign to; null to unassign.
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     /// These engagements…
-    pub ids: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub ids: Option<Vec<EngagementId>>,
     /// …or every engagement matching this filter (same fields as the list's query).
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
@@ -139,7 +144,7 @@ pub async fn assign(
                 conn,
                 &who,
                 &targets,
-                input.organization_id.as_deref(),
+                input.organization_id.as_ref(),
                 now,
             )
         })

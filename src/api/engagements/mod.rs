@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::db::engagements::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
@@ -41,7 +42,7 @@ pub use crate::service::engagements::{
 pub fn detail_json(
     conn: &mut DbConnection,
     config: &Config,
-    id: &str,
+    id: &EngagementId,
 ) -> AppResult<(StatusCode, Value)> {
     let e = db::engagements::get(conn, id)?
         .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
@@ -215,7 +216,10 @@ pub async fn list_engagements(
             let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
             let rows = db::engagements::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
             let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
-                (cursor_key(db::engagements::key_of(sort, r)), r.0.id.clone())
+                (
+                    cursor_key(db::engagements::key_of(sort, r)),
+                    r.0.id.to_string(),
+                )
             });
             let cutoffs = config.sla.cutoffs(config.clock.now_utc());
             let items = rows
@@ -264,7 +268,7 @@ pub async fn get_engagement(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let config = state.config.clone();
     let d = state
         .read_as(caller, move |conn, actor| {
@@ -305,7 +309,7 @@ pub async fn timeline(
     caller: Caller,
     path: web::Path<String>,
 ) -> AppResult<web::Json<Vec<EventOut>>> {
-    let id = path.into_inner();
+    let id = EngagementId::new(path.into_inner());
     let rows = state
         .read_as(caller, move |conn, actor| {
             pipeline::load(conn, actor, &id)?;

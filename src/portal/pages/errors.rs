@@ -74,8 +74,8 @@ impl From<AppError> for PageError {
     }
 }
 
-impl From<diesel::result::Error> for PageError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> Self {
         PageError::Internal(e.to_string())
     }
 }
@@ -88,7 +88,7 @@ pub struct Helpdesk {
 }
 
 pub fn helpdesk(conn: &mut DbConnection, e: &EngagementRow) -> Option<Helpdesk> {
-    let org = db::orgs::get(conn, e.organization_id.as_deref()?).ok()??;
+    let org = db::orgs::get(conn, e.organization_id.as_ref()?).ok()??;
     Some(Helpdesk {
         organization: org.name,
         email: org.reply_to,

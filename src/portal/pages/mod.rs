@@ -22,7 +22,7 @@ pub use super::questionnaire::{
 use crate::app::AppState;
 use crate::auth::links::{LinkError, Purpose};
 use crate::db::engagements::EngagementRow;
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, DbError};
 use crate::domain::documents::Purpose as DocPurpose;
 use crate::domain::hearings::HearingStatus;
 use crate::domain::pipeline::{self as rules, MemorandumStatus, Milestone, SideState};

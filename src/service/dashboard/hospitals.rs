@@ -9,6 +9,7 @@ use crate::db::dashboard::{HospitalLine, HospitalSort};
 use crate::db::engagements::KeyAfter;
 use crate::db::{self, DbConnection};
 use crate::domain::calendar::date_in_japan;
+use crate::domain::ids::{EngagementId, OrganizationId};
 use crate::domain::pipeline::{
     self as rules, Facts, MemorandumStatus, Milestone, Party, Progress, SideState, Sla, Stage,
 };
@@ -72,7 +73,8 @@ pub struct HospitalRow {
     pub since: NaiveDate,
     pub next_action: Option<NextStep>,
     pub overdue: bool,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub organization_name: Option<String>,
     /// The date (in Japan) of the scheduled hearing, or of the one held.
     pub hearing_date: Option<NaiveDate>,
@@ -238,7 +240,7 @@ fn rows(
     lines: Vec<HospitalLine>,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<HospitalRow>> {
-    let ids: Vec<String> = lines.iter().map(|l| l.engagement_id.clone()).collect();
+    let ids: Vec<EngagementId> = lines.iter().map(|l| l.engagement_id.clone()).collect();
     let facts = db::dashboard::next_facts(conn, &ids, now.naive_utc())?;
     let names = db::dashboard::organization_names(conn)?;
     let cutoffs = sla.cutoffs(now);
@@ -247,7 +249,7 @@ fn rows(
         .map(|l| {
             let stage = Stage::parse(&l.stage).unwrap_or(Stage::Selected);
             let side = l.side_state.as_deref().and_then(SideState::parse);
-            let id = &l.engagement_id;
+            let id = l.engagement_id.as_str();
             let scheduled = facts.scheduled.get(id).copied();
             let f = Facts {
                 milestones: facts
@@ -287,7 +289,7 @@ fn rows(
                 organization_name: l
                     .organization_id
                     .as_ref()
-                    .and_then(|o| names.get(o).cloned()),
+                    .and_then(|o| names.get(o.as_str()).cloned()),
                 institution_code: l.institution_code,
                 name: l.hospital_name,
                 prefecture_code: l.prefecture_code,

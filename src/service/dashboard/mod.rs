@@ -14,6 +14,7 @@ use crate::db::dashboard::Filter;
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::access::Role;
+use crate::domain::ids::OrganizationId;
 use crate::domain::orgs as org_rules;
 use crate::domain::pipeline::Stage;
 use crate::domain::prefectures::{self, Prefecture};
@@ -24,7 +25,7 @@ use crate::error::{AppError, AppResult, FieldError};
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub role: Role,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// A prefecture viewer's own prefecture.
     pub prefecture_code: Option<String>,
 }
@@ -104,8 +105,9 @@ pub fn resolve(conn: &mut DbConnection, viewer: &Viewer, p: &ScopeParams) -> App
         .organization_id
         .as_deref()
         .map(str::trim)
-        .filter(|o| !o.is_empty());
-    if let Some(o) = organization_id {
+        .filter(|o| !o.is_empty())
+        .map(OrganizationId::from);
+    if let Some(o) = &organization_id {
         if db::orgs::get(conn, o)?.is_none() {
             errors.push(FieldError::new(
                 "organization_id",
@@ -139,11 +141,11 @@ pub fn resolve(conn: &mut DbConnection, viewer: &Viewer, p: &ScopeParams) -> App
         }
         Role::Coordinator => {
             let edges = db::orgs::edges(conn)?;
-            let subtree: Vec<String> = org_rules::subtree(&viewer.organization_id, &edges)
+            let subtree: Vec<OrganizationId> = org_rules::subtree(&viewer.organization_id, &edges)
                 .into_iter()
                 .collect();
-            if let Some(o) = organization_id {
-                if !subtree.iter().any(|s| s == o) {
+            if let Some(o) = &organization_id {
+                if !subtree.contains(o) {
                     return Err(AppError::Forbidden(
                         "this organisation is outside your own".into(),
                     ));
@@ -158,7 +160,7 @@ pub fn resolve(conn: &mut DbConnection, viewer: &Viewer, p: &ScopeParams) -> App
             prefecture_code: prefecture.map(|p| p.code.clone()),
             tier: tier.map(str::to_owned),
             orgs,
-            organization_id: organization_id.map(str::to_owned),
+            organization_id,
             stage: None,
             overdue: None,
         },

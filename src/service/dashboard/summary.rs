@@ -11,6 +11,7 @@ use super::{resolve, Resolved, ScopeParams, Viewer};
 use crate::db::{self, DbConnection};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::flow::{completion_rate, StageCounts};
+use crate::domain::ids::OrganizationId;
 use crate::domain::pipeline::{SideState, Sla, Stage};
 use crate::domain::prefectures;
 use crate::error::AppResult;
@@ -120,7 +121,8 @@ pub struct TierRow {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrganizationRow {
     /// Absent for engagements not assigned yet.
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub name: Option<String>,
     #[serde(flatten)]
     pub counts: Counts,
@@ -148,7 +150,8 @@ pub struct Summary {
     /// The prefecture the figures are limited to, if any (a prefecture viewer's own).
     pub prefecture: Option<String>,
     pub tier: Option<String>,
-    pub organization_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrganizationId>,
     pub totals: Totals,
     /// All 47 prefectures, zero rows included (only the one asked for when limited to one).
     pub by_prefecture: Vec<PrefectureRow>,
@@ -177,7 +180,7 @@ pub fn summary(
     let mut all_by_stage = StageCounts::default();
     let mut by_pref = vec![Counts::default(); prefs.len()];
     let mut by_tier: Vec<(Option<&str>, Counts)> = Vec::new();
-    let mut by_org: Vec<(Option<&str>, Counts)> = Vec::new();
+    let mut by_org: Vec<(Option<&OrganizationId>, Counts)> = Vec::new();
     let mut active: Vec<((usize, &str), i64)> = Vec::new();
     for g in &groups {
         totals.add(g);
@@ -187,7 +190,7 @@ pub fn summary(
             by_pref[i].add(g);
         }
         entry(&mut by_tier, g.tier.as_deref()).add(g);
-        entry(&mut by_org, g.organization_id.as_deref()).add(g);
+        entry(&mut by_org, g.organization_id.as_ref()).add(g);
         let gone = matches!(
             g.side_state,
             Some(SideState::Declined | SideState::Withdrawn)
@@ -263,8 +266,8 @@ pub fn summary(
     let by_organization = by_org
         .into_iter()
         .map(|(id, counts)| OrganizationRow {
-            organization_id: id.map(str::to_owned),
-            name: id.and_then(|i| org_names.get(i).cloned()),
+            organization_id: id.cloned(),
+            name: id.and_then(|i| org_names.get(i.as_str()).cloned()),
             counts: counts.rated(),
         })
         .collect();

@@ -15,15 +15,16 @@ use crate::db::verification::ProposalRow;
 use crate::domain::calendar::date_in_japan;
 use crate::domain::events::EventKind;
 use crate::domain::hearings::HearingStatus;
+use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{derive_stage, Milestone, Milestones, SideState, Stage};
 use crate::domain::questionnaire::ResponseStatus;
 
 pub(super) struct Plan<'a> {
-    pub(super) round_id: &'a str,
-    pub(super) hospital_id: &'a str,
+    pub(super) round_id: &'a RoundId,
+    pub(super) hospital_id: &'a HospitalId,
     pub(super) prefecture: &'a str,
     pub(super) tier: Option<String>,
-    pub(super) org: Option<String>,
+    pub(super) org: Option<OrganizationId>,
     pub(super) created: NaiveDateTime,
     pub(super) now: NaiveDateTime,
     pub(super) rank: i64,
@@ -38,7 +39,7 @@ pub(super) fn engagement(
     template_id: Option<String>,
     plan: Plan,
 ) {
-    let id = db::new_id();
+    let id = EngagementId::new(db::new_id());
     // How far this one is meant to get: 0 = selected … 9 = completed.
     let target = match rng.random_range(0..100) {
         0..6 => 0,
@@ -335,8 +336,8 @@ pub(super) fn engagement(
     b.events.extend(events);
     b.engagements.push(EngagementInsert {
         id,
-        round_id: plan.round_id.into(),
-        hospital_id: plan.hospital_id.into(),
+        round_id: plan.round_id.clone(),
+        hospital_id: plan.hospital_id.clone(),
         organization_id: plan.org,
         prefecture_code: plan.prefecture.into(),
         tier: plan.tier,
@@ -356,7 +357,7 @@ pub(super) fn engagement(
 }
 
 fn event(
-    engagement_id: &str,
+    engagement_id: &EngagementId,
     at: NaiveDateTime,
     kind: EventKind,
     payload: serde_json::Value,
@@ -365,7 +366,7 @@ fn event(
 ) -> EventRow {
     EventRow {
         id: db::new_id(),
-        engagement_id: engagement_id.into(),
+        engagement_id: engagement_id.clone(),
         at,
         actor_kind: "system".into(),
         actor_id: None,

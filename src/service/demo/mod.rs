@@ -14,6 +14,7 @@ use crate::db::orgs::NewOrg;
 use crate::db::rounds::{RoundRow, SlotRow};
 use crate::db::{self, Db, DbConnection};
 use crate::domain::calendar::date_in_japan;
+use crate::domain::ids::{HospitalId, OrganizationId, RoundId};
 use crate::domain::medcode::luhn_digit;
 use crate::domain::orgs::OrgKind;
 use crate::domain::prefectures;
@@ -109,7 +110,7 @@ pub fn fill(db: &Db, hospitals: usize, now: DateTime<Utc>) -> AppResult<DemoRepo
                 _ => rng.random_range(400..1200),
             };
             let short = pref.name_ja.trim_end_matches(['都', '府', '県']);
-            let hospital_id = db::new_id();
+            let hospital_id = HospitalId::new(db::new_id());
             b.hospitals.push(HospitalRow {
                 id: hospital_id.clone(),
                 prefecture_code: pref.code.clone(),
@@ -183,8 +184,8 @@ struct Orgs {
     prime_name: String,
     ministry_name: String,
     prefecture_name: String,
-    subs: Vec<String>,
-    metro: String,
+    subs: Vec<OrganizationId>,
+    metro: OrganizationId,
 }
 
 fn organizations(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Orgs> {
@@ -192,25 +193,26 @@ fn organizations(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<Orgs>
     let existing = db::orgs::list(conn, &db::Scope::All, None, 1000)?
         .into_iter()
         .find(|o| o.kind == OrgKind::Prime.as_str());
-    let mut add = |name: &str, kind: OrgKind, parent: Option<&str>| -> AppResult<String> {
-        if let Some(o) = db::orgs::find_by_id_or_name(conn, name)? {
-            return Ok(o.id);
-        }
-        let id = db::new_id();
-        db::orgs::insert(
-            conn,
-            &NewOrg {
-                id: &id,
-                name,
-                kind: kind.as_str(),
-                parent_id: parent,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            },
-        )?;
-        Ok(id)
-    };
+    let mut add =
+        |name: &str, kind: OrgKind, parent: Option<&OrganizationId>| -> AppResult<OrganizationId> {
+            if let Some(o) = db::orgs::find_by_id_or_name(conn, name)? {
+                return Ok(o.id);
+            }
+            let id = OrganizationId::new(db::new_id());
+            db::orgs::insert(
+                conn,
+                &NewOrg {
+                    id: &id,
+                    name,
+                    kind: kind.as_str(),
+                    parent_id: parent,
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                },
+            )?;
+            Ok(id)
+        };
     let prime = match existing {
         Some(o) => (o.id, o.name),
         None => {
@@ -258,7 +260,7 @@ fn round(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<RoundRow> {
         return Ok(r);
     }
     let row = RoundRow {
-        id: db::new_id(),
+        id: RoundId::new(db::new_id()),
         name,
         fiscal_year: year.into(),
         tiers: serde_json::to_string(&default_tiers()).map_err(anyhow::Error::from)?,
@@ -271,7 +273,7 @@ fn round(conn: &mut DbConnection, now: NaiveDateTime) -> AppResult<RoundRow> {
 }
 
 /// Slots per prefecture and tier near the number selected, some short and some to spare.
-fn slots(rng: &mut StdRng, round_id: &str, b: &Batch, now: NaiveDateTime) -> Vec<SlotRow> {
+fn slots(rng: &mut StdRng, round_id: &RoundId, b: &Batch, now: NaiveDateTime) -> Vec<SlotRow> {
     let mut cells: std::collections::BTreeMap<(String, String), i64> = Default::default();
     for e in &b.engagements {
         if let Some(t) = &e.tier {
@@ -283,7 +285,7 @@ fn slots(rng: &mut StdRng, round_id: &str, b: &Batch, now: NaiveDateTime) -> Vec
     cells
         .into_iter()
         .map(|((prefecture_code, tier), n)| SlotRow {
-            round_id: round_id.into(),
+            round_id: round_id.clone(),
             prefecture_code,
             tier,
             slots: ((n as f64) * rng.random_range(0.85..1.25)).round() as i64,

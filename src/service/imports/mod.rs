@@ -23,6 +23,7 @@ use crate::db::hospitals::{ContactRow, HospitalRow};
 use crate::db::rounds::RoundRow;
 use crate::db::{self, DbConnection};
 use crate::domain::events::EventKind;
+use crate::domain::ids::EngagementId;
 use crate::domain::pipeline::Action;
 use crate::domain::validate;
 use crate::error::{AppError, AppResult, FieldError};
@@ -56,7 +57,8 @@ pub struct RowReport {
     pub hospital_name: Option<String>,
     /// The row's engagement. Absent for rejected rows, and in a dry run for rows that would
     /// create one: it does not exist, and a real import gives it another id.
-    pub engagement_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub engagement_id: Option<EngagementId>,
     /// For updated rows: the fields that changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changed: Vec<String>,
@@ -167,9 +169,8 @@ fn import_rows(
     }
     // The multi-row writes in a savepoint: should one fail (another writer created one of the
     // hospitals meanwhile), their rows are written one at a time instead, each reported.
-    use diesel::Connection;
     let rows = std::mem::take(&mut pending.rows);
-    match conn.transaction(|c| pending.write(c)) {
+    match db::atomic(conn, |c| pending.write(c)) {
         Ok(()) => {}
         Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
         Err(_) => {
@@ -201,16 +202,15 @@ fn one_row(
     r: &SelectionRow,
     opts: Options,
     now: NaiveDateTime,
-) -> AppResult<(RowResult, String, Vec<String>)> {
-    use diesel::Connection;
-    conn.transaction(|c| apply_row(c, who, round, r, opts.secondary, now))
+) -> AppResult<(RowResult, EngagementId, Vec<String>)> {
+    db::atomic(conn, |c| apply_row(c, who, round, r, opts.secondary, now))
 }
 
 /// Records a row's outcome in its report; an internal error ends the import.
 fn settle(
     row: &mut RowReport,
     opts: Options,
-    outcome: AppResult<(RowResult, String, Vec<String>)>,
+    outcome: AppResult<(RowResult, EngagementId, Vec<String>)>,
 ) -> AppResult<()> {
     match outcome {
         Ok((result, id, changed)) => {

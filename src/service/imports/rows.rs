@@ -2,6 +2,7 @@
 //! row at a time (the batch path in `import_batch` reuses the pure parts).
 
 use super::*;
+use crate::domain::ids::{ContactId, EngagementId, HospitalId};
 
 fn emr_text(e: EmrStatus) -> &'static str {
     match e {
@@ -16,7 +17,7 @@ pub(in crate::service) fn new_hospital(
     now: chrono::NaiveDateTime,
 ) -> HospitalRow {
     HospitalRow {
-        id: db::new_id(),
+        id: HospitalId::new(db::new_id()),
         prefecture_code: r.prefecture_code.clone(),
         institution_code: r.institution_code.clone(),
         name: r.name.clone(),
@@ -93,7 +94,7 @@ pub(super) fn apply_row(
     r: &SelectionRow,
     secondary: bool,
     now: NaiveDateTime,
-) -> AppResult<(RowResult, String, Vec<String>)> {
+) -> AppResult<(RowResult, EngagementId, Vec<String>)> {
     let mut changed = Vec::new();
     let hospital = match db::hospitals::by_code(conn, &r.institution_code)? {
         None => {
@@ -171,7 +172,7 @@ pub(in crate::service) struct ContactPlan {
 /// Each listed contact kept as its own person (see `import::matching`); contacts the list
 /// does not name stay.
 pub(in crate::service) fn plan_contacts(
-    hospital_id: &str,
+    hospital_id: &HospitalId,
     listed: &[import::ContactRow],
     stored: &[ContactRow],
     now: chrono::NaiveDateTime,
@@ -218,8 +219,8 @@ pub(in crate::service) fn plan_contacts(
                 let position = matching::new_position(c.slot, &held);
                 held.push(position);
                 plan.inserts.push(contact_row(
-                    db::new_id(),
-                    hospital_id.to_owned(),
+                    ContactId::new(db::new_id()),
+                    hospital_id.clone(),
                     input,
                     position,
                     now,
@@ -230,7 +231,7 @@ pub(in crate::service) fn plan_contacts(
                     current,
                     contact_row(
                         current.id.clone(),
-                        hospital_id.to_owned(),
+                        hospital_id.clone(),
                         input,
                         current.position,
                         now,
@@ -248,7 +249,7 @@ pub(in crate::service) fn plan_contacts(
 /// Brings the hospital's contacts up to what the list says. Whether any changed.
 fn update_contacts(
     conn: &mut DbConnection,
-    hospital_id: &str,
+    hospital_id: &HospitalId,
     listed: &[import::ContactRow],
     now: chrono::NaiveDateTime,
 ) -> AppResult<bool> {
