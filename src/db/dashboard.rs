@@ -10,7 +10,7 @@ use diesel::dsl::{case_when, count_star, sum};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer};
 
-use super::engagements::KeyAfter;
+use super::engagement_list::KeyAfter;
 use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
@@ -224,7 +224,7 @@ fn line_key(sort: HospitalSort) -> Option<String> {
         // No tier sorts first on both backends.
         HospitalSort::Tier => Some("COALESCE(engagements.tier, '')".into()),
         // The stage sorts in pipeline order, not alphabetically.
-        HospitalSort::Stage => Some(super::engagements::stage_order()),
+        HospitalSort::Stage => Some(super::engagement_list::stage_order()),
         HospitalSort::Since => Some("engagements.stage_since".into()),
     }
 }
@@ -274,7 +274,7 @@ pub fn hospital_lines(
     let mut q = narrow!(q, f);
     let key = line_key(sort);
     if let Some((k, id)) = after {
-        q = q.filter(super::engagements::keyset(
+        q = q.filter(super::engagement_list::keyset(
             key.as_deref(),
             "hospitals.institution_code",
             descending,

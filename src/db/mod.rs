@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod dashboard;
 pub mod demo;
 pub mod detail;
+pub mod engagement_list;
 pub mod engagements;
 mod error;
 pub mod files;

@@ -197,7 +197,7 @@ pub fn list(
     let scope = engagement_scope(conn, actor)?;
     let engagements = match &scope {
         Scope::All => None,
-        Scope::Orgs(_) => Some(db::engagements::ids(conn, &scope, &Default::default())?),
+        Scope::Orgs(_) => Some(db::engagement_list::ids(conn, &scope, &Default::default())?),
     };
     let f = db::outbox::Filter {
         engagement_id,

@@ -100,13 +100,13 @@ pub fn due_mails(conn: &mut DbConnection, app: &Config, now: NaiveDateTime) -> A
         }
     }
     let cutoffs = app.sla.cutoffs(now.and_utc()).as_filter();
-    let filter = db::engagements::Filter {
+    let filter = db::engagement_list::Filter {
         overdue: Some(cutoffs),
         ..Default::default()
     };
     let since = now - chrono::Duration::days(app.mail.nudge_every_days);
     let kind = MailKind::OverdueNudge;
-    for id in db::engagements::ids(conn, &db::Scope::All, &filter)? {
+    for id in db::engagement_list::ids(conn, &db::Scope::All, &filter)? {
         if !db::outbox::queued_since(conn, &id, kind.as_str(), since)? {
             due.push(Due {
                 engagement_id: id,

@@ -135,7 +135,7 @@ pub async fn assign(
                 (Some(ids), _) => ids,
                 (None, Some(q)) => {
                     let f = q.filter(conn, &config)?;
-                    db::engagements::ids(conn, &db::Scope::All, &f)?
+                    db::engagement_list::ids(conn, &db::Scope::All, &f)?
                 }
                 (None, None) => Vec::new(),
             };

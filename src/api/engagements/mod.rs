@@ -22,7 +22,7 @@ use super::with_etag;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::config::Config;
-use crate::db::engagements::{Filter, KeyAfter, Sort};
+use crate::db::engagement_list::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
 use crate::domain::ids::EngagementId;
@@ -210,14 +210,15 @@ pub async fn list_engagements(
             let scope = engagement_scope(conn, actor)?;
             let filter = q.filter(conn, &config)?;
             let total = match count {
-                true => Some(db::engagements::count(conn, &scope, &filter)?),
+                true => Some(db::engagement_list::count(conn, &scope, &filter)?),
                 false => None,
             };
             let after = after.as_ref().map(|(k, id)| (k, id.as_str()));
-            let rows = db::engagements::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
+            let rows =
+                db::engagement_list::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
             let (rows, next_cursor) = cursor::page(rows, limit, &sort_name, |r| {
                 (
-                    cursor_key(db::engagements::key_of(sort, r)),
+                    cursor_key(db::engagement_list::key_of(sort, r)),
                     r.0.id.to_string(),
                 )
             });

@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{resolve, ScopeParams, Viewer};
 use crate::db::dashboard::{HospitalLine, HospitalSort};
-use crate::db::engagements::KeyAfter;
+use crate::db::engagement_list::KeyAfter;
 use crate::db::{self, DbConnection};
 use crate::domain::calendar::date_in_japan;
 use crate::domain::ids::{EngagementId, OrganizationId};
