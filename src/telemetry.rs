@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
+use tracing::field::Empty;
 use tracing::Instrument;
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -64,8 +65,8 @@ fn redact(path: &str) -> String {
 }
 
 /// Probes and scrapes come every few seconds and say nothing new: logged at DEBUG only.
-fn is_quiet(route: &str) -> bool {
-    matches!(route, "/healthz" | "/readyz" | "/metrics")
+fn is_quiet(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Gives the request an id, runs it inside a span that carries the id, echoes the id back, and
@@ -77,21 +78,26 @@ pub async fn middleware(
     let id = pick_id(req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()));
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    // The route pattern, never the path itself: paths carry link tokens (`/p/{purpose}/{token}`).
-    // Matched once here; routing inside finds the same route.
-    let pattern = req.match_pattern();
-    let route = pattern.as_deref().unwrap_or(UNMATCHED_ROUTE);
     let method = method_label(req.method());
-    let quiet = is_quiet(route);
-    let path = pattern.is_none().then(|| redact(req.path()));
+    // Probes have fixed paths, so they are told apart before routing.
+    let quiet = is_quiet(req.path());
+    // The route is recorded once routing has run: then it is a lookup, where matching the path
+    // here first was a second regex pass over the routes for every request.
     let span = if quiet {
-        tracing::debug_span!("request", request_id = %id, method, route)
+        tracing::debug_span!("request", request_id = %id, method, route = Empty, path = Empty)
     } else {
-        tracing::info_span!("request", request_id = %id, method, route, path)
+        tracing::info_span!("request", request_id = %id, method, route = Empty, path = Empty)
     };
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
+    // The route pattern, never the path itself: paths carry link tokens (`/p/{purpose}/{token}`).
+    let pattern = res.request().match_pattern();
+    let route = pattern.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    span.record("route", route);
+    if pattern.is_none() {
+        span.record("path", redact(res.request().path()));
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);
     }
