@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::dsl::{case_when, count_star, sum};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer};
+use diesel::sql_types::Integer;
 
 use super::engagement_list::KeyAfter;
 use super::schema::{
@@ -58,27 +58,9 @@ macro_rules! narrow {
             q = q.filter(engagements::stage.eq(v.clone()));
         }
         if let Some(cutoffs) = &f.overdue {
-            q = q.filter(overdue_on!(_, $db, cutoffs));
+            q = q.filter(super::overdue_on!(_, $db, cutoffs));
         }
         q
-    }};
-}
-
-/// No side state, and in a stage since before that stage's cutoff, as a boxed condition on a
-/// query source `$qs` holding `engagements`, for backend `$db`.
-macro_rules! overdue_on {
-    ($qs:ty, $db:ty, $cutoffs:expr) => {{
-        let mut any: Box<dyn BoxableExpression<$qs, $db, SqlType = Bool>> =
-            Box::new(diesel::dsl::sql::<Bool>("1 = 0"));
-        for (stage, cutoff) in $cutoffs {
-            any = Box::new(
-                any.or(engagements::stage
-                    .eq(stage.clone())
-                    .and(engagements::stage_since.lt(*cutoff))),
-            );
-        }
-        Box::new(engagements::side_state.is_null().and(any))
-            as Box<dyn BoxableExpression<$qs, $db, SqlType = Bool>>
     }};
 }
 
@@ -96,10 +78,10 @@ pub struct Group {
     pub overdue: Option<i64>,
 }
 
-/// The summary's one pass (an index-only range of `dashboard_engagements_idx`): counts per
-/// (prefecture, tier, organisation, stage, side state, backup outcome), with how many of each
-/// are overdue by `cutoffs`. Runs on the native connection: the two-backend wrapper's row
-/// conversion cost more than the rest of the summary (a few thousand rows).
+/// The summary's one pass over the round's engagements (`dashboard_engagements_idx` covers
+/// it): counts per (prefecture, tier, organisation, stage, side state, backup outcome), with
+/// how many of each are overdue by `cutoffs`. Runs on the backend's own connection: converting
+/// a few thousand rows through the two-backend wrapper cost ~15 % more.
 pub fn groups(
     conn: &mut DbConnection,
     f: &Filter,
@@ -107,8 +89,9 @@ pub fn groups(
 ) -> DbResult<Vec<Group>> {
     macro_rules! run {
         ($c:ident, $db:ty) => {{
-            let late = case_when::<_, _, Integer>(overdue_on!(engagements::table, $db, cutoffs), 1)
-                .otherwise(0);
+            let late =
+                case_when::<_, _, Integer>(super::overdue_on!(engagements::table, $db, cutoffs), 1)
+                    .otherwise(0);
             let q = engagements::table
                 .group_by((
                     engagements::prefecture_code,

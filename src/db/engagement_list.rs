@@ -47,15 +47,11 @@ type Condition = Box<
 >;
 
 fn overdue_condition(stages: &[(String, NaiveDateTime)]) -> Condition {
-    let mut cond: Condition = Box::new(diesel::dsl::sql::<Bool>("1 = 0"));
-    for (stage, cutoff) in stages {
-        cond = Box::new(
-            cond.or(engagements::stage
-                .eq(stage.clone())
-                .and(engagements::stage_since.lt(*cutoff))),
-        );
-    }
-    Box::new(engagements::side_state.is_null().and(cond))
+    super::overdue_on!(
+        diesel::dsl::InnerJoinQuerySource<engagements::table, hospitals::table>,
+        MultiBackend,
+        stages
+    )
 }
 
 /// Applies the list's scope and filter to a boxed query over engagements joined with their

@@ -66,6 +66,29 @@ macro_rules! native {
 }
 pub(crate) use native;
 
+/// The overdue rule in SQL: no side state, and in a stage since before that stage's cutoff
+/// (`Sla::cutoffs(now).as_filter()`), as a boxed condition on a query source `$qs` holding
+/// `engagements`, for backend `$db` (`MultiBackend`, or one backend on its own connection).
+macro_rules! overdue_on {
+    ($qs:ty, $db:ty, $cutoffs:expr) => {{
+        use $crate::db::schema::engagements;
+        // Spelled out, not aliased: `$qs` may be `_` (inferred where the condition is used).
+        let mut any: Box<
+            dyn diesel::BoxableExpression<$qs, $db, SqlType = diesel::sql_types::Bool>,
+        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+        for (stage, cutoff) in $cutoffs {
+            any = Box::new(
+                any.or(engagements::stage
+                    .eq(stage.clone())
+                    .and(engagements::stage_since.lt(*cutoff))),
+            );
+        }
+        Box::new(engagements::side_state.is_null().and(any))
+            as Box<dyn diesel::BoxableExpression<$qs, $db, SqlType = diesel::sql_types::Bool>>
+    }};
+}
+pub(crate) use overdue_on;
+
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
