@@ -103,13 +103,14 @@ pub fn insert(conn: &mut DbConnection, new: &NewEngagement) -> DbResult<()> {
         .map_err(Into::into)
 }
 
+/// On the backend's own connection: every step and the timeline load the engagement first.
 pub fn get(conn: &mut DbConnection, id: &EngagementId) -> DbResult<Option<EngagementRow>> {
-    engagements::table
+    super::native!(conn, |c| engagements::table
         .find(id)
         .select(EngagementRow::as_select())
-        .first(conn)
-        .optional()
-        .map_err(Into::into)
+        .first(c)
+        .optional())
+    .map_err(Into::into)
 }
 
 /// The engagement if the scope may see it; otherwise None, as if it did not exist.
