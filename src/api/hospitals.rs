@@ -22,9 +22,7 @@ use crate::domain::{medcode, prefectures, validate};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::step::engagement_scope;
 
-pub use crate::service::hospitals::{
-    hospital_out, load_out, EmrStatus, HospitalOut, SystemVendor, MIN_CONTACTS,
-};
+pub use crate::service::hospitals::{hospital_out, load_out, EmrStatus, HospitalOut, SystemVendor};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

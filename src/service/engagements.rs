@@ -114,13 +114,9 @@ pub struct EngagementDetail {
     pub version: i64,
 }
 
-pub fn stage_of(e: &EngagementRow) -> Stage {
-    e.stage
-}
-
 pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
     config.sla.is_overdue(
-        stage_of(e),
+        e.stage,
         e.side_state,
         utc(e.stage_since),
         config.clock.now_utc(),
@@ -191,7 +187,7 @@ pub fn detail_of(
         hearing_scheduled: more.hearing_scheduled,
         backup_proposed: more.backup_proposed,
     };
-    let stage = stage_of(&e);
+    let stage = e.stage;
     Ok(EngagementDetail {
         overdue: overdue(config, &e),
         next_action: rules::next_action(stage, &facts, &progress, utc(e.stage_since)),

@@ -13,6 +13,12 @@ use crate::error::AppResult;
 /// The programme wants at least two named contacts with an email per hospital.
 pub const MIN_CONTACTS: i64 = 2;
 
+/// A hospital needs contacts until `MIN_CONTACTS` live ones have an email (the scheduling mail
+/// goes to them).
+pub fn needs_contacts(with_email: i64) -> bool {
+    with_email < MIN_CONTACTS
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmrStatus {
@@ -73,7 +79,7 @@ pub fn hospital_out(h: HospitalRow, contacts: Vec<ContactRow>) -> HospitalOut {
             contact: h.vendor_contact,
             email: h.vendor_email,
         },
-        needs_contacts: with_email < MIN_CONTACTS,
+        needs_contacts: needs_contacts(with_email),
         contacts: contacts.into_iter().map(Into::into).collect(),
         created_at: utc(h.created_at),
         updated_at: utc(h.updated_at),

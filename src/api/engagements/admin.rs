@@ -134,7 +134,7 @@ pub async fn assign(
             let targets = match (ids, query) {
                 (Some(ids), _) => ids,
                 (None, Some(q)) => {
-                    let f = q.filter(conn, &config)?;
+                    let f = q.filter(conn, &config.sla.cutoffs(config.clock.now_utc()))?;
                     db::engagement_list::ids(conn, &db::Scope::All, &f)?
                 }
                 (None, None) => Vec::new(),

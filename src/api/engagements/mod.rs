@@ -26,7 +26,7 @@ use crate::db::engagement_list::{Filter, KeyAfter, Sort};
 use crate::db::{self, utc, DbConnection};
 use crate::domain::events::EventKind;
 use crate::domain::ids::EngagementId;
-use crate::domain::pipeline::{Action, MemorandumStatus, Milestone, SideState, Stage};
+use crate::domain::pipeline::{Action, Cutoffs, MemorandumStatus, Milestone, SideState, Stage};
 use crate::domain::prefectures;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::service::cursor;
@@ -85,7 +85,9 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    pub fn filter(&self, conn: &mut DbConnection, config: &Config) -> AppResult<Filter> {
+    /// The list's filter; `cutoffs` are the request's one reading of the overdue rule (the
+    /// items' flags use the same).
+    pub fn filter(&self, conn: &mut DbConnection, cutoffs: &Cutoffs) -> AppResult<Filter> {
         let mut errors = Vec::new();
         let round_id = match &self.round {
             Some(r) => match db::rounds::find(conn, r)? {
@@ -118,7 +120,6 @@ impl ListQuery {
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
-        let now = config.clock.now_utc();
         Ok(Filter {
             round_id,
             prefecture_code,
@@ -128,10 +129,7 @@ impl ListQuery {
             organization_id: self.organization_id.clone(),
             unassigned: self.unassigned.unwrap_or(false),
             ids: None,
-            overdue: self
-                .overdue
-                .filter(|o| *o)
-                .map(|_| config.sla.cutoffs(now).as_filter()),
+            overdue: self.overdue.filter(|o| *o).map(|_| cutoffs.as_filter()),
             text: self
                 .q
                 .clone()
@@ -208,7 +206,8 @@ pub async fn list_engagements(
     let list = state
         .read_as(caller, move |conn, actor| {
             let scope = engagement_scope(conn, actor)?;
-            let filter = q.filter(conn, &config)?;
+            let cutoffs = config.sla.cutoffs(config.clock.now_utc());
+            let filter = q.filter(conn, &cutoffs)?;
             let total = match count {
                 true => Some(db::engagement_list::count(conn, &scope, &filter)?),
                 false => None,
@@ -222,11 +221,10 @@ pub async fn list_engagements(
                     r.0.id.to_string(),
                 )
             });
-            let cutoffs = config.sla.cutoffs(config.clock.now_utc());
             let items = rows
                 .into_iter()
                 .map(|(e, (name, code), with_email)| EngagementSummary {
-                    needs_contacts: with_email < super::hospitals::MIN_CONTACTS,
+                    needs_contacts: crate::service::hospitals::needs_contacts(with_email),
                     overdue: cutoffs.is_overdue(e.stage, e.side_state, utc(e.stage_since)),
                     hospital: HospitalBrief {
                         id: e.hospital_id.clone(),
