@@ -17,15 +17,23 @@ use helpers::{institution_code, spawn_with, TestApp};
 
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 static SQL: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Statements prepared and kept in a connection's cache.
+static CACHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn counter() -> Option<Box<dyn Instrumentation>> {
-    Some(Box::new(|event: InstrumentationEvent<'_>| {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
+    Some(Box::new(|event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { query, .. } => {
             COUNT.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut sql) = SQL.lock() {
                 sql.push(query.to_string());
             }
         }
+        InstrumentationEvent::CacheQuery { sql, .. } => {
+            if let Ok(mut cached) = CACHED.lock() {
+                cached.push(sql.to_owned());
+            }
+        }
+        _ => {}
     }))
 }
 
@@ -80,4 +88,35 @@ async fn reads_run_a_handful_of_statements_including_authentication() {
             <= 2
     );
     assert!(statements(&app, a, "/api/v1/hospitals?prefecture=13&limit=50").await <= 3);
+
+    // The list's page (sorted by stage, on its second page) and the summary's grouped count
+    // are prepared once per connection and kept: statements holding SQL of diesel's `sql()`
+    // are never cached, so they were parsed and planned again on every request.
+    let h2 = app
+        .hospital(a, &institution_code("13", 5, 2), "計数第二病院", 80)
+        .await;
+    app.engagement(a, &h2, None).await;
+    let first = app
+        .get("/api/v1/engagements?sort=stage&limit=1", a)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let path = format!("/api/v1/engagements?sort=stage&limit=1&cursor={cursor}");
+    assert_eq!(app.get(&path, a).await.status(), 200);
+    assert_eq!(app.get("/api/v1/dashboard/summary", a).await.status(), 200);
+    let cached = CACHED.lock().unwrap().clone();
+    let kept = |needle: &str| cached.iter().any(|sql| sql.contains(needle));
+    assert!(kept(
+        "FROM contacts WHERE contacts.hospital_id = engagements.hospital_id"
+    ));
+    assert!(
+        kept("CASE engagements.stage WHEN"),
+        "the stage order and keyset"
+    );
+    assert!(kept("GROUP BY"), "the summary");
 }

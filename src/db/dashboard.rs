@@ -11,10 +11,12 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
 use super::engagement_list::KeyAfter;
+use super::fixed::Fixed;
 use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
 };
+use super::types::ShortText;
 use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::ids::{EngagementId, OrganizationId, RoundId};
@@ -64,13 +66,13 @@ macro_rules! narrow {
     }};
 }
 
-/// Engagements of one kind: where, which tier, whose, at what stage, in which side state, with
-/// which backup outcome.
+/// Engagements of one kind: where, which tier, whose (an organisation id), at what stage, in
+/// which side state, with which backup outcome.
 #[derive(Debug, Clone, Queryable)]
 pub struct Group {
-    pub prefecture_code: String,
-    pub tier: Option<String>,
-    pub organization_id: Option<OrganizationId>,
+    pub prefecture_code: ShortText,
+    pub tier: Option<ShortText>,
+    pub organization_id: Option<ShortText>,
     pub stage: Stage,
     pub side_state: Option<SideState>,
     pub backup: Option<BackupOutcome>,
@@ -267,13 +269,11 @@ pub fn hospital_lines(
     }
     let dir = if descending { "DESC" } else { "ASC" };
     q = match key {
-        None => q.order(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+        None => q.order(Fixed::<diesel::sql_types::Text>::new(format!(
             "hospitals.institution_code {dir}"
         ))),
         Some(k) => q
-            .order(diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
-                "{k} {dir}"
-            )))
+            .order(Fixed::<diesel::sql_types::Text>::new(format!("{k} {dir}")))
             .then_order_by(hospitals::institution_code.asc()),
     };
     if let Some(limit) = limit {

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use super::fixed::Fixed;
 use super::schema::{engagements, hospitals};
 use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
@@ -197,45 +198,22 @@ pub(crate) fn keyset<QS>(
     after: &KeyAfter,
     id: &str,
 ) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Text, Timestamp};
     let op = if descending { "<" } else { ">" };
     let id = id.to_owned();
-    let Some(k) = key else {
-        return Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id));
+    let bind = |f: Fixed<Bool>| match after {
+        KeyAfter::Int(v) => f.int(*v),
+        KeyAfter::Text(v) => f.text(v.clone()),
+        KeyAfter::Time(v) => f.time(*v),
+        KeyAfter::Id => f,
     };
-    let head = format!("({k} {op} ");
-    let mid = format!(" OR ({k} = ");
-    let tail = format!(" AND {tie} > ");
-    match after.clone() {
-        KeyAfter::Int(v) => Box::new(
-            sql::<Bool>(&head)
-                .bind::<BigInt, _>(v)
-                .sql(&mid)
-                .bind::<BigInt, _>(v)
-                .sql(&tail)
-                .bind::<Text, _>(id)
+    match (key, after) {
+        (Some(k), KeyAfter::Int(_) | KeyAfter::Text(_) | KeyAfter::Time(_)) => Box::new(
+            bind(bind(Fixed::new(format!("({k} {op} "))).sql(format!(" OR ({k} = ")))
+                .sql(format!(" AND {tie} > "))
+                .text(id)
                 .sql("))"),
         ),
-        KeyAfter::Text(v) => Box::new(
-            sql::<Bool>(&head)
-                .bind::<Text, _>(v.clone())
-                .sql(&mid)
-                .bind::<Text, _>(v)
-                .sql(&tail)
-                .bind::<Text, _>(id)
-                .sql("))"),
-        ),
-        KeyAfter::Time(v) => Box::new(
-            sql::<Bool>(&head)
-                .bind::<Timestamp, _>(v)
-                .sql(&mid)
-                .bind::<Timestamp, _>(v)
-                .sql(&tail)
-                .bind::<Text, _>(id)
-                .sql("))"),
-        ),
-        KeyAfter::Id => Box::new(sql::<Bool>(&format!("{tie} {op} ")).bind::<Text, _>(id)),
+        _ => Box::new(Fixed::new(format!("{tie} {op} ")).text(id)),
     }
 }
 
@@ -250,13 +228,12 @@ pub fn list(
     after: Option<(&KeyAfter, &str)>,
     limit: i64,
 ) -> DbResult<Vec<ListRow>> {
-    use diesel::dsl::sql;
     let q = engagements::table
         .inner_join(hospitals::table)
         .select((
             ListItem::as_select(),
             (hospitals::name, hospitals::institution_code),
-            sql::<diesel::sql_types::BigInt>(CONTACTS_WITH_EMAIL),
+            Fixed::<diesel::sql_types::BigInt>::new(CONTACTS_WITH_EMAIL),
         ))
         .into_boxed::<MultiBackend>();
     let mut q = filtered!(q, scope, f);
@@ -269,7 +246,7 @@ pub fn list(
         Some(k) => {
             let dir = if descending { "DESC" } else { "ASC" };
             q.order((
-                sql::<diesel::sql_types::Text>(&format!("{k} {dir}")),
+                Fixed::<diesel::sql_types::Text>::new(format!("{k} {dir}")),
                 engagements::id.asc(),
             ))
         }

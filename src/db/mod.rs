@@ -9,6 +9,7 @@ pub mod engagement_list;
 pub mod engagements;
 mod error;
 pub mod files;
+pub mod fixed;
 pub mod hearings;
 pub mod hospitals;
 pub mod idempotency;
@@ -75,7 +76,9 @@ macro_rules! overdue_on {
         // Spelled out, not aliased: `$qs` may be `_` (inferred where the condition is used).
         let mut any: Box<
             dyn diesel::BoxableExpression<$qs, $db, SqlType = diesel::sql_types::Bool>,
-        > = Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"));
+        > = Box::new($crate::db::fixed::Fixed::<diesel::sql_types::Bool>::new(
+            "1 = 0",
+        ));
         for (stage, cutoff) in $cutoffs {
             any = Box::new(
                 any.or(engagements::stage

@@ -10,10 +10,14 @@ use std::fmt;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
+use diesel::sqlite::{Sqlite, SqliteValue};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+use super::{MultiBackend, MultiRawValue};
 
 /// A stored text that names no variant of the column's enum.
 #[derive(Debug)]
@@ -34,6 +38,110 @@ impl fmt::Display for BadValue {
 
 impl std::error::Error for BadValue {}
 
+/// Reads a TEXT value in place, without the allocation of going through `String`: enums and
+/// short keys are read by the thousand in the dashboards (a `String` per value was a sixth of
+/// the summary's instructions).
+pub trait BorrowText: Backend {
+    fn with_text<R>(value: Self::RawValue<'_>, f: impl FnOnce(&str) -> R)
+        -> deserialize::Result<R>;
+}
+
+impl BorrowText for Pg {
+    fn with_text<R>(value: PgValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        Ok(f(std::str::from_utf8(value.as_bytes())?))
+    }
+}
+
+impl BorrowText for Sqlite {
+    fn with_text<R>(
+        mut value: SqliteValue<'_, '_, '_>,
+        f: impl FnOnce(&str) -> R,
+    ) -> deserialize::Result<R> {
+        Ok(f(value.read_text()))
+    }
+}
+
+impl BorrowText for MultiBackend {
+    fn with_text<R>(value: MultiRawValue<'_>, f: impl FnOnce(&str) -> R) -> deserialize::Result<R> {
+        match value {
+            MultiRawValue::Pg(v) => Pg::with_text(v, f),
+            MultiRawValue::Sqlite(v) => Sqlite::with_text(v, f),
+        }
+    }
+}
+
+/// A short text (a prefecture code, a tier label, an id) held without a heap allocation when
+/// it fits: the summary reads three per group, a few thousand groups per request.
+#[derive(Clone, FromSqlRow)]
+pub enum ShortText {
+    Inline { len: u8, bytes: [u8; SHORT] },
+    Heap(Box<str>),
+}
+
+const SHORT: usize = 46;
+
+impl ShortText {
+    pub fn new(s: &str) -> Self {
+        let mut bytes = [0; SHORT];
+        match bytes.get_mut(..s.len()) {
+            Some(head) => {
+                head.copy_from_slice(s.as_bytes());
+                ShortText::Inline {
+                    len: s.len() as u8,
+                    bytes,
+                }
+            }
+            None => ShortText::Heap(s.into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Always whole UTF-8: copied from a `&str` in `new`.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes, for comparisons that need not check UTF-8 again.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ShortText::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            ShortText::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl PartialEq for ShortText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ShortText {}
+
+impl PartialOrd for ShortText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The order of the text (UTF-8 bytes sort as their characters).
+impl Ord for ShortText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<DB: BorrowText> FromSql<Text, DB> for ShortText {
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        DB::with_text(bytes, ShortText::new)
+    }
+}
+
 /// Implements TEXT storage for enums that have `as_str(self) -> &'static str` and
 /// `parse(&str) -> Option<Self>`, for every backend (raw `sql_query` rows load per backend).
 macro_rules! text_enum {
@@ -44,16 +152,13 @@ macro_rules! text_enum {
             #[allow(dead_code)]
             struct Proxy($ty);
 
-            impl<DB> FromSql<Text, DB> for $ty
-            where
-                DB: Backend,
-                String: FromSql<Text, DB>,
-            {
+            impl<DB: BorrowText> FromSql<Text, DB> for $ty {
                 fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
-                    let s = <String as FromSql<Text, DB>>::from_sql(bytes)?;
-                    <$ty>::parse(&s).ok_or_else(|| {
-                        Box::new(BadValue { column: $column, value: s }) as Box<_>
-                    })
+                    DB::with_text(bytes, |s| {
+                        <$ty>::parse(s).ok_or_else(|| {
+                            Box::new(BadValue { column: $column, value: s.to_owned() }) as Box<_>
+                        })
+                    })?
                 }
             }
 
@@ -221,6 +326,30 @@ mod tests {
         let err = format!("{:?}", bad.unwrap_err());
         assert!(err.contains("DeserializationError"), "{err}");
         assert!(err.contains("column: \"stage\""), "{err}");
+    }
+
+    #[test]
+    fn short_texts_read_back_inline_or_on_the_heap() {
+        let mut c = conn();
+        let long = "長い組織名".repeat(5); // 75 bytes: more than fits inline
+        for text in [
+            "13",
+            "01a252ec-0f3b-712d-8dd7-f4c71e38de0b",
+            "",
+            long.as_str(),
+        ] {
+            let back: ShortText = diesel::select(text.into_sql::<Text>())
+                .get_result(&mut c)
+                .unwrap();
+            assert_eq!(back.as_str(), text);
+            assert_eq!(back, ShortText::new(text));
+        }
+        assert!(matches!(ShortText::new(&long), ShortText::Heap(_)));
+        assert!(matches!(
+            ShortText::new("100-199"),
+            ShortText::Inline { .. }
+        ));
+        assert!(ShortText::new("01") < ShortText::new("13"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{resolve, Resolved, ScopeParams, Viewer};
+use crate::db::types::ShortText;
 use crate::db::{self, DbConnection};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::flow::{completion_rate, StageCounts};
@@ -179,23 +180,24 @@ pub fn summary(
     let mut totals = Counts::default();
     let mut all_by_stage = StageCounts::default();
     let mut by_pref = vec![Counts::default(); prefs.len()];
-    let mut by_tier: Vec<(Option<&str>, Counts)> = Vec::new();
-    let mut by_org: Vec<(Option<&OrganizationId>, Counts)> = Vec::new();
-    let mut active: Vec<((usize, &str), i64)> = Vec::new();
+    let mut by_tier: Vec<(Option<&ShortText>, Counts)> = Vec::new();
+    let mut by_org: Vec<(Option<&ShortText>, Counts)> = Vec::new();
+    let mut active: Vec<((usize, &ShortText), i64)> = Vec::new();
     for g in &groups {
         totals.add(g);
         *all_by_stage.get_mut(g.stage) += g.count;
-        let pref = prefecture_index(prefs, &g.prefecture_code);
+        let pref = prefecture_index(prefs, g.prefecture_code.as_bytes());
         if let Some(i) = pref {
             by_pref[i].add(g);
         }
-        entry(&mut by_tier, g.tier.as_deref()).add(g);
+        let tier = g.tier.as_ref();
+        entry(&mut by_tier, tier).add(g);
         entry(&mut by_org, g.organization_id.as_ref()).add(g);
         let gone = matches!(
             g.side_state,
             Some(SideState::Declined | SideState::Withdrawn)
         );
-        if let (Some(p), Some(t), false) = (pref, g.tier.as_deref(), gone) {
+        if let (Some(p), Some(t), false) = (pref, tier, gone) {
             *entry(&mut active, (p, t)) += g.count;
         }
     }
@@ -233,7 +235,7 @@ pub fn summary(
             code: p.code.clone(),
             name: p.name_ja.clone(),
             slots: slots_of(Some(&p.code), None),
-            counts: prefecture_index(prefs, &p.code)
+            counts: prefecture_index(prefs, p.code.as_bytes())
                 .map(|i| by_pref[i].rated())
                 .unwrap_or_default(),
         })
@@ -248,12 +250,13 @@ pub fn summary(
             slots: slots_of(None, Some(&t.label)),
             counts: by_tier
                 .iter()
-                .find(|(k, _)| *k == Some(t.label.as_str()))
+                .find(|(k, _)| k.map(ShortText::as_str) == Some(t.label.as_str()))
                 .map(|(_, c)| c.rated())
                 .unwrap_or_default(),
         })
         .collect();
     for (tier, counts) in &by_tier {
+        let tier = tier.map(ShortText::as_str);
         if tier.is_none_or(|t| !r.tiers.iter().any(|x| x.label == t)) {
             tiers.push(TierRow {
                 tier: tier.map(str::to_owned),
@@ -266,7 +269,7 @@ pub fn summary(
     let by_organization = by_org
         .into_iter()
         .map(|(id, counts)| OrganizationRow {
-            organization_id: id.cloned(),
+            organization_id: id.map(|i| OrganizationId::new(i.as_str().to_owned())),
             name: id.and_then(|i| org_names.get(i.as_str()).cloned()),
             counts: counts.rated(),
         })
@@ -293,8 +296,8 @@ pub fn summary(
         cells
             .entry((
                 prefs[*pref].code.clone(),
-                tier_order(tier),
-                (*tier).to_owned(),
+                tier_order(tier.as_str()),
+                tier.as_str().to_owned(),
             ))
             .or_default()
             .1 += n;
@@ -333,12 +336,15 @@ pub fn summary(
 }
 
 /// Where `code` is in `prefs` (in code order, so `13` is usually at 12).
-fn prefecture_index(prefs: &[prefectures::Prefecture], code: &str) -> Option<usize> {
-    let guess = code.parse::<usize>().ok()?.checked_sub(1)?;
-    if prefs.get(guess).is_some_and(|p| p.code == code) {
-        return Some(guess);
+fn prefecture_index(prefs: &[prefectures::Prefecture], code: &[u8]) -> Option<usize> {
+    let guess = match code {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => usize::from((a - b'0') * 10 + (b - b'0')),
+        _ => 0,
+    };
+    match guess.checked_sub(1).and_then(|i| prefs.get(i)) {
+        Some(p) if p.code.as_bytes() == code => Some(guess - 1),
+        _ => prefs.iter().position(|p| p.code.as_bytes() == code),
     }
-    prefs.iter().position(|p| p.code == code)
 }
 
 /// The value kept under `key`, added (zero) if missing.
