@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod dashboard;
 pub mod demo;
 pub mod emails;
+pub mod engagement_list;
 pub mod engagements;
 pub mod hearings;
 pub mod hospitals;
