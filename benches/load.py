@@ -389,7 +389,8 @@ def cmd_report(a):
         ("rss_after_mb", "RSS idle after the load (MB)"),
         ("threads_after", "threads after the load"),
         ("summary_ms", "dashboard summary, one client, p50 (ms)"),
-        ("groupby_ms", "its raw GROUP BY via sqlite3/psql (ms)"),
+        ("groupby_ms", "the issue's raw GROUP BY via sqlite3/psql (ms)"),
+        ("groupby_own_ms", "the summary's own grouped statement via sqlite3/psql (ms)"),
     ]
     out += ["", "| measure | " + " | ".join(backends) + " |",
             "|---|" + "---:|" * len(backends)]
