@@ -25,14 +25,21 @@ pub struct Claims {
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Built once: every API request verifies a token.
+    validation: Validation,
     pub ttl_secs: i64,
 }
 
 impl Keys {
     pub fn new(secret: &[u8], ttl_secs: i64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            validation,
             ttl_secs,
         }
     }
@@ -56,11 +63,7 @@ impl Keys {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_issuer(&[ISSUER]);
-        v.set_audience(&[AUDIENCE]);
-        v.leeway = 5;
-        Ok(decode::<Claims>(token, &self.decoding, &v)?.claims)
+        Ok(decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
     }
 }
 
