@@ -74,8 +74,8 @@ async fn reads_run_a_handful_of_statements_including_authentication() {
 
     // Authentication is one statement of each.
     assert!(statements(&app, a, "/api/v1/me").await <= 2);
-    assert!(statements(&app, a, &format!("/api/v1/engagements/{e}")).await <= 5);
-    assert!(statements(&app, &w.coord_a, &format!("/api/v1/engagements/{e}")).await <= 6);
+    assert!(statements(&app, a, &format!("/api/v1/engagements/{e}")).await <= 4);
+    assert!(statements(&app, &w.coord_a, &format!("/api/v1/engagements/{e}")).await <= 5);
     assert!(statements(&app, a, &format!("/api/v1/hospitals/{h}")).await <= 3);
     assert!(statements(&app, a, &format!("/api/v1/engagements/{e}/timeline")).await <= 3);
     assert!(

@@ -1,6 +1,6 @@
 //! The reads behind an engagement's detail, in as few statements as the answer allows: the
-//! engagement with its hospital and round name in one, the facts about its intake, slots,
-//! hearing and backup proposal in another (scalar subqueries).
+//! engagement with its hospital, round name and the facts about its intake, slots, hearing and
+//! backup proposal (scalar subqueries) in one.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,25 +13,6 @@ use super::schema::{
 };
 use super::{DbConnection, DbResult};
 use crate::domain::ids::EngagementId;
-
-/// An engagement, its hospital and its round's name.
-pub fn engagement_with_hospital(
-    conn: &mut DbConnection,
-    id: &EngagementId,
-) -> DbResult<Option<(EngagementRow, HospitalRow, String)>> {
-    super::native!(conn, |c| engagements::table
-        .inner_join(hospitals::table)
-        .inner_join(rounds::table)
-        .filter(engagements::id.eq(id))
-        .select((
-            EngagementRow::as_select(),
-            HospitalRow::as_select(),
-            rounds::name,
-        ))
-        .first(c)
-        .optional()
-        .map_err(Into::into))
-}
 
 /// What the detail says about an engagement besides its own row and milestones.
 #[derive(Debug, Clone)]
@@ -46,11 +27,13 @@ pub struct DetailFacts {
     pub hearing_at: Option<NaiveDateTime>,
 }
 
-pub fn detail_facts(
+/// An engagement, its hospital, its round's name and the facts about it, in one statement (the
+/// facts as scalar subqueries): the detail's first read.
+pub fn engagement_detail(
     conn: &mut DbConnection,
     id: &EngagementId,
     now: NaiveDateTime,
-) -> DbResult<DetailFacts> {
+) -> DbResult<Option<(EngagementRow, HospitalRow, String, DetailFacts)>> {
     let questionnaire = questionnaire_responses::table
         .filter(questionnaire_responses::engagement_id.eq(id))
         .select(questionnaire_responses::status)
@@ -78,23 +61,34 @@ pub fn detail_facts(
         .inner_join(hearing_slots::table.on(hearing_slots::id.eq(hearings::slot_id)))
         .select(hearing_slots::starts_at)
         .single_value();
-    type Row = (
+    type Facts = (
         Option<String>,
         Option<i64>,
         Option<String>,
         Option<String>,
         Option<NaiveDateTime>,
     );
-    let (questionnaire_status, open_slots, backup, hearing, hearing_at) = super::native!(
-        conn,
-        |c| diesel::select((questionnaire, open_slots, backup, hearing, hearing_at))
-            .get_result::<Row>(c)
-    )?;
-    Ok(DetailFacts {
-        questionnaire_status,
-        open_slots: open_slots.unwrap_or(0),
-        backup_proposed: backup.is_some(),
-        hearing_scheduled: hearing.is_some(),
-        hearing_at,
-    })
+    let row = super::native!(conn, |c| engagements::table
+        .inner_join(hospitals::table)
+        .inner_join(rounds::table)
+        .filter(engagements::id.eq(id))
+        .select((
+            EngagementRow::as_select(),
+            HospitalRow::as_select(),
+            rounds::name,
+            (questionnaire, open_slots, backup, hearing, hearing_at),
+        ))
+        .first::<(EngagementRow, HospitalRow, String, Facts)>(c)
+        .optional())?;
+    Ok(row.map(|(e, h, round, facts)| {
+        let (questionnaire_status, open_slots, backup, hearing, hearing_at) = facts;
+        let facts = DetailFacts {
+            questionnaire_status,
+            open_slots: open_slots.unwrap_or(0),
+            backup_proposed: backup.is_some(),
+            hearing_scheduled: hearing.is_some(),
+            hearing_at,
+        };
+        (e, h, round, facts)
+    }))
 }

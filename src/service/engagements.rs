@@ -123,44 +123,49 @@ pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
     )
 }
 
-/// Everything a coordinator needs on one engagement, read in the caller's transaction.
+/// Everything a coordinator needs on one engagement, read in the caller's transaction (after a
+/// step, from its row).
 pub fn detail(
     conn: &mut DbConnection,
     config: &Config,
     e: EngagementRow,
 ) -> AppResult<EngagementDetail> {
-    let (_, hospital, round_name) = db::detail::engagement_with_hospital(conn, &e.id)?
-        .ok_or_else(|| anyhow::anyhow!("engagement {} lost its hospital or round", e.id))?;
-    detail_of(conn, config, e, hospital, round_name)
+    let (_, hospital, round_name, facts) =
+        db::detail::engagement_detail(conn, &e.id, config.clock.now())?
+            .ok_or_else(|| anyhow::anyhow!("engagement {} lost its hospital or round", e.id))?;
+    detail_of(conn, config, e, hospital, round_name, facts)
 }
 
-/// An engagement the caller may see with its hospital and round name, in one statement (404
-/// otherwise, as [`pipeline::load`]).
-pub fn load_with_hospital(
+/// The detail of an engagement the caller may see (404 otherwise, as [`pipeline::load`]), in
+/// three statements: the engagement with its hospital, round and facts; its milestones; the
+/// hospital's contacts.
+pub fn read_detail(
     conn: &mut DbConnection,
+    config: &Config,
     actor: &crate::auth::Actor,
     id: &EngagementId,
-) -> AppResult<(EngagementRow, db::hospitals::HospitalRow, String)> {
+) -> AppResult<EngagementDetail> {
     let scope = pipeline::engagement_scope(conn, actor)?;
-    db::detail::engagement_with_hospital(conn, id)?
-        .filter(|(e, _, _)| match &scope {
-            db::Scope::All => true,
-            db::Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
-        })
-        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))
+    let (e, hospital, round_name, facts) =
+        db::detail::engagement_detail(conn, id, config.clock.now())?
+            .filter(|(e, ..)| match &scope {
+                db::Scope::All => true,
+                db::Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
+            })
+            .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
+    detail_of(conn, config, e, hospital, round_name, facts)
 }
 
-/// The detail from rows already read: three more statements (milestones, the facts about
-/// intake, slots, hearing and backup, the contacts).
-pub fn detail_of(
+/// The detail from rows already read, with two more statements (milestones, contacts).
+fn detail_of(
     conn: &mut DbConnection,
     config: &Config,
     e: EngagementRow,
     hospital: db::hospitals::HospitalRow,
     round_name: String,
+    more: db::detail::DetailFacts,
 ) -> AppResult<EngagementDetail> {
     let rows = db::engagements::milestones(conn, &e.id)?;
-    let more = db::detail::detail_facts(conn, &e.id, config.clock.now())?;
     let facts = rules::Facts {
         milestones: rows
             .iter()

@@ -96,9 +96,7 @@ pub async fn get_engagement(
     let config = state.config.clone();
     let d = state
         .read_as(caller, move |conn, actor| {
-            let (e, hospital, round) =
-                crate::service::engagements::load_with_hospital(conn, actor, &id)?;
-            crate::service::engagements::detail_of(conn, &config, e, hospital, round)
+            crate::service::engagements::read_detail(conn, &config, actor, &id)
         })
         .await?;
     let version = d.version;
