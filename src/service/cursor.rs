@@ -6,6 +6,7 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use crate::db::engagement_list::KeyAfter;
 use crate::error::{AppError, AppResult};
 
 /// A sort key's value in a cursor.
@@ -14,6 +15,16 @@ use crate::error::{AppError, AppResult};
 pub enum Key {
     Int(i64),
     Text(String),
+}
+
+/// The cursor's key for a list's sort key (none when the id alone orders the list).
+pub fn key_after(key: KeyAfter) -> Option<Key> {
+    match key {
+        KeyAfter::Id => None,
+        KeyAfter::Int(v) => Some(v.into()),
+        KeyAfter::Text(v) => Some(v.into()),
+        KeyAfter::Time(v) => Some(v.into()),
+    }
 }
 
 impl From<i64> for Key {

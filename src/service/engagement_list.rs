@@ -133,15 +133,6 @@ fn after(raw: Option<&str>, sort_name: &str, sort: Sort) -> AppResult<Option<(Ke
     Ok(Some((key, a.id)))
 }
 
-fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
-    match key {
-        KeyAfter::Id => None,
-        KeyAfter::Int(v) => Some(v.into()),
-        KeyAfter::Text(v) => Some(v.into()),
-        KeyAfter::Time(v) => Some(v.into()),
-    }
-}
-
 /// A page of the engagements `actor` may see, at most `limit` lines (already checked).
 pub fn list(
     conn: &mut DbConnection,
@@ -164,7 +155,7 @@ pub fn list(
     let rows = db::engagement_list::list(conn, &scope, &filter, sort, desc, after, limit + 1)?;
     let (rows, next_cursor) = cursor::page(rows, limit, sort_name, |r| {
         (
-            cursor_key(db::engagement_list::key_of(sort, r)),
+            cursor::key_after(db::engagement_list::key_of(sort, r)),
             r.0.id.to_string(),
         )
     });

@@ -166,7 +166,7 @@ pub fn hospitals(
     let (page, total, round) = lines(conn, sla, viewer, q, now, sort, after, Some(limit + 1))?;
     let (page, next_cursor) = cursor::page(page, limit, &sort_name, |l| {
         (
-            cursor_key(db::dashboard::line_key_of(sort.0, l)),
+            cursor::key_after(db::dashboard::line_key_of(sort.0, l)),
             l.institution_code.clone(),
         )
     });
@@ -177,15 +177,6 @@ pub fn hospitals(
         items: rows(conn, sla, page, now)?,
         next_cursor,
     })
-}
-
-fn cursor_key(key: KeyAfter) -> Option<cursor::Key> {
-    match key {
-        KeyAfter::Id => None,
-        KeyAfter::Int(v) => Some(v.into()),
-        KeyAfter::Text(v) => Some(v.into()),
-        KeyAfter::Time(v) => Some(v.into()),
-    }
 }
 
 /// All rows of the filtered table, sorted by institution code (for the export).
