@@ -123,16 +123,16 @@ pub fn overdue(config: &Config, e: &EngagementRow) -> bool {
     )
 }
 
-/// Everything a coordinator needs on one engagement, read in the caller's transaction (after a
-/// step, from its row).
+/// Everything a coordinator needs on one engagement, read in the caller's transaction (a
+/// step's answer, a mail's or a page's next action): no scope check.
 pub fn detail(
     conn: &mut DbConnection,
     config: &Config,
-    e: EngagementRow,
+    id: &EngagementId,
 ) -> AppResult<EngagementDetail> {
-    let (_, hospital, round_name, facts) =
-        db::detail::engagement_detail(conn, &e.id, config.clock.now())?
-            .ok_or_else(|| anyhow::anyhow!("engagement {} lost its hospital or round", e.id))?;
+    let (e, hospital, round_name, facts) =
+        db::detail::engagement_detail(conn, id, config.clock.now())?
+            .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
     detail_of(conn, config, e, hospital, round_name, facts)
 }
 

@@ -135,7 +135,7 @@ pub fn queue(conn: &mut DbConnection, app: &Config, links: &LinkKeys, d: &Due) -
     let id = e.id.clone();
     let (event, extra, awaiting) = match d.kind {
         MailKind::OverdueNudge => {
-            let detail = crate::service::engagements::detail(conn, app, e.clone())?;
+            let detail = crate::service::engagements::detail(conn, app, &id)?;
             let Some(next) = detail.next_action.filter(|n| n.awaiting == Party::Hospital) else {
                 return Ok(0);
             };

@@ -62,7 +62,7 @@ pub async fn create(
                     EventKind::Selected,
                     config.clock.now(),
                 )?;
-                created(&detail(conn, &config, e)?)
+                created(&detail(conn, &config, &e.id)?)
             })
         })
         .await?;

@@ -43,9 +43,7 @@ pub fn detail_json(
     config: &Config,
     id: &EngagementId,
 ) -> AppResult<(StatusCode, Value)> {
-    let e = db::engagements::get(conn, id)?
-        .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
-    let d = detail(conn, config, e)?;
+    let d = detail(conn, config, id)?;
     Ok((
         StatusCode::OK,
         serde_json::to_value(d).map_err(anyhow::Error::from)?,

@@ -239,7 +239,7 @@ pub fn render(
     let memo_done = facts.milestones.contains(&Milestone::MemorandumExecuted);
     let name = match purpose {
         Purpose::Landing => {
-            let detail = crate::service::engagements::detail(conn, &state.config, e.clone())
+            let detail = crate::service::engagements::detail(conn, &state.config, &e.id)
                 .map_err(PageError::from)?;
             data["title"] = json!("ご支援のご案内");
             data["asked"] = json!(detail
