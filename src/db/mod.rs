@@ -395,6 +395,23 @@ fn create_sqlite_file(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Switches the file to WAL, waiting its turn. The switch needs the file to itself, and when
+/// another process starting at the same moment holds a lock and wants to write too, SQLite
+/// answers "database is locked" at once instead of waiting out `busy_timeout` (it would be a
+/// deadlock), so the attempt is repeated for as long as the busy timeout would have waited.
+fn switch_to_wal(c: &mut SqliteConnection) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS.into());
+    loop {
+        match c.batch_execute("PRAGMA journal_mode = WAL") {
+            Ok(()) => return Ok(()),
+            Err(e) if e.to_string().contains("locked") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e).context("cannot switch the SQLite database to WAL mode"),
+        }
+    }
+}
+
 /// Applies pending migrations on `conn`, holding a lock for the whole run: `BEGIN IMMEDIATE` on
 /// SQLite (after switching the file to WAL), an advisory lock on PostgreSQL. Without it two
 /// processes starting on an empty database both apply the first migration, and one fails.
@@ -406,8 +423,7 @@ fn migrate(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     };
     match conn {
         DbConnection::Sqlite(c) => {
-            c.batch_execute("PRAGMA journal_mode = WAL")
-                .context("cannot switch the SQLite database to WAL mode")?;
+            switch_to_wal(c)?;
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
                 .context("cannot lock the database to migrate it")?;
             type Tm = <DbConnection as Connection>::TransactionManager;
