@@ -377,11 +377,12 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut a: Server = a;
+    let status = a.process.terminate().await;
     assert_eq!(
-        a.process.terminate().await.code(),
+        status.code(),
         Some(0),
-        "{}",
-        a.process.stderr()
+        "{status}; the log ends with:\n{}",
+        tail(&a.process.stderr(), 40)
     );
     a.process.assert_clean_log();
     let a2 = install.serve(&with(&env, &[("DATA_DIR", &dir_a)])).await;
@@ -423,4 +424,10 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         }
     })
     .await;
+}
+
+/// The last `n` lines of a log: a failure shows how a process ended, not its whole run.
+fn tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
