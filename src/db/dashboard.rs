@@ -16,6 +16,7 @@ use super::schema::{
     backup_proposals, engagements, events, hearing_slots, hearings, hospitals, milestones,
     organizations, questionnaire_responses,
 };
+use super::stamp::Stamp;
 use super::types::ShortText;
 use super::{DbConnection, DbResult, MultiBackend};
 use crate::domain::backup::BackupOutcome;
@@ -183,6 +184,7 @@ pub struct HospitalLine {
     pub prefecture_code: String,
     pub tier: Option<String>,
     pub stage: String,
+    #[diesel(deserialize_as = Stamp)]
     pub stage_since: NaiveDateTime,
     pub side_state: Option<String>,
     pub organization_id: Option<OrganizationId>,

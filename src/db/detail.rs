@@ -11,6 +11,7 @@ use super::schema::{
     backup_proposals, engagements, hearing_slots, hearings, hospitals, questionnaire_responses,
     rounds,
 };
+use super::stamp::OptStamp;
 use super::{DbConnection, DbResult};
 use crate::domain::ids::EngagementId;
 
@@ -66,7 +67,7 @@ pub fn engagement_detail(
         Option<i64>,
         Option<String>,
         Option<String>,
-        Option<NaiveDateTime>,
+        OptStamp,
     );
     let row = super::native!(conn, |c| engagements::table
         .inner_join(hospitals::table)
@@ -87,7 +88,7 @@ pub fn engagement_detail(
             open_slots: open_slots.unwrap_or(0),
             backup_proposed: backup.is_some(),
             hearing_scheduled: hearing.is_some(),
-            hearing_at,
+            hearing_at: hearing_at.into(),
         };
         (e, h, round, facts)
     }))

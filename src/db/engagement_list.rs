@@ -7,6 +7,7 @@ use diesel::sql_types::Bool;
 
 use super::fixed::Fixed;
 use super::schema::{engagements, hospitals};
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult, MultiBackend, Scope};
 use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
 use crate::domain::pipeline::{SideState, Stage};
@@ -127,8 +128,10 @@ pub struct ListItem {
     pub rank: Option<i64>,
     pub secondary: bool,
     pub stage: Stage,
+    #[diesel(deserialize_as = Stamp)]
     pub stage_since: NaiveDateTime,
     pub side_state: Option<SideState>,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }

@@ -4,6 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{engagements, events, milestones};
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult, Scope};
 use crate::domain::events::EventKind;
 use crate::domain::ids::{EngagementId, HospitalId, OrganizationId, RoundId};
@@ -22,6 +23,7 @@ pub struct EngagementRow {
     pub secondary: bool,
     pub note: Option<String>,
     pub stage: Stage,
+    #[diesel(deserialize_as = Stamp)]
     pub stage_since: NaiveDateTime,
     pub side_state: Option<SideState>,
     pub side_reason: Option<String>,
@@ -29,7 +31,9 @@ pub struct EngagementRow {
     pub memorandum_status: Option<MemorandumStatus>,
     pub memorandum_template: Option<String>,
     pub memorandum_executed_on: Option<NaiveDate>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }
@@ -75,6 +79,7 @@ pub struct EngagementChanges {
 pub struct MilestoneRow {
     pub engagement_id: EngagementId,
     pub kind: String,
+    #[diesel(deserialize_as = Stamp)]
     pub at: NaiveDateTime,
     pub actor: String,
 }
@@ -84,6 +89,7 @@ pub struct MilestoneRow {
 pub struct EventRow {
     pub id: String,
     pub engagement_id: EngagementId,
+    #[diesel(deserialize_as = Stamp)]
     pub at: NaiveDateTime,
     pub actor_kind: String,
     pub actor_id: Option<String>,

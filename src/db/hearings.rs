@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{hearing_slots, hearings};
+use super::stamp::{OptStamp, Stamp};
 use super::types::Json;
 use super::{DbConnection, DbResult};
 use crate::domain::hearings::{Attendee, HearingStatus};
@@ -14,13 +15,17 @@ use crate::domain::ids::EngagementId;
 pub struct SlotRow {
     pub id: String,
     pub engagement_id: EngagementId,
+    #[diesel(deserialize_as = Stamp)]
     pub starts_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub ends_at: NaiveDateTime,
     /// `online` or `onsite`.
     pub format: String,
     pub meeting_url: Option<String>,
     pub place: Option<String>,
+    #[diesel(deserialize_as = OptStamp)]
     pub withdrawn_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -36,7 +41,9 @@ pub struct HearingRow {
     pub outcome_note: Option<String>,
     pub minutes_document_id: Option<String>,
     pub cancel_reason: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub booked_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{contacts, engagements, hospitals};
+use super::stamp::{OptStamp, Stamp};
 use super::{DbConnection, DbResult, Scope};
 use crate::domain::ids::{ContactId, HospitalId};
 
@@ -22,7 +23,9 @@ pub struct HospitalRow {
     pub vendor_company: Option<String>,
     pub vendor_contact: Option<String>,
     pub vendor_email: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }
@@ -39,8 +42,11 @@ pub struct ContactRow {
     pub phone: Option<String>,
     pub charset: String,
     pub position: i64,
+    #[diesel(deserialize_as = OptStamp)]
     pub removed_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Set by the mail scheduler when it could not queue mail to this contact.

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{documents, questionnaire_responses, questionnaire_templates};
+use super::stamp::{OptStamp, Stamp};
 use super::types::Json;
 use super::{DbConnection, DbResult};
 use crate::domain::documents::Purpose;
@@ -22,6 +23,7 @@ pub struct DocumentRow {
     pub size: i64,
     pub sha256: String,
     pub storage_key: String,
+    #[diesel(deserialize_as = Stamp)]
     pub uploaded_at: NaiveDateTime,
     pub uploaded_by: String,
     /// How the object is sealed (see `files::Seal`); all `None` for a legacy plaintext object.
@@ -86,6 +88,7 @@ pub struct TemplateRow {
     pub key: String,
     pub version: i64,
     pub body: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -158,9 +161,12 @@ pub struct ResponseRow {
     pub template_id: String,
     pub answers: Json<Answers>,
     pub status: ResponseStatus,
+    #[diesel(deserialize_as = OptStamp)]
     pub submitted_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptStamp)]
     pub reviewed_at: Option<NaiveDateTime>,
     pub review_comment: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::link_tokens;
+use super::stamp::{OptStamp, Stamp};
 use super::{DbConnection, DbResult};
 use crate::domain::ids::{ContactId, EngagementId};
 
@@ -16,9 +17,13 @@ pub struct LinkRow {
     pub engagement_id: EngagementId,
     pub contact_id: ContactId,
     pub purpose: String,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub revoked_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub last_used_at: Option<NaiveDateTime>,
 }
 

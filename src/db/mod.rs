@@ -22,6 +22,7 @@ pub mod retention;
 pub mod rounds;
 pub mod schema;
 pub mod sessions;
+pub mod stamp;
 pub mod tokens;
 pub mod types;
 pub mod users;

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{organizations, users};
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,7 +15,9 @@ pub struct OrgRow {
     pub name: String,
     pub kind: String,
     pub parent_id: Option<OrganizationId>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
     pub mail_signature: Option<String>,

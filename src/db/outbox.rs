@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
 
 use super::schema::outbox;
+use super::stamp::{OptStamp, Stamp};
 use super::{DbConnection, DbResult};
 use crate::domain::ids::{ContactId, EngagementId};
 
@@ -55,11 +56,16 @@ pub struct OutboxRow {
     pub raw: String,
     pub status: OutboxStatus,
     pub attempts: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub next_attempt_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub locked_until: Option<NaiveDateTime>,
     pub last_error: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub sent_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{engagements, rounds, support_slots};
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -15,7 +16,9 @@ pub struct RoundRow {
     pub fiscal_year: i64,
     /// JSON list of tiers.
     pub tiers: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
 }
@@ -27,6 +30,7 @@ pub struct SlotRow {
     pub prefecture_code: String,
     pub tier: String,
     pub slots: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

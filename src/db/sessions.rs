@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::dashboard_sessions;
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -14,8 +15,11 @@ pub struct SessionRow {
     pub id: String,
     pub user_id: UserId,
     pub csrf: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub last_seen_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub expires_at: NaiveDateTime,
 }
 

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{api_tokens, users};
+use super::stamp::{OptStamp, Stamp};
 use super::users::UserRow;
 use super::{DbConnection, DbResult};
 
@@ -16,9 +17,13 @@ pub struct TokenRow {
     pub name: String,
     pub token_hash: String,
     pub prefix: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = OptStamp)]
     pub expires_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptStamp)]
     pub last_used_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptStamp)]
     pub revoked_at: Option<NaiveDateTime>,
 }
 

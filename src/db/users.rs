@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::users;
+use super::stamp::Stamp;
 use super::{DbConnection, DbResult, Scope};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -18,7 +19,9 @@ pub struct UserRow {
     pub prefecture_code: Option<String>,
     pub password_hash: String,
     pub active: bool,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
     pub version: i64,
     /// Raised whenever access tokens issued before must stop working.

@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{backup_proposals, engagements, findings};
+use super::stamp::{OptStamp, Stamp};
 use super::{DbConnection, DbResult};
 use crate::domain::backup::BackupOutcome;
 use crate::domain::findings::{FindingStatus, Severity};
@@ -19,7 +20,9 @@ pub struct FindingRow {
     pub affected: Option<String>,
     pub recommendation: Option<String>,
     pub status: FindingStatus,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -72,8 +75,10 @@ pub struct ProposalRow {
     pub estimate_max_jpy: Option<i64>,
     /// `adopt`, `defer`, `decline`.
     pub decision: Option<String>,
+    #[diesel(deserialize_as = OptStamp)]
     pub decided_at: Option<NaiveDateTime>,
     pub skipped_reason: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
