@@ -1,11 +1,19 @@
 //! Short-lived access tokens for coordinators, signed with HS256.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::domain::ids::UserId;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "engagement-tracker";
 const AUDIENCE: &str = "engagement-tracker/api";
+/// Seconds a token is still taken after its `exp` (clocks of replicas differ a little).
+const LEEWAY_SECS: u64 = 5;
+/// Verified tokens remembered at most; past that the memory starts again empty.
+const VERIFIED_MAX: usize = 4096;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -27,6 +35,12 @@ pub struct Keys {
     decoding: DecodingKey,
     /// Built once: every API request verifies a token.
     validation: Validation,
+    /// Tokens whose signature and claims were checked, by their text. A client sends the same
+    /// token with every request until it expires, and checking the HMAC and parsing the claims
+    /// again was an eighth of the instructions of an engagement read. Only expiry changes
+    /// with time, and it is checked on every use; the account itself is looked up for every
+    /// request (`authenticate`), so a changed password or role still ends the token at once.
+    verified: Mutex<HashMap<Box<str>, Claims>>,
     pub ttl_secs: i64,
 }
 
@@ -35,11 +49,13 @@ impl Keys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 5;
+        // Expiry is checked in `verify_at`, for remembered tokens too (`exp` must be present).
+        validation.validate_exp = false;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: Mutex::default(),
             ttl_secs,
         }
     }
@@ -62,8 +78,37 @@ impl Keys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
+    /// The claims of a token signed with this key and not expired by the system clock.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        Ok(decode::<Claims>(token, &self.decoding, &self.validation)?.claims)
+        self.verify_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// As [`Keys::verify`], at `now` (seconds since the epoch).
+    fn verify_at(&self, token: &str, now: u64) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let cached = self.remembered().get(token).cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+                let mut verified = self.remembered();
+                if verified.len() >= VERIFIED_MAX {
+                    verified.clear();
+                }
+                verified.insert(token.into(), claims.clone());
+                claims
+            }
+        };
+        if u64::try_from(claims.exp).is_ok_and(|exp| exp + LEEWAY_SECS >= now) {
+            Ok(claims)
+        } else {
+            self.remembered().remove(token);
+            Err(ErrorKind::ExpiredSignature.into())
+        }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Claims>> {
+        // A panic elsewhere while holding the lock leaves only a cache behind: keep using it.
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -91,6 +136,27 @@ mod tests {
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'A' { 'B' } else { 'A' });
         assert!(keys.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let keys = Keys::new(SECRET, 900);
+        let t = keys.issue(&"user-1".into(), 3).unwrap();
+        let issued = jsonwebtoken::get_current_timestamp();
+        assert_eq!(keys.verify_at(&t, issued).unwrap().sub, "user-1");
+        assert!(keys.remembered().contains_key(t.as_str()));
+        assert_eq!(keys.verify_at(&t, issued + 900).unwrap().sub, "user-1");
+        // Past its expiry and the leeway: refused, and forgotten.
+        let err = keys
+            .verify_at(&t, issued + 900 + LEEWAY_SECS + 2)
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::ExpiredSignature);
+        assert!(!keys.remembered().contains_key(t.as_str()));
+        // A forged token is never remembered.
+        let last = if t.ends_with('A') { "B" } else { "A" };
+        let forged = format!("{}{last}", &t[..t.len() - 1]);
+        assert!(keys.verify(&forged).is_err());
+        assert!(!keys.remembered().contains_key(forged.as_str()));
     }
 
     #[test]
