@@ -40,7 +40,9 @@ pub struct UserOut {
     /// JIS code of the prefecture a prefecture viewer sees.
     pub prefecture_code: Option<String>,
     pub active: bool,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
 }

@@ -43,6 +43,7 @@ pub struct EngagementSummary {
     #[schema(value_type = Option<String>)]
     pub organization_id: Option<OrganizationId>,
     pub stage: Stage,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub stage_since: DateTime<Utc>,
     pub side_state: Option<SideState>,
     pub overdue: bool,
@@ -63,6 +64,7 @@ pub struct EngagementList {
 #[derive(Serialize, ToSchema)]
 pub struct MilestoneOut {
     pub milestone: Milestone,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub at: DateTime<Utc>,
     /// `user:<id>` or `contact:<id>`.
     pub by: String,
@@ -97,6 +99,7 @@ pub struct EngagementDetail {
     pub secondary: bool,
     pub note: Option<String>,
     pub stage: Stage,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub stage_since: DateTime<Utc>,
     pub side_state: Option<SideStateOut>,
     pub overdue: bool,
@@ -106,10 +109,13 @@ pub struct EngagementDetail {
     pub questionnaire_status: Option<String>,
     /// Offered slots not yet booked or withdrawn.
     pub open_slots: i64,
+    #[serde(serialize_with = "crate::service::utc_json::utc_opt")]
     pub hearing_scheduled_at: Option<DateTime<Utc>>,
     pub next_action: Option<NextAction>,
     pub hospital: HospitalOut,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
 }

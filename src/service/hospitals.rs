@@ -45,7 +45,9 @@ pub struct HospitalOut {
     /// Fewer than two contacts with an email: the programme asks for at least two.
     pub needs_contacts: bool,
     pub contacts: Vec<ContactOut>,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
 }

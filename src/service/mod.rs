@@ -19,6 +19,7 @@ pub mod reminders;
 pub mod retention;
 pub mod rounds;
 pub mod step;
+pub mod utc_json;
 pub mod verification;
 pub mod work;
 

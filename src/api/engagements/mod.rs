@@ -104,6 +104,7 @@ pub async fn get_engagement(
 #[derive(Serialize, ToSchema)]
 pub struct EventOut {
     pub id: String,
+    #[serde(serialize_with = "crate::service::utc_json::utc")]
     pub at: DateTime<Utc>,
     /// `user`, `contact` or `system`.
     pub actor_kind: String,
