@@ -85,25 +85,26 @@ impl Keys {
 
     /// As [`Keys::verify`], at `now` (seconds since the epoch).
     fn verify_at(&self, token: &str, now: u64) -> Result<Claims, jsonwebtoken::errors::Error> {
-        let cached = self.remembered().get(token).cloned();
-        let claims = match cached {
+        let remembered = self.remembered().get(token).cloned();
+        let known = remembered.is_some();
+        let claims = match remembered {
             Some(claims) => claims,
-            None => {
-                let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
-                let mut verified = self.remembered();
-                if verified.len() >= VERIFIED_MAX {
-                    verified.clear();
-                }
-                verified.insert(token.into(), claims.clone());
-                claims
-            }
+            None => decode::<Claims>(token, &self.decoding, &self.validation)?.claims,
         };
-        if u64::try_from(claims.exp).is_ok_and(|exp| exp + LEEWAY_SECS >= now) {
-            Ok(claims)
-        } else {
-            self.remembered().remove(token);
-            Err(ErrorKind::ExpiredSignature.into())
+        if !u64::try_from(claims.exp).is_ok_and(|exp| exp + LEEWAY_SECS >= now) {
+            if known {
+                self.remembered().remove(token);
+            }
+            return Err(ErrorKind::ExpiredSignature.into());
         }
+        if !known {
+            let mut verified = self.remembered();
+            if verified.len() >= VERIFIED_MAX {
+                verified.clear();
+            }
+            verified.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
     }
 
     fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Claims>> {
@@ -164,5 +165,6 @@ mod tests {
         let keys = Keys::new(SECRET, -3600);
         let t = keys.issue(&"user-1".into(), 3).unwrap();
         assert!(keys.verify(&t).is_err());
+        assert!(keys.remembered().is_empty());
     }
 }
