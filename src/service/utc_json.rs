@@ -26,6 +26,8 @@ pub fn utc_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, 
 
 /// Writes `t` as chrono's serde does; `None` where this short form does not apply.
 fn write(t: &DateTime<Utc>, buf: &mut [u8; 32]) -> Option<usize> {
+    // The naive value: each field read through `DateTime` would apply the offset again.
+    let t = t.naive_utc();
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
@@ -55,10 +57,13 @@ fn write(t: &DateTime<Utc>, buf: &mut [u8; 32]) -> Option<usize> {
             buf[n] = sep;
             n += 1;
         }
-        for k in (0..width).rev() {
-            buf[n] = b'0' + (value / 10u32.pow(k) % 10) as u8;
-            n += 1;
+        // Digits from the right: one division by a constant each.
+        let mut rest = value;
+        for slot in buf[n..n + width].iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
         }
+        n += width;
     }
     buf[n] = b'Z';
     Some(n + 1)
