@@ -125,10 +125,7 @@ pub fn get_scoped(
     id: &EngagementId,
     scope: &Scope,
 ) -> DbResult<Option<EngagementRow>> {
-    Ok(get(conn, id)?.filter(|e| match scope {
-        Scope::All => true,
-        Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
-    }))
+    Ok(get(conn, id)?.filter(|e| scope.sees_engagement_of(e.organization_id.as_ref())))
 }
 
 pub fn for_hospital(

@@ -481,4 +481,13 @@ impl Scope {
             Scope::Orgs(ids) => ids.iter().any(|i| i == org_id),
         }
     }
+
+    /// Whether an engagement assigned to `org` (or to no one) is visible: an unassigned
+    /// engagement is the prime contractor's, seen only with `All`.
+    pub fn sees_engagement_of(&self, org: Option<&OrganizationId>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Orgs(_) => org.is_some_and(|o| self.allows(o)),
+        }
+    }
 }

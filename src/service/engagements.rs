@@ -136,15 +136,10 @@ pub fn detail(
     config: &Config,
     id: &EngagementId,
 ) -> AppResult<EngagementDetail> {
-    let (e, hospital, round_name, facts) =
-        db::detail::engagement_detail(conn, id, config.clock.now())?
-            .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
-    detail_of(conn, config, e, hospital, round_name, facts)
+    detail_in_scope(conn, config, &db::Scope::All, id)
 }
 
-/// The detail of an engagement the caller may see (404 otherwise, as [`pipeline::load`]), in
-/// three statements: the engagement with its hospital, round and facts; its milestones; the
-/// hospital's contacts.
+/// The detail of an engagement the caller may see (404 otherwise, as [`pipeline::load`]).
 pub fn read_detail(
     conn: &mut DbConnection,
     config: &Config,
@@ -152,12 +147,20 @@ pub fn read_detail(
     id: &EngagementId,
 ) -> AppResult<EngagementDetail> {
     let scope = pipeline::engagement_scope(conn, actor)?;
+    detail_in_scope(conn, config, &scope, id)
+}
+
+/// The detail in three statements: the engagement with its hospital, round and facts (404 if
+/// missing or outside `scope`); its milestones; the hospital's contacts.
+fn detail_in_scope(
+    conn: &mut DbConnection,
+    config: &Config,
+    scope: &db::Scope,
+    id: &EngagementId,
+) -> AppResult<EngagementDetail> {
     let (e, hospital, round_name, facts) =
         db::detail::engagement_detail(conn, id, config.clock.now())?
-            .filter(|(e, ..)| match &scope {
-                db::Scope::All => true,
-                db::Scope::Orgs(_) => e.organization_id.as_ref().is_some_and(|o| scope.allows(o)),
-            })
+            .filter(|(e, ..)| scope.sees_engagement_of(e.organization_id.as_ref()))
             .ok_or_else(|| AppError::NotFound(format!("no engagement {id}")))?;
     detail_of(conn, config, e, hospital, round_name, facts)
 }

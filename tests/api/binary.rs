@@ -106,7 +106,10 @@ impl Install {
         let healthz = format!("{base}/healthz");
         eventually("serve answers /healthz", || {
             if let Ok(Some(status)) = process.child.try_wait() {
-                panic!("serve exited with {status}: {}", process.stderr());
+                panic!(
+                    "serve exited with {status}; the log ends with:\n{}",
+                    process.stderr_tail(40)
+                );
             }
             let client = client.clone();
             let url = healthz.clone();
@@ -180,6 +183,25 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends SIGTERM and asserts that the process stops with 0. A failure shows the exit status
+    /// and the end of the log (CI cuts a long message off before the end that says why).
+    pub(crate) async fn stop_cleanly(&mut self) {
+        let status = self.terminate().await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{status}; the log ends with:\n{}",
+            self.stderr_tail(40)
+        );
+    }
+
+    /// The last `n` lines of the log.
+    pub(crate) fn stderr_tail(&self, n: usize) -> String {
+        let log = self.stderr();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     /// Sends SIGTERM and waits for the process to end.
     pub(crate) async fn terminate(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
@@ -199,7 +221,10 @@ impl Process {
             }
             if started.elapsed() > PATIENCE {
                 let _ = self.child.kill();
-                panic!("the process did not exit: {}", self.stderr());
+                panic!(
+                    "the process did not exit; the log ends with:\n{}",
+                    self.stderr_tail(40)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -414,8 +439,7 @@ async fn serve_delivers_mail_to_files_and_stops_on_sigterm() {
         .unwrap();
     assert!(res.status().is_success(), "upload: {}", res.status());
 
-    let status = server.process.terminate().await;
-    assert_eq!(status.code(), Some(0), "{}", server.process.stderr());
+    server.process.stop_cleanly().await;
     server.process.assert_clean_log();
     // The database (with its -wal/-shm), the mail, the document and the key: owner-only.
     #[cfg(unix)]
@@ -436,7 +460,7 @@ async fn serve_delivers_mail_over_smtp() {
     let got = sink.wait_for(queued).await;
     assert!(String::from_utf8_lossy(&got[0]).contains("Message-ID:"));
     assert!(eml_files(&install.data_dir()).is_empty());
-    assert_eq!(server.process.terminate().await.code(), Some(0));
+    server.process.stop_cleanly().await;
     server.process.assert_clean_log();
 }
 
@@ -468,18 +492,13 @@ async fn with_mail_worker_off_nothing_is_sent_until_the_worker_runs() {
         async move { (n >= queued).then_some(()) }
     })
     .await;
-    assert_eq!(
-        worker.terminate().await.code(),
-        Some(0),
-        "{}",
-        worker.stderr()
-    );
+    worker.stop_cleanly().await;
     worker.assert_clean_log();
     assert!(worker.stderr().contains("mail worker stopped"));
     // The worker stopped only after recording what it sent.
     let sent = server.emails(&token).await;
     assert!(sent.iter().all(|m| m["status"] == "sent"), "{sent:?}");
-    assert_eq!(server.process.terminate().await.code(), Some(0));
+    server.process.stop_cleanly().await;
     server.process.assert_clean_log();
 }
 
@@ -520,7 +539,7 @@ async fn first_starts_on_an_empty_data_directory_are_clean() {
             }
         })
         .await;
-        assert_eq!(serve.terminate().await.code(), Some(0), "round {round}");
+        serve.stop_cleanly().await;
         serve.assert_clean_log();
     }
 }

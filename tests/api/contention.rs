@@ -86,14 +86,9 @@ async fn a_worker_process_beside_serve_never_fails_a_request() {
         mails.iter().all(|m| m["status"] == "sent").then_some(())
     })
     .await;
-    assert_eq!(
-        worker.terminate().await.code(),
-        Some(0),
-        "{}",
-        worker.stderr()
-    );
+    worker.stop_cleanly().await;
     worker.assert_clean_log();
-    assert_eq!(server.process.terminate().await.code(), Some(0));
+    server.process.stop_cleanly().await;
     server.process.assert_clean_log();
 }
 

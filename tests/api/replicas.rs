@@ -297,7 +297,7 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         assert_eq!(status, 202, "{body}");
         queued += body["queued"].as_array().expect("queued").len();
         if i == 60 {
-            assert_eq!(w1.terminate().await.code(), Some(0), "{}", w1.stderr());
+            w1.stop_cleanly().await;
         }
     }
     assert_eq!(queued, 200);
@@ -339,7 +339,7 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         got.len(),
         "every mail (Message-ID) delivered exactly once"
     );
-    assert_eq!(w2.terminate().await.code(), Some(0));
+    w2.stop_cleanly().await;
     w1.assert_clean_log();
     w2.assert_clean_log();
 
@@ -377,13 +377,7 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut a: Server = a;
-    let status = a.process.terminate().await;
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "{status}; the log ends with:\n{}",
-        tail(&a.process.stderr(), 40)
-    );
+    a.process.stop_cleanly().await;
     a.process.assert_clean_log();
     let a2 = install.serve(&with(&env, &[("DATA_DIR", &dir_a)])).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -424,10 +418,4 @@ async fn two_replicas_and_two_workers_share_one_database_and_one_store() {
         }
     })
     .await;
-}
-
-/// The last `n` lines of a log: a failure shows how a process ended, not its whole run.
-fn tail(log: &str, n: usize) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
